@@ -1,0 +1,58 @@
+// The public surface of shardline. Everything a user imports is listed here on purpose.
+export type { Command } from './core/command.ts';
+export {
+  defineDomain,
+  type AnyDomain,
+  type CommandSchemas,
+  type CommandType,
+  type Domain,
+  type Handler,
+  type HandlerContext,
+  type Handlers,
+  type Outcome,
+  type PayloadOf,
+  type ReplyOf,
+  type StateOf,
+} from './core/domain.ts';
+export {
+  ClosedError,
+  CommandFailedError,
+  ConfigError,
+  ConnectionError,
+  InvalidCommandError,
+  QueueFullError,
+  Rejected,
+  ShardlineError,
+  StaleEpochError,
+  TimeoutError,
+} from './core/errors.ts';
+export { murmur2, shardOf } from './core/router.ts';
+
+export { Producer, type CommandInput, type ProducerOptions, type Receipt, type SendOutcome } from './runtime/producer.ts';
+export { Owner, type OwnerOptions } from './runtime/owner.ts';
+export type { OwnerSettings, ProducerSettings } from './runtime/options.ts';
+export type { ApplyOutcome, RuntimeObserver } from './runtime/observer.ts';
+export { MemoryReplyBus, type Reply, type ReplyBus } from './runtime/replies.ts';
+export { silentLogger, type Logger } from './runtime/logger.ts';
+
+export type {
+  Delivery,
+  EnqueueOptions,
+  EnqueueResult,
+  OverflowPolicy,
+  ShardGrant,
+  ShardHandler,
+  Subscription,
+  Transport,
+  TransportInfo,
+  TransportMessage,
+} from './transports/transport.ts';
+export type { TransportContext, TransportModule } from './transports/factory.ts';
+export { MemoryTransport, MEMORY_DEFAULTS, type MemoryTransportOptions } from './transports/memory/memory-transport.ts';
+export { MemoryBroker } from './transports/memory/memory-broker.ts';
+
+export type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state/state-store.ts';
+export { MemoryStateStore } from './state/memory-store.ts';
+export { MemoryDeadLetterQueue, type DeadLetter, type DeadLetterQueue } from './state/dead-letters.ts';
+
+export { accounts, type Account, type Accounts } from './domains/accounts.ts';

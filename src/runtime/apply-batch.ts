@@ -1,0 +1,204 @@
+import { decodeCommand, type Command } from '../core/command.ts';
+import type { AnyDomain, HandlerContext } from '../core/domain.ts';
+import { InvalidCommandError, Rejected } from '../core/errors.ts';
+import type { DeadLetter } from '../state/dead-letters.ts';
+import type { OutboxMessage } from '../state/state-store.ts';
+import type { Delivery } from '../transports/transport.ts';
+import type { IdWindow } from './id-window.ts';
+import type { ApplyOutcome } from './observer.ts';
+import type { OwnerSettings } from './options.ts';
+import type { Reply } from './replies.ts';
+
+/** Everything one batch did, ready to be committed and then announced. */
+export interface BatchResult {
+  readonly lastPosition: number;
+  readonly changes: Map<string, unknown>;
+  readonly appliedIds: string[];
+  readonly outbox: OutboxMessage[];
+  readonly replies: Map<string, Reply[]>;
+  readonly deadLetters: DeadLetter[];
+  /** `type/outcome` → count. */
+  readonly counts: Map<string, { type: string; outcome: ApplyOutcome; count: number }>;
+  /** `sentAt` of each applied command, for end-to-end latency. */
+  readonly sentAt: number[];
+}
+
+/** The shard's standing before the batch. */
+export interface ShardCursor {
+  readonly shard: number;
+  readonly position: number;
+  readonly ids: IdWindow;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Applies one delivered batch of a shard, in order, to the given entity states. Skips
+ * what was applied already (by position, then by id), dead-letters what cannot be decoded
+ * or keeps failing, and collects what must be committed. Touches no store or transport.
+ */
+export async function applyBatch(
+  domain: AnyDomain,
+  settings: OwnerSettings,
+  cursor: ShardCursor,
+  batch: readonly Delivery[],
+  loaded: Map<string, unknown>,
+): Promise<BatchResult> {
+  const result: BatchResult = {
+    lastPosition: batch[batch.length - 1]!.position,
+    changes: new Map(),
+    appliedIds: [],
+    outbox: [],
+    replies: new Map(),
+    deadLetters: [],
+    counts: new Map(),
+    sentAt: [],
+  };
+  const seenInBatch = new Set<string>();
+
+  for (const delivery of batch) {
+    if (delivery.position <= cursor.position) {
+      count(result, '(redelivered)', 'duplicate');
+      continue;
+    }
+    const decoded = decodeCommand(delivery.value);
+    if (!decoded.ok) {
+      deadLetter(result, cursor.shard, delivery, undefined, `decode: ${decoded.reason}`, 0);
+      continue;
+    }
+    const command = decoded.command;
+    if (command.key !== delivery.key) {
+      deadLetter(result, cursor.shard, delivery, undefined, `decode: command key ${JSON.stringify(command.key)} differs from the message key ${JSON.stringify(delivery.key)}`, 0);
+      continue;
+    }
+    if (cursor.ids.has(command.id) || seenInBatch.has(command.id)) {
+      count(result, command.type, 'duplicate');
+      continue;
+    }
+    seenInBatch.add(command.id);
+    const handler = Object.hasOwn(domain.handlers, command.type) ? domain.handlers[command.type] : undefined;
+    if (typeof handler !== 'function') {
+      deadLetter(result, cursor.shard, delivery, command, `decode: unknown command type ${JSON.stringify(command.type)}`, 0);
+      reply(result, command, { id: command.id, ok: false, failed: 'unknown command type' });
+      continue;
+    }
+    let payload = command.payload;
+    if (settings.validateAtOwner) {
+      const parsed = domain.schemas[command.type]!.safeParse(payload);
+      if (!parsed.success) {
+        const reason = `decode: payload does not match the schema of ${command.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+        deadLetter(result, cursor.shard, delivery, command, reason, 0);
+        reply(result, command, { id: command.id, ok: false, failed: reason });
+        continue;
+      }
+      payload = parsed.data;
+    }
+    const state = result.changes.has(command.key)
+      ? result.changes.get(command.key)
+      : loaded.has(command.key)
+        ? loaded.get(command.key)
+        : domain.initial(command.key);
+
+    for (let attempt = 1; ; attempt++) {
+      const emitted: OutboxMessage[] = [];
+      const ctx = context(domain, command, cursor.shard, delivery.position, emitted);
+      try {
+        const outcome = handler(state, payload, ctx);
+        if (outcome === null || typeof outcome !== 'object' || !('state' in outcome)) {
+          throw new TypeError(`handler ${command.type} must return { state, reply? }, got ${outcome === null ? 'null' : typeof outcome}`);
+        }
+        if (outcome.state !== state) result.changes.set(command.key, outcome.state);
+        for (const message of emitted) result.outbox.push(message);
+        result.appliedIds.push(command.id);
+        result.sentAt.push(command.sentAt);
+        count(result, command.type, 'ok');
+        reply(result, command, { id: command.id, ok: true, value: outcome.reply });
+        break;
+      } catch (error) {
+        if (error instanceof Rejected) {
+          result.appliedIds.push(command.id);
+          count(result, command.type, 'rejected');
+          reply(result, command, {
+            id: command.id,
+            ok: false,
+            rejected: { reason: error.reason, ...(error.details === undefined ? {} : { details: { ...error.details } }) },
+          });
+          break;
+        }
+        if (attempt >= settings.maxAttempts) {
+          const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          deadLetter(result, cursor.shard, delivery, command, message, attempt);
+          reply(result, command, { id: command.id, ok: false, failed: message });
+          break;
+        }
+        await sleep(settings.retryBackoffMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+  return result;
+}
+
+function context(
+  domain: AnyDomain,
+  command: Command,
+  shard: number,
+  position: number,
+  emitted: OutboxMessage[],
+): HandlerContext<AnyDomain['schemas']> {
+  return {
+    id: command.id,
+    key: command.key,
+    type: command.type,
+    timestamp: command.sentAt,
+    shard,
+    position,
+    emit(type, key, payload) {
+      const schema = Object.hasOwn(domain.schemas, type) ? domain.schemas[type] : undefined;
+      if (schema === undefined) throw new InvalidCommandError('type', `emit: unknown command type ${JSON.stringify(type)}`);
+      if (typeof key !== 'string' || key.length === 0) throw new InvalidCommandError('key', `emit: expected a non-empty string, got ${typeof key}`);
+      const parsed = schema.safeParse(payload);
+      if (!parsed.success) throw new InvalidCommandError('payload', `emit ${type}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+      // The id is derived from the parent's, so resending the outbox after a crash is recognised as a duplicate.
+      const followUp: Command = { id: `${command.id}.${emitted.length}`, type, key, payload: parsed.data, sentAt: command.sentAt };
+      emitted.push({ key, value: JSON.stringify(followUp) });
+    },
+    reject(reason, details) {
+      throw new Rejected(reason, details);
+    },
+  };
+}
+
+function count(result: BatchResult, type: string, outcome: ApplyOutcome): void {
+  const id = `${type}/${outcome}`;
+  const entry = result.counts.get(id);
+  if (entry === undefined) result.counts.set(id, { type, outcome, count: 1 });
+  else entry.count++;
+}
+
+function reply(result: BatchResult, command: Command, value: Reply): void {
+  if (command.replyTo === undefined) return;
+  let list = result.replies.get(command.replyTo);
+  if (list === undefined) result.replies.set(command.replyTo, (list = []));
+  list.push(value);
+}
+
+function deadLetter(
+  result: BatchResult,
+  shard: number,
+  delivery: Delivery,
+  command: Command | undefined,
+  error: string,
+  attempts: number,
+): void {
+  count(result, command?.type ?? '(undecodable)', 'failed');
+  if (command !== undefined) result.appliedIds.push(command.id);
+  result.deadLetters.push({
+    shard,
+    position: delivery.position,
+    value: delivery.value,
+    ...(command === undefined ? {} : { id: command.id, type: command.type, key: command.key }),
+    error,
+    attempts,
+    failedAt: Date.now(),
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * What the runtime reports as it works. Metrics (prom-client) and logs hang off this;
+ * the runtime never imports them. Calls are made on the hot path, aggregated per batch
+ * where possible, and must be cheap and must not throw.
+ */
+
+/** How an owner disposed of one delivered command. */
+export type ApplyOutcome = 'ok' | 'rejected' | 'failed' | 'duplicate';
+
+export interface RuntimeObserver {
+  /** `count` commands of `type` were enqueued by a producer. */
+  enqueued?(type: string, count: number): void;
+  /** An enqueue was refused because the shard was full (reject policy) or the wait timed out (block). */
+  enqueueRefused?(shard: number, reason: 'full' | 'timeout'): void;
+  /** A producer waited `seconds` for room before its enqueue was accepted. */
+  backpressureWait?(seconds: number): void;
+  /** `count` commands of `type` ended with `outcome` in one batch. */
+  applied?(type: string, outcome: ApplyOutcome, count: number): void;
+  /** One batch of a shard was applied and committed in `seconds`. */
+  batch?(shard: number, size: number, seconds: number): void;
+  /** A command was applied `seconds` after it was sent. */
+  endToEnd?(seconds: number): void;
+  /** This process gained or lost a shard. */
+  ownership?(shard: number, epoch: number, event: 'gained' | 'lost'): void;
+  /** `count` follow-ups waited past `followUpForceAfterMs` for room and were admitted beyond capacity. */
+  followUpsForced?(shard: number, count: number): void;
+  /** A commit was refused because another owner holds a newer epoch. */
+  staleEpoch?(shard: number): void;
+  /** A command went to the dead-letter queue. */
+  deadLettered?(shard: number, type: string | undefined, error: string): void;
+}

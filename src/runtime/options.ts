@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.ts';
+
+/** Turns zod issues into `path: expected ..., got ...` lines, every one of them. */
+export function describeIssues(error: z.ZodError, prefix = ''): string[] {
+  return error.issues.map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(root)';
+    const input = 'input' in issue ? `, got ${JSON.stringify(issue.input) ?? String(issue.input)}` : '';
+    return `${path}: ${issue.message}${input}`;
+  });
+}
+
+/** Parses `value` with `schema`, or throws one `ConfigError` listing every wrong field. */
+export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, prefix = ''): z.output<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ConfigError(describeIssues(result.error, prefix));
+  return result.data;
+}
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+/** Producer tuning; every field has a default. */
+export const producerSettingsSchema = z.object({
+  /** What a full shard does to `send`: wait (`block`) or throw `QueueFullError` (`reject`). */
+  overflow: z.enum(['block', 'reject']).default('block'),
+  /** How long `block` waits for room before `TimeoutError`. */
+  enqueueTimeoutMs: positiveInt.default(30_000),
+  /** How long `request()` waits for its reply, enqueue included. */
+  requestTimeoutMs: positiveInt.default(30_000),
+  /** Largest encoded command accepted, in bytes. */
+  maxCommandBytes: positiveInt.default(64 * 1024),
+  /** How long a shard's batch waits for more commands; 0 batches only what is sent in the same tick. */
+  lingerMs: nonNegativeInt.default(0),
+  /** Most commands per enqueue. */
+  maxBatch: positiveInt.default(256),
+  /** Slots per shard that producers leave free for owners' follow-up commands; default capacity/8. */
+  followUpReserve: nonNegativeInt.optional(),
+});
+
+export type ProducerSettings = z.output<typeof producerSettingsSchema>;
+
+/** Owner tuning; every field has a default. */
+export const ownerSettingsSchema = z.object({
+  /** Handler runs per command before it is dead-lettered (1 = no retry). */
+  maxAttempts: positiveInt.default(3),
+  /** Backoff before the first retry; doubles on each further one. */
+  retryBackoffMs: nonNegativeInt.default(10),
+  /** Recent command ids per shard remembered to skip resent commands. */
+  dedupeWindow: positiveInt.default(10_000),
+  /** Check each payload against its schema again at the owner (commands may come from other producers). */
+  validateAtOwner: z.boolean().default(true),
+  /**
+   * How long follow-ups wait for room in a full shard before they are admitted beyond its
+   * capacity. Waiting passes backpressure on to producers; the limit breaks the deadlock of
+   * owners that wait on each other's full queues.
+   */
+  followUpForceAfterMs: positiveInt.default(1_000),
+  /** Unsent follow-ups per shard beyond which the owner waits before its next batch. */
+  outboxLimit: positiveInt.default(8_192),
+  /** Most follow-up commands per enqueue. */
+  maxBatch: positiveInt.default(512),
+});
+
+export type OwnerSettings = z.output<typeof ownerSettingsSchema>;

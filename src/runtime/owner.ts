@@ -1,0 +1,235 @@
+import type { AnyDomain } from '../core/domain.ts';
+import { StaleEpochError } from '../core/errors.ts';
+import { shardOf } from '../core/router.ts';
+import { MemoryDeadLetterQueue, type DeadLetterQueue } from '../state/dead-letters.ts';
+import { MemoryStateStore } from '../state/memory-store.ts';
+import type { OutboxMessage, StateStore } from '../state/state-store.ts';
+import type { Delivery, ShardGrant, ShardHandler, Subscription, Transport } from '../transports/transport.ts';
+import { applyBatch, type BatchResult } from './apply-batch.ts';
+import { IdWindow } from './id-window.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import type { RuntimeObserver } from './observer.ts';
+import { ownerSettingsSchema, parseOptions, type OwnerSettings } from './options.ts';
+import { MemoryReplyBus, type ReplyBus } from './replies.ts';
+import { ShardSender } from './sender.ts';
+
+export interface OwnerOptions<D extends AnyDomain> extends Partial<OwnerSettings> {
+  readonly domain: D;
+  readonly transport: Transport;
+  /** Entity state, positions and epochs; defaults to a memory store. */
+  readonly store?: StateStore;
+  /** Where failing commands go; defaults to memory. */
+  readonly deadLetters?: DeadLetterQueue;
+  /** Where replies to `request()` are published; defaults to in-process replies. */
+  readonly replies?: ReplyBus;
+  readonly observer?: RuntimeObserver;
+  readonly logger?: Logger;
+}
+
+interface OwnedShard {
+  readonly grant: ShardGrant;
+  position: number;
+  readonly ids: IdWindow;
+  /** Follow-ups committed but not yet enqueued, oldest first; rewritten into every commit. */
+  readonly unsent: Set<OutboxMessage>;
+  /** Wakes the shard's next batch when a follow-up send settles while `unsent` is over the limit. */
+  wake: (() => void) | undefined;
+}
+
+/**
+ * The consumer side: joins the transport's ownership and applies every command of each
+ * shard it is granted, in order, as the only writer of that shard's state. Every batch is
+ * one atomic store commit (state, last position, applied ids, follow-ups) fenced by the
+ * grant's epoch; follow-ups and replies leave only after that commit.
+ */
+export class Owner<D extends AnyDomain> {
+  readonly domain: D;
+  readonly settings: OwnerSettings;
+  readonly store: StateStore;
+  readonly deadLetters: DeadLetterQueue;
+  readonly #transport: Transport;
+  readonly #replies: ReplyBus;
+  readonly #observer: RuntimeObserver;
+  readonly #logger: Logger;
+  readonly #shards = new Map<number, OwnedShard>();
+  /** Follow-up sends under way, awaited by `close()`. */
+  readonly #sends = new Set<Promise<void>>();
+  #shardCount = 0;
+  #sender: ShardSender | undefined;
+  #subscription: Subscription | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: OwnerOptions<D>) {
+    const { domain, transport, store, deadLetters, replies, observer, logger, ...settings } = options;
+    this.settings = parseOptions(ownerSettingsSchema, settings, 'owner');
+    this.domain = domain;
+    this.store = store ?? new MemoryStateStore({ dedupeWindow: this.settings.dedupeWindow });
+    this.deadLetters = deadLetters ?? new MemoryDeadLetterQueue();
+    this.#transport = transport;
+    this.#replies = replies ?? new MemoryReplyBus();
+    this.#observer = observer ?? {};
+    this.#logger = logger ?? silentLogger;
+  }
+
+  /** Connects and joins ownership; shards arrive as the transport grants them. */
+  async start(): Promise<void> {
+    if (this.#subscription !== undefined) return;
+    const info = await this.#transport.connect();
+    this.#shardCount = info.shardCount;
+    this.#sender = new ShardSender(this.#transport, info.shardCount, {
+      overflow: 'block',
+      timeoutMs: this.settings.followUpForceAfterMs,
+      reserve: 0,
+      maxBatch: Math.min(this.settings.maxBatch, info.capacity),
+      lingerMs: 0,
+      forceOnTimeout: true,
+    }, this.#observer);
+    this.#subscription = await this.#transport.consume(this.#handler);
+  }
+
+  /** The shards this owner holds now, with their epochs. */
+  owned(): ShardGrant[] {
+    return [...this.#shards.values()].map((shard) => shard.grant);
+  }
+
+  /** Finishes and commits the batch in hand, gives every shard up, and stops. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#subscription?.close();
+      while (this.#sends.size > 0) await Promise.all(this.#sends);
+      await this.#sender?.flush();
+    })();
+    return this.#closing;
+  }
+
+  readonly #handler: ShardHandler = {
+    assigned: async (grant) => {
+      try {
+        const snapshot = await this.store.claim(grant.shard, grant.epoch);
+        const owned: OwnedShard = {
+          grant,
+          position: snapshot.position,
+          ids: new IdWindow(this.settings.dedupeWindow, snapshot.recentIds),
+          unsent: new Set(snapshot.outbox),
+          wake: undefined,
+        };
+        this.#shards.set(grant.shard, owned);
+        this.#send(owned, snapshot.outbox);
+        this.#observer.ownership?.(grant.shard, grant.epoch, 'gained');
+        this.#logger.info({ shard: grant.shard, epoch: grant.epoch, position: snapshot.position }, 'shard gained');
+        return snapshot.position;
+      } catch (error) {
+        if (error instanceof StaleEpochError) this.#observer.staleEpoch?.(grant.shard);
+        this.#logger.warn({ shard: grant.shard, epoch: grant.epoch, err: error }, 'shard claim refused');
+        throw error;
+      }
+    },
+    deliver: async (grant, batch) => {
+      const owned = this.#shards.get(grant.shard);
+      if (owned === undefined || owned.grant.epoch !== grant.epoch) {
+        throw new StaleEpochError(grant.shard, grant.epoch, owned?.grant.epoch ?? -1);
+      }
+      try {
+        await this.#apply(owned, batch);
+      } catch (error) {
+        if (error instanceof StaleEpochError) {
+          this.#shards.delete(grant.shard);
+          this.#observer.staleEpoch?.(grant.shard);
+          this.#logger.warn({ shard: grant.shard, epoch: grant.epoch, current: error.currentEpoch }, 'fenced: another owner holds the shard');
+        } else {
+          this.#logger.error({ shard: grant.shard, err: error }, 'batch failed; it will be delivered again');
+        }
+        throw error;
+      }
+    },
+    revoked: async (grant) => {
+      if (this.#shards.get(grant.shard)?.grant.epoch === grant.epoch) this.#shards.delete(grant.shard);
+      this.#observer.ownership?.(grant.shard, grant.epoch, 'lost');
+      this.#logger.info({ shard: grant.shard, epoch: grant.epoch }, 'shard lost');
+    },
+  };
+
+  async #apply(owned: OwnedShard, batch: readonly Delivery[]): Promise<void> {
+    const started = performance.now();
+    const shard = owned.grant.shard;
+    while (owned.unsent.size > this.settings.outboxLimit) {
+      await new Promise<void>((resolve) => {
+        owned.wake = resolve;
+      });
+    }
+
+    const keys = new Set<string>();
+    for (const delivery of batch) if (delivery.position > owned.position) keys.add(delivery.key);
+    const loaded = keys.size > 0 ? await this.store.load(shard, [...keys]) : new Map<string, unknown>();
+    const result = await applyBatch(this.domain, this.settings, { shard, position: owned.position, ids: owned.ids }, batch, loaded);
+
+    for (const letter of result.deadLetters) {
+      await this.deadLetters.add(letter);
+      this.#observer.deadLettered?.(shard, letter.type, letter.error);
+      this.#logger.warn({ shard, position: letter.position, id: letter.id, error: letter.error }, 'command dead-lettered');
+    }
+    if (result.lastPosition > owned.position) {
+      // Follow-ups still unsent from earlier batches stay in the outbox with the new ones,
+      // so a new owner resends every one of them whatever moment this owner dies at.
+      await this.store.commit(shard, {
+        epoch: owned.grant.epoch,
+        position: result.lastPosition,
+        changes: result.changes,
+        appliedIds: result.appliedIds,
+        outbox: owned.unsent.size === 0 ? result.outbox : [...owned.unsent, ...result.outbox],
+      });
+      owned.position = result.lastPosition;
+      for (const id of result.appliedIds) owned.ids.add(id);
+      for (const message of result.outbox) owned.unsent.add(message);
+      this.#send(owned, result.outbox);
+    }
+    this.#announce(shard, batch.length, started, result);
+  }
+
+  /**
+   * Enqueues follow-ups without holding up the shard: its next batch is applied while they
+   * wait for room. Waiting follow-ups are admitted before producers' commands, so a full
+   * target pushes back on producers rather than on owners, and owners that send to each
+   * other cannot deadlock. A failed send is retried after `retryBackoffMs`.
+   */
+  #send(owned: OwnedShard, messages: readonly OutboxMessage[]): void {
+    if (messages.length === 0) return;
+    const byShard = new Map<number, OutboxMessage[]>();
+    for (const message of messages) {
+      const target = shardOf(message.key, this.#shardCount);
+      let list = byShard.get(target);
+      if (list === undefined) byShard.set(target, (list = []));
+      list.push(message);
+    }
+    const sends = [...byShard].map(async ([target, list]) => {
+      try {
+        await this.#sender!.send(target, list);
+        for (const message of list) owned.unsent.delete(message);
+        owned.wake?.();
+      } catch (error) {
+        if (this.#closing !== undefined || this.#shards.get(owned.grant.shard) !== owned) return;
+        this.#logger.warn({ shard: owned.grant.shard, target, err: error }, 'follow-ups not enqueued; retrying');
+        await new Promise((resolve) => setTimeout(resolve, this.settings.retryBackoffMs));
+        this.#send(owned, list);
+      }
+    });
+    const all = Promise.all(sends).then(() => undefined);
+    this.#sends.add(all);
+    void all.finally(() => this.#sends.delete(all));
+  }
+
+  #announce(shard: number, size: number, started: number, result: BatchResult): void {
+    for (const [address, replies] of result.replies) {
+      this.#replies.publish(address, replies).catch((error: unknown) => {
+        this.#logger.debug({ address, err: error }, 'reply dropped');
+      });
+    }
+    const observer = this.#observer;
+    if (observer.applied !== undefined) for (const c of result.counts.values()) observer.applied(c.type, c.outcome, c.count);
+    observer.batch?.(shard, size, (performance.now() - started) / 1000);
+    if (observer.endToEnd !== undefined) {
+      const now = Date.now();
+      for (const sentAt of result.sentAt) observer.endToEnd(Math.max(0, now - sentAt) / 1000);
+    }
+  }
+}

@@ -1,0 +1,263 @@
+import { IdGenerator, type Command } from '../core/command.ts';
+import type { AnyDomain, CommandType, PayloadOf, ReplyOf } from '../core/domain.ts';
+import { ClosedError, CommandFailedError, InvalidCommandError, Rejected, TimeoutError } from '../core/errors.ts';
+import { shardOf } from '../core/router.ts';
+import type { Transport, TransportInfo, TransportMessage } from '../transports/transport.ts';
+import type { RuntimeObserver } from './observer.ts';
+import { parseOptions, producerSettingsSchema, type ProducerSettings } from './options.ts';
+import { MemoryReplyBus, type Reply, type ReplyBus } from './replies.ts';
+import { ShardSender } from './sender.ts';
+
+/** Longest entity key accepted, in UTF-16 code units. */
+export const MAX_KEY_LENGTH = 1024;
+
+export interface ProducerOptions<D extends AnyDomain> extends Partial<ProducerSettings> {
+  readonly domain: D;
+  readonly transport: Transport;
+  /** Where replies to `request()` arrive; defaults to in-process replies (memory transport). */
+  readonly replies?: ReplyBus;
+  readonly observer?: RuntimeObserver;
+}
+
+/** Where a command went. */
+export interface Receipt {
+  readonly id: string;
+  readonly shard: number;
+}
+
+/** One command for {@link Producer.sendMany}. */
+export type CommandInput<D extends AnyDomain> = {
+  [K in CommandType<D>]: { readonly type: K; readonly key: string; readonly payload: PayloadOf<D, K> };
+}[CommandType<D>];
+
+/** Per-command result of {@link Producer.sendMany}: refused commands do not stop the others. */
+export type SendOutcome = ({ readonly ok: true } & Receipt) | { readonly ok: false; readonly error: Error };
+
+interface PendingRequest {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface Prepared {
+  readonly id: string;
+  readonly type: string;
+  readonly shard: number;
+  readonly message: TransportMessage;
+}
+
+/**
+ * Sends typed commands of one domain to the owners of their shards. Each command is
+ * checked (type, key, payload schema, size) before anything is sent; a bad one throws
+ * `InvalidCommandError` and is never enqueued. The producer does not own the transport:
+ * whoever created it closes it.
+ */
+export class Producer<D extends AnyDomain> {
+  readonly domain: D;
+  readonly settings: ProducerSettings;
+  readonly #transport: Transport;
+  readonly #replies: ReplyBus;
+  readonly #observer: RuntimeObserver;
+  readonly #ids = new IdGenerator();
+  readonly #requests = new Map<string, PendingRequest>();
+  #connecting: Promise<void> | undefined;
+  #info: TransportInfo | undefined;
+  #sender: ShardSender | undefined;
+  #replyAddress: Promise<string> | undefined;
+  #closed = false;
+
+  constructor(options: ProducerOptions<D>) {
+    const { domain, transport, replies, observer, ...settings } = options;
+    this.settings = parseOptions(producerSettingsSchema, settings, 'producer');
+    this.domain = domain;
+    this.#transport = transport;
+    this.#replies = replies ?? new MemoryReplyBus();
+    this.#observer = observer ?? {};
+  }
+
+  /** Connects the transport (idempotent); `send` connects on first use too. */
+  connect(): Promise<void> {
+    this.#connecting ??= this.#transport.connect().then((info) => {
+      const reserve = this.settings.followUpReserve ?? Math.floor(info.capacity / 8);
+      const maxBatch = Math.min(this.settings.maxBatch, info.capacity - reserve);
+      if (maxBatch < 1) {
+        throw new InvalidCommandError('followUpReserve', `reserve ${reserve} leaves no room in a capacity of ${info.capacity}`);
+      }
+      this.#info = info;
+      this.#sender = new ShardSender(
+        this.#transport,
+        info.shardCount,
+        {
+          overflow: this.settings.overflow,
+          timeoutMs: this.settings.enqueueTimeoutMs,
+          reserve,
+          maxBatch,
+          lingerMs: this.settings.lingerMs,
+        },
+        this.#observer,
+      );
+    });
+    return this.#connecting;
+  }
+
+  /** Shard count, once connected. */
+  get shardCount(): number | undefined {
+    return this.#info?.shardCount;
+  }
+
+  /** Enqueues one command; resolves once its shard's queue holds it. */
+  async send<K extends CommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
+    if (this.#sender === undefined) await this.connect();
+    const prepared = this.#prepare(type, key, payload, undefined);
+    await this.#sender!.send(prepared.shard, [prepared.message]);
+    this.#observer.enqueued?.(prepared.type, 1);
+    return { id: prepared.id, shard: prepared.shard };
+  }
+
+  /**
+   * Enqueues many commands with one enqueue per shard. Every valid command is sent; each
+   * invalid one gets its `InvalidCommandError` in the result at its index.
+   */
+  async sendMany(commands: readonly CommandInput<D>[]): Promise<SendOutcome[]> {
+    if (this.#sender === undefined) await this.connect();
+    const outcomes = new Array<SendOutcome>(commands.length);
+    const byShard = new Map<number, { indexes: number[]; prepared: Prepared[] }>();
+    commands.forEach((input, index) => {
+      try {
+        const prepared = this.#prepare(input.type, input.key, input.payload, undefined);
+        let group = byShard.get(prepared.shard);
+        if (group === undefined) byShard.set(prepared.shard, (group = { indexes: [], prepared: [] }));
+        group.indexes.push(index);
+        group.prepared.push(prepared);
+      } catch (error) {
+        outcomes[index] = { ok: false, error: error as Error };
+      }
+    });
+    await Promise.all(
+      [...byShard].map(async ([shard, group]) => {
+        try {
+          await this.#sender!.send(shard, group.prepared.map((p) => p.message));
+          group.prepared.forEach((p, i) => {
+            outcomes[group.indexes[i]!] = { ok: true, id: p.id, shard };
+          });
+          this.#countEnqueued(group.prepared);
+        } catch (error) {
+          for (const index of group.indexes) outcomes[index] = { ok: false, error: error as Error };
+        }
+      }),
+    );
+    return outcomes;
+  }
+
+  /**
+   * Sends one command and resolves with its handler's reply once the owner applied it.
+   * Rejects with `Rejected` (business refusal), `CommandFailedError` (dead-lettered) or
+   * `TimeoutError` (no reply within `timeoutMs`, enqueue included).
+   */
+  async request<K extends CommandType<D>>(
+    type: K,
+    key: string,
+    payload: PayloadOf<D, K>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ReplyOf<D, K>> {
+    if (this.#sender === undefined) await this.connect();
+    const address = await (this.#replyAddress ??= this.#replies.listen((replies) => this.#onReplies(replies)));
+    const prepared = this.#prepare(type, key, payload, address);
+    const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
+    const reply = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#requests.delete(prepared.id);
+        reject(new TimeoutError('request', timeoutMs, `no reply to ${type} ${prepared.id} for key ${JSON.stringify(key)}`));
+      }, timeoutMs);
+      this.#requests.set(prepared.id, { resolve, reject, timer });
+    });
+    try {
+      await this.#sender!.send(prepared.shard, [prepared.message]);
+    } catch (error) {
+      clearTimeout(this.#requests.get(prepared.id)?.timer);
+      this.#requests.delete(prepared.id);
+      throw error;
+    }
+    this.#observer.enqueued?.(prepared.type, 1);
+    return reply as Promise<ReplyOf<D, K>>;
+  }
+
+  /** Waits until everything sent so far is enqueued (or failed). */
+  async flush(): Promise<void> {
+    await this.#sender?.flush();
+  }
+
+  /** Flushes, stops listening for replies and fails requests still waiting. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.flush();
+    for (const [id, pending] of this.#requests) {
+      clearTimeout(pending.timer);
+      pending.reject(new ClosedError(`producer (request ${id} got no reply)`));
+    }
+    this.#requests.clear();
+    await this.#replies.close();
+  }
+
+  #prepare(type: string, key: string, payload: unknown, replyTo: string | undefined): Prepared {
+    if (this.#closed) throw new ClosedError('producer');
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new InvalidCommandError('key', `expected a non-empty string, got ${describe(key)}`);
+    }
+    if (key.length > MAX_KEY_LENGTH) {
+      throw new InvalidCommandError('key', `expected at most ${MAX_KEY_LENGTH} characters, got ${key.length}`);
+    }
+    const schema = Object.hasOwn(this.domain.schemas, type) ? this.domain.schemas[type] : undefined;
+    if (schema === undefined) {
+      const known = Object.keys(this.domain.schemas).join(', ');
+      throw new InvalidCommandError('type', `unknown command type ${JSON.stringify(type)} for domain ${this.domain.name}; expected one of ${known}`);
+    }
+    const parsed = schema.safeParse(payload);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = ['payload', ...issue.path.map(String)].join('.');
+      const all = parsed.error.issues.map((i) => `${['payload', ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
+      throw new InvalidCommandError(field, all, { cause: parsed.error });
+    }
+    const id = this.#ids.next();
+    const command: Command = { id, type, key, payload: parsed.data, sentAt: Date.now(), ...(replyTo === undefined ? {} : { replyTo }) };
+    let value: string;
+    try {
+      value = JSON.stringify(command);
+    } catch (error) {
+      throw new InvalidCommandError('payload', `cannot be encoded as JSON: ${(error as Error).message}`, { cause: error });
+    }
+    const limit = this.settings.maxCommandBytes;
+    if (value.length > limit / 3) {
+      const bytes = Buffer.byteLength(value);
+      if (bytes > limit) throw new InvalidCommandError('size', `encoded command is ${bytes} bytes, over maxCommandBytes ${limit}`);
+    }
+    return { id, type, shard: shardOf(key, this.#info!.shardCount), message: { key, value } };
+  }
+
+  #countEnqueued(prepared: readonly Prepared[]): void {
+    if (this.#observer.enqueued === undefined) return;
+    const counts = new Map<string, number>();
+    for (const p of prepared) counts.set(p.type, (counts.get(p.type) ?? 0) + 1);
+    for (const [type, count] of counts) this.#observer.enqueued(type, count);
+  }
+
+  #onReplies(replies: readonly Reply[]): void {
+    for (const reply of replies) {
+      const pending = this.#requests.get(reply.id);
+      if (pending === undefined) continue;
+      this.#requests.delete(reply.id);
+      clearTimeout(pending.timer);
+      if (reply.ok) pending.resolve(reply.value);
+      else if ('rejected' in reply) pending.reject(new Rejected(reply.rejected.reason, reply.rejected.details));
+      else pending.reject(new CommandFailedError(reply.id, reply.failed));
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  return typeof value;
+}

@@ -1,0 +1,131 @@
+import type { RuntimeObserver } from './observer.ts';
+import type { EnqueueOptions, EnqueueResult, Transport, TransportMessage } from '../transports/transport.ts';
+
+/** How a {@link ShardSender} batches and bounds. */
+export interface SenderOptions extends EnqueueOptions {
+  /** Most messages in one enqueue. */
+  readonly maxBatch: number;
+  /** How long a lane waits for more messages before it enqueues; 0 = only what arrives in the same tick. */
+  readonly lingerMs: number;
+  /** When a `block` enqueue times out, enqueue it with `force` instead of failing (owners' follow-ups). */
+  readonly forceOnTimeout?: boolean;
+}
+
+interface Pending {
+  readonly messages: readonly TransportMessage[];
+  readonly resolve: (result: EnqueueResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+class Lane {
+  readonly pending: Pending[] = [];
+  size = 0;
+  inFlight: Promise<void> | undefined;
+  scheduled = false;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Sends encoded messages to their shards, one lane per shard. A lane has at most one
+ * enqueue in flight, so a shard receives a lane's messages in the order they were sent;
+ * what arrives while an enqueue is in flight goes into the next one, which batches under
+ * load without adding latency when idle.
+ */
+export class ShardSender {
+  readonly #transport: Transport;
+  readonly #options: SenderOptions;
+  readonly #lanes: Lane[];
+  readonly #observer: RuntimeObserver;
+
+  constructor(transport: Transport, shardCount: number, options: SenderOptions, observer: RuntimeObserver = {}) {
+    this.#transport = transport;
+    this.#options = options;
+    this.#observer = observer;
+    this.#lanes = Array.from({ length: shardCount }, () => new Lane());
+  }
+
+  /** Enqueues `messages` to `shard` after everything sent to it before; resolves once enqueued. */
+  send(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
+    const max = this.#options.maxBatch;
+    if (messages.length <= max) return this.#sendChunk(shard, messages);
+    const chunks: Promise<EnqueueResult>[] = [];
+    for (let start = 0; start < messages.length; start += max) {
+      chunks.push(this.#sendChunk(shard, messages.slice(start, start + max)));
+    }
+    return Promise.all(chunks).then((results) => ({ waitedMs: results.reduce((sum, r) => sum + r.waitedMs, 0) }));
+  }
+
+  #sendChunk(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
+    const lane = this.#lanes[shard]!;
+    return new Promise<EnqueueResult>((resolve, reject) => {
+      lane.pending.push({ messages, resolve, reject });
+      lane.size += messages.length;
+      this.#schedule(shard, lane);
+    });
+  }
+
+  /** Resolves when every lane has enqueued (or failed) what it held. */
+  async flush(): Promise<void> {
+    for (;;) {
+      const busy = this.#lanes.filter((lane) => lane.inFlight !== undefined || lane.pending.length > 0);
+      if (busy.length === 0) return;
+      for (const [shard, lane] of this.#lanes.entries()) if (lane.inFlight === undefined && lane.pending.length > 0) this.#flushLane(shard, lane);
+      await Promise.all(busy.map((lane) => lane.inFlight));
+    }
+  }
+
+  #schedule(shard: number, lane: Lane): void {
+    if (lane.inFlight !== undefined || lane.scheduled) return;
+    if (lane.size >= this.#options.maxBatch) {
+      this.#flushLane(shard, lane);
+    } else if (this.#options.lingerMs > 0) {
+      lane.scheduled = true;
+      lane.timer = setTimeout(() => this.#flushLane(shard, lane), this.#options.lingerMs);
+    } else {
+      lane.scheduled = true;
+      queueMicrotask(() => this.#flushLane(shard, lane));
+    }
+  }
+
+  async #enqueue(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
+    try {
+      return await this.#transport.enqueue(shard, messages, this.#options);
+    } catch (error) {
+      if (!this.#options.forceOnTimeout || (error as { code?: unknown }).code !== 'TIMEOUT') throw error;
+      this.#observer.followUpsForced?.(shard, messages.length);
+      await this.#transport.enqueue(shard, messages, { ...this.#options, overflow: 'force' });
+      return { waitedMs: this.#options.timeoutMs };
+    }
+  }
+
+  #flushLane(shard: number, lane: Lane): void {
+    lane.scheduled = false;
+    clearTimeout(lane.timer);
+    if (lane.inFlight !== undefined || lane.pending.length === 0) return;
+    const taken: Pending[] = [];
+    const messages: TransportMessage[] = [];
+    while (lane.pending.length > 0) {
+      const next = lane.pending[0]!;
+      if (messages.length > 0 && messages.length + next.messages.length > this.#options.maxBatch) break;
+      lane.pending.shift();
+      taken.push(next);
+      for (const message of next.messages) messages.push(message);
+    }
+    lane.size -= messages.length;
+    lane.inFlight = this.#enqueue(shard, messages).then(
+      (result) => {
+        if (result.waitedMs > 0) this.#observer.backpressureWait?.(result.waitedMs / 1000);
+        for (const item of taken) item.resolve(result);
+      },
+      (error: unknown) => {
+        const code = (error as { code?: unknown }).code;
+        if (code === 'QUEUE_FULL') this.#observer.enqueueRefused?.(shard, 'full');
+        else if (code === 'TIMEOUT') this.#observer.enqueueRefused?.(shard, 'timeout');
+        for (const item of taken) item.reject(error);
+      },
+    ).finally(() => {
+      lane.inFlight = undefined;
+      if (lane.pending.length > 0) this.#flushLane(shard, lane);
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import { StaleEpochError } from '../core/errors.ts';
+import type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
+
+interface ShardRecord {
+  epoch: number;
+  position: number;
+  entities: Map<string, unknown>;
+  recentIds: string[];
+  outbox: readonly OutboxMessage[];
+}
+
+/**
+ * The default store: state lives in this process. Fencing still holds between owners in
+ * the same process; across processes use the redis store (or replay, with Kafka).
+ */
+export class MemoryStateStore implements StateStore {
+  readonly name = 'memory';
+  readonly #shards = new Map<number, ShardRecord>();
+  readonly #dedupeWindow: number;
+
+  /** @param options.dedupeWindow how many recent command ids per shard are kept for dedupe. */
+  constructor(options: { dedupeWindow?: number } = {}) {
+    this.#dedupeWindow = options.dedupeWindow ?? 10_000;
+  }
+
+  #record(shard: number): ShardRecord {
+    let record = this.#shards.get(shard);
+    if (record === undefined) {
+      record = { epoch: 0, position: -1, entities: new Map(), recentIds: [], outbox: [] };
+      this.#shards.set(shard, record);
+    }
+    return record;
+  }
+
+  async claim(shard: number, epoch: number): Promise<ShardSnapshot> {
+    const record = this.#record(shard);
+    if (epoch < record.epoch) throw new StaleEpochError(shard, epoch, record.epoch);
+    record.epoch = epoch;
+    return { epoch, position: record.position, recentIds: [...record.recentIds], outbox: record.outbox };
+  }
+
+  async load(shard: number, keys: readonly string[]): Promise<Map<string, unknown>> {
+    const entities = this.#record(shard).entities;
+    const found = new Map<string, unknown>();
+    for (const key of keys) {
+      const state = entities.get(key);
+      if (state !== undefined) found.set(key, state);
+    }
+    return found;
+  }
+
+  async commit(shard: number, commit: ShardCommit): Promise<void> {
+    const record = this.#record(shard);
+    if (commit.epoch !== record.epoch) throw new StaleEpochError(shard, commit.epoch, record.epoch);
+    for (const [key, state] of commit.changes) record.entities.set(key, state);
+    record.position = commit.position;
+    if (commit.appliedIds.length > 0) {
+      record.recentIds.push(...commit.appliedIds);
+      const excess = record.recentIds.length - this.#dedupeWindow;
+      if (excess > 0) record.recentIds.splice(0, excess);
+    }
+    record.outbox = commit.outbox;
+  }
+
+  async *entries(): AsyncIterable<[string, unknown]> {
+    for (const record of this.#shards.values()) yield* record.entities;
+  }
+
+  async status(shard: number): Promise<{ epoch: number; position: number }> {
+    const record = this.#shards.get(shard);
+    return { epoch: record?.epoch ?? 0, position: record?.position ?? -1 };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,55 @@
+/**
+ * Where owners keep entity state, the last applied position and the ownership epoch of
+ * each shard. A store instance serves one domain. `claim` and `commit` are the fencing
+ * points: both refuse an epoch older than the shard's current one with `StaleEpochError`.
+ */
+
+/** What a new owner of a shard starts from. */
+export interface ShardSnapshot {
+  /** The epoch now recorded for the shard (the one that was claimed). */
+  readonly epoch: number;
+  /** Position of the last applied command, -1 when none was. */
+  readonly position: number;
+  /** Ids of the most recently applied commands, oldest first (the dedupe window). */
+  readonly recentIds: readonly string[];
+  /** Encoded follow-up commands committed but maybe not yet sent; the new owner sends them again. */
+  readonly outbox: readonly OutboxMessage[];
+}
+
+/** A follow-up command waiting to be sent. */
+export interface OutboxMessage {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** One batch's effect on a shard, written all at once or not at all. */
+export interface ShardCommit {
+  readonly epoch: number;
+  /** Position of the last command of the batch (applied, rejected, duplicate or dead-lettered). */
+  readonly position: number;
+  /** New state of every entity the batch changed. */
+  readonly changes: ReadonlyMap<string, unknown>;
+  /** Ids the batch applied, appended to the dedupe window (which keeps the newest `dedupeWindow`). */
+  readonly appliedIds: readonly string[];
+  /** Follow-ups the batch emitted; replaces the shard's previous outbox (which was sent already). */
+  readonly outbox: readonly OutboxMessage[];
+}
+
+export interface StateStore {
+  /** Short name for logs (`memory`, `redis`). */
+  readonly name: string;
+  /**
+   * Records `epoch` as the shard's current epoch and returns where the shard stands.
+   * Refuses with `StaleEpochError` if the shard already has a greater epoch.
+   */
+  claim(shard: number, epoch: number): Promise<ShardSnapshot>;
+  /** Current state of the given entities of a shard; keys never written are absent. */
+  load(shard: number, keys: readonly string[]): Promise<Map<string, unknown>>;
+  /** Writes a batch atomically; refuses with `StaleEpochError` when `commit.epoch` is not the shard's current epoch. */
+  commit(shard: number, commit: ShardCommit): Promise<void>;
+  /** Every entity of the domain (for inspection and tests; may be slow on large stores). */
+  entries(): AsyncIterable<[key: string, state: unknown]>;
+  /** The recorded epoch and position of a shard, without claiming it. */
+  status(shard: number): Promise<{ epoch: number; position: number }>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,187 @@
+import { murmur2 } from '../../core/router.ts';
+import type { ShardGrant, ShardHandler } from '../transport.ts';
+import { ShardQueue } from './shard-queue.ts';
+
+/** How the broker's delivery loops behave. */
+export interface MemoryBrokerOptions {
+  readonly shards: number;
+  /** Unacknowledged messages per shard. */
+  readonly capacity: number;
+  /** Most messages handed to one `deliver` call. */
+  readonly maxBatch: number;
+  /** How long a revocation waits for the delivery in hand before it takes the shard anyway. */
+  readonly revokeTimeoutMs: number;
+  /** Pause before a failed delivery is tried again. */
+  readonly retryDelayMs: number;
+}
+
+/** A subscription's side of the broker: its handler and the shards it runs now. */
+export class Member {
+  readonly id: string;
+  readonly handler: ShardHandler;
+  readonly runners = new Map<number, GrantRunner>();
+
+  constructor(id: string, handler: ShardHandler) {
+    this.id = id;
+    this.handler = handler;
+  }
+}
+
+/**
+ * Runs one grant: tells the handler, then delivers the shard's messages in order, one
+ * batch at a time, acknowledging what `deliver` resolved and retrying what it rejected.
+ */
+class GrantRunner {
+  readonly grant: ShardGrant;
+  readonly member: Member;
+  readonly #queue: ShardQueue;
+  readonly #broker: MemoryBroker;
+  #active = true;
+  readonly done: Promise<void>;
+
+  constructor(broker: MemoryBroker, member: Member, queue: ShardQueue, epoch: number) {
+    this.#broker = broker;
+    this.member = member;
+    this.#queue = queue;
+    this.grant = { shard: queue.shard, epoch };
+    this.done = this.#run();
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  stop(): void {
+    this.#active = false;
+    this.#queue.wakeConsumer();
+  }
+
+  async #run(): Promise<void> {
+    const { handler } = this.member;
+    const options = this.#broker.options;
+    try {
+      await handler.assigned(this.grant);
+    } catch {
+      this.#active = false;
+      this.#broker.refused(this);
+      return;
+    }
+    while (this.#active) {
+      const batch = this.#queue.ring.peek(0, options.maxBatch);
+      if (batch.length === 0) {
+        await this.#queue.waitForData(0);
+        continue;
+      }
+      try {
+        await handler.deliver(this.grant, batch);
+        if (this.#active) this.#queue.ack(batch[batch.length - 1]!.position);
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 'STALE_EPOCH') {
+          this.#active = false;
+          this.#broker.refused(this);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs));
+      }
+    }
+  }
+}
+
+export type { GrantRunner };
+
+/**
+ * The in-process broker behind memory transports: shard queues plus ownership. Several
+ * transport instances attached to one broker behave like separate processes: shards are
+ * spread over their subscriptions by rendezvous hashing and move when one joins or leaves.
+ * Epochs start from the broker's creation time, so they also grow across restarts.
+ */
+export class MemoryBroker {
+  readonly options: MemoryBrokerOptions;
+  readonly queues: readonly ShardQueue[];
+  readonly #members: Member[] = [];
+  readonly #owners: (GrantRunner | undefined)[];
+  readonly #transitions: Promise<void>[];
+  readonly #epochBase = Date.now() * 1000;
+  #grants = 0;
+  #nextMember = 0;
+
+  constructor(options: MemoryBrokerOptions) {
+    this.options = options;
+    this.queues = Array.from({ length: options.shards }, (_, shard) => new ShardQueue(shard, options.capacity));
+    this.#owners = new Array<GrantRunner | undefined>(options.shards).fill(undefined);
+    this.#transitions = Array.from({ length: options.shards }, () => Promise.resolve());
+  }
+
+  join(handler: ShardHandler): Member {
+    const member = new Member(`member-${this.#nextMember++}`, handler);
+    this.#members.push(member);
+    this.#rebalance();
+    return member;
+  }
+
+  async leave(member: Member): Promise<void> {
+    const index = this.#members.indexOf(member);
+    if (index >= 0) this.#members.splice(index, 1);
+    this.#rebalance();
+    await Promise.all(this.#transitions);
+  }
+
+  /** A grant's handler refused it (stale epoch): revoke it and grant the shard anew shortly. */
+  refused(runner: GrantRunner): void {
+    const shard = runner.grant.shard;
+    this.#transition(shard, async () => {
+      if (this.#owners[shard] === runner) await this.#revoke(shard);
+    });
+    setTimeout(() => this.#rebalance(), this.options.retryDelayMs).unref();
+  }
+
+  #pick(shard: number): Member | undefined {
+    let best: Member | undefined;
+    let bestScore = -1;
+    for (const member of this.#members) {
+      const score = murmur2(Buffer.from(`${member.id}/${shard}`)) >>> 0;
+      if (score > bestScore) {
+        bestScore = score;
+        best = member;
+      }
+    }
+    return best;
+  }
+
+  #rebalance(): void {
+    for (let shard = 0; shard < this.options.shards; shard++) {
+      this.#transition(shard, async () => {
+        const desired = this.#pick(shard);
+        const current = this.#owners[shard];
+        if (current?.active && current.member === desired) return;
+        if (current !== undefined) await this.#revoke(shard);
+        if (desired !== undefined) {
+          const runner = new GrantRunner(this, desired, this.queues[shard]!, this.#epochBase + ++this.#grants);
+          desired.runners.set(shard, runner);
+          this.#owners[shard] = runner;
+        }
+      });
+    }
+  }
+
+  #transition(shard: number, step: () => Promise<void>): void {
+    this.#transitions[shard] = this.#transitions[shard]!.then(step);
+  }
+
+  async #revoke(shard: number): Promise<void> {
+    const runner = this.#owners[shard];
+    if (runner === undefined) return;
+    this.#owners[shard] = undefined;
+    runner.stop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      runner.done,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, this.options.revokeTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    runner.member.runners.delete(shard);
+    await runner.member.handler.revoked(runner.grant).catch(() => undefined);
+  }
+}
