@@ -28,6 +28,8 @@ export interface OwnerOptions<D extends AnyDomain> extends Partial<OwnerSettings
 
 interface OwnedShard {
   readonly grant: ShardGrant;
+  /** The fencing epoch the store issued on claim; every commit carries it. */
+  readonly epoch: number;
   position: number;
   readonly ids: IdWindow;
   /** Follow-ups committed but not yet enqueued, oldest first; rewritten into every commit. */
@@ -87,9 +89,9 @@ export class Owner<D extends AnyDomain> {
     this.#subscription = await this.#transport.consume(this.#handler);
   }
 
-  /** The shards this owner holds now, with their epochs. */
+  /** The shards this owner holds now, with the fencing epochs the store issued. */
   owned(): ShardGrant[] {
-    return [...this.#shards.values()].map((shard) => shard.grant);
+    return [...this.#shards.values()].map((owned) => ({ shard: owned.grant.shard, epoch: owned.epoch }));
   }
 
   /** Finishes and commits the batch in hand, gives every shard up, and stops. Idempotent. */
@@ -108,6 +110,7 @@ export class Owner<D extends AnyDomain> {
         const snapshot = await this.store.claim(grant.shard, grant.epoch);
         const owned: OwnedShard = {
           grant,
+          epoch: snapshot.epoch,
           position: snapshot.position,
           ids: new IdWindow(this.settings.dedupeWindow, snapshot.recentIds),
           unsent: new Set(snapshot.outbox),
@@ -115,8 +118,8 @@ export class Owner<D extends AnyDomain> {
         };
         this.#shards.set(grant.shard, owned);
         this.#send(owned, snapshot.outbox);
-        this.#observer.ownership?.(grant.shard, grant.epoch, 'gained');
-        this.#logger.info({ shard: grant.shard, epoch: grant.epoch, position: snapshot.position }, 'shard gained');
+        this.#observer.ownership?.(grant.shard, snapshot.epoch, 'gained');
+        this.#logger.info({ shard: grant.shard, epoch: snapshot.epoch, position: snapshot.position }, 'shard gained');
         return snapshot.position;
       } catch (error) {
         if (error instanceof StaleEpochError) this.#observer.staleEpoch?.(grant.shard);
@@ -135,7 +138,7 @@ export class Owner<D extends AnyDomain> {
         if (error instanceof StaleEpochError) {
           this.#shards.delete(grant.shard);
           this.#observer.staleEpoch?.(grant.shard);
-          this.#logger.warn({ shard: grant.shard, epoch: grant.epoch, current: error.currentEpoch }, 'fenced: another owner holds the shard');
+          this.#logger.warn({ shard: grant.shard, epoch: owned.epoch, current: error.currentEpoch }, 'fenced: another owner holds the shard');
         } else {
           this.#logger.error({ shard: grant.shard, err: error }, 'batch failed; it will be delivered again');
         }
@@ -143,9 +146,11 @@ export class Owner<D extends AnyDomain> {
       }
     },
     revoked: async (grant) => {
-      if (this.#shards.get(grant.shard)?.grant.epoch === grant.epoch) this.#shards.delete(grant.shard);
-      this.#observer.ownership?.(grant.shard, grant.epoch, 'lost');
-      this.#logger.info({ shard: grant.shard, epoch: grant.epoch }, 'shard lost');
+      const owned = this.#shards.get(grant.shard);
+      if (owned === undefined || owned.grant.epoch !== grant.epoch) return;
+      this.#shards.delete(grant.shard);
+      this.#observer.ownership?.(grant.shard, owned.epoch, 'lost');
+      this.#logger.info({ shard: grant.shard, epoch: owned.epoch }, 'shard lost');
     },
   };
 
@@ -172,7 +177,7 @@ export class Owner<D extends AnyDomain> {
       // Follow-ups still unsent from earlier batches stay in the outbox with the new ones,
       // so a new owner resends every one of them whatever moment this owner dies at.
       await this.store.commit(shard, {
-        epoch: owned.grant.epoch,
+        epoch: owned.epoch,
         position: result.lastPosition,
         changes: result.changes,
         appliedIds: result.appliedIds,

@@ -32,9 +32,9 @@ export class MemoryStateStore implements StateStore {
     return record;
   }
 
-  async claim(shard: number, epoch: number): Promise<ShardSnapshot> {
+  async claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot> {
     const record = this.#record(shard);
-    if (epoch < record.epoch) throw new StaleEpochError(shard, epoch, record.epoch);
+    const epoch = Math.max(record.epoch + 1, offeredEpoch);
     record.epoch = epoch;
     return { epoch, position: record.position, recentIds: [...record.recentIds], outbox: record.outbox };
   }

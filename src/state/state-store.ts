@@ -1,12 +1,14 @@
 /**
  * Where owners keep entity state, the last applied position and the ownership epoch of
- * each shard. A store instance serves one domain. `claim` and `commit` are the fencing
- * points: both refuse an epoch older than the shard's current one with `StaleEpochError`.
+ * each shard. A store instance serves one domain. The store is the fencing authority:
+ * every `claim` moves the shard to a strictly greater epoch, and `commit` refuses any
+ * epoch but the current one with `StaleEpochError`, so an owner that was paused while
+ * another claimed the shard can never write again.
  */
 
 /** What a new owner of a shard starts from. */
 export interface ShardSnapshot {
-  /** The epoch now recorded for the shard (the one that was claimed). */
+  /** The shard's new epoch: the fencing token every commit of this owner must carry. */
   readonly epoch: number;
   /** Position of the last applied command, -1 when none was. */
   readonly position: number;
@@ -39,10 +41,11 @@ export interface StateStore {
   /** Short name for logs (`memory`, `redis`). */
   readonly name: string;
   /**
-   * Records `epoch` as the shard's current epoch and returns where the shard stands.
-   * Refuses with `StaleEpochError` if the shard already has a greater epoch.
+   * Takes the shard over: atomically sets its epoch to `max(current + 1, offeredEpoch)`
+   * (the transport's epoch, 0 if it has none) and returns that epoch with where the
+   * shard stands. Every earlier claimant is fenced from then on.
    */
-  claim(shard: number, epoch: number): Promise<ShardSnapshot>;
+  claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot>;
   /** Current state of the given entities of a shard; keys never written are absent. */
   load(shard: number, keys: readonly string[]): Promise<Map<string, unknown>>;
   /** Writes a batch atomically; refuses with `StaleEpochError` when `commit.epoch` is not the shard's current epoch. */

@@ -11,9 +11,11 @@
  *    than every earlier message's of that shard, the same on every redelivery;
  * 4. bounded enqueue: `block` and `reject` enqueues never make a shard hold more than
  *    `capacity` unacknowledged messages; only `force` (owners breaking a wait cycle) may;
- * 5. exclusive ownership: at any instant at most one subscription across all processes
- *    receives deliveries of a shard, each grant of a shard has a greater epoch than every
- *    earlier grant of it, and the handler hears of every gain and loss;
+ * 5. exclusive ownership: while processes are healthy, at most one subscription across
+ *    all processes receives deliveries of a shard, and the handler hears of every gain and
+ *    loss. A grant's epoch, when the transport has one, is greater than every earlier
+ *    grant's of that shard. (A paused "zombie" may still hold a revoked grant: the state
+ *    store's epoch, not the transport, is what fences it.)
  * 6. `close()` releases everything (connections, timers, ownership) and is idempotent.
  */
 
@@ -60,7 +62,11 @@ export interface EnqueueResult {
 /** Ownership of one shard, as granted by the transport. */
 export interface ShardGrant {
   readonly shard: number;
-  /** Fencing token: greater than the epoch of every earlier grant of this shard. */
+  /**
+   * The transport's own fencing token (lease counter, generation), greater than every
+   * earlier grant's of this shard; 0 when the transport has none. The state store's claim
+   * turns it into the epoch that fences commits: `max(stored + 1, epoch)`.
+   */
   readonly epoch: number;
 }
 

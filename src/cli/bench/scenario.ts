@@ -1,0 +1,56 @@
+/**
+ * What `shardline bench` runs. Every scenario applies the same workload — `commands`
+ * deposits of 1 cent spread over accounts by the workload's key choice — so that lost
+ * updates (money that should be there and is not) and duplicates (money applied twice)
+ * can be counted the same way for a lock, a queue, or shardline.
+ */
+
+/** The key choice of a workload. */
+export type WorkloadName = 'uniform' | 'hot';
+
+export interface Workload {
+  readonly name: WorkloadName;
+  /** How many deposit commands to apply. */
+  readonly commands: number;
+  /** How many distinct accounts exist. */
+  readonly accounts: number;
+  /** The account key of command `i` (deterministic: the same sequence for every scenario). */
+  keyOf(i: number): string;
+}
+
+/** What a scenario may use; services are present only when reachable. */
+export interface BenchContext {
+  readonly workload: Workload;
+  /** `REDIS_URL` when Redis answered a PING. */
+  readonly redisUrl?: string;
+  /** `KAFKA_BROKERS` when a broker answered. */
+  readonly kafkaBrokers?: readonly string[];
+  /** Producer processes to use where the scenario is about processes. */
+  readonly producerProcesses: number;
+  /** Called with the number of commands done so far (drives the progress bar). */
+  progress(done: number): void;
+}
+
+/** One scenario's measurements on one workload. */
+export interface ScenarioResult {
+  readonly commandsPerSec: number;
+  /** Commands whose effect is missing at the end. */
+  readonly lostUpdates: number;
+  /** Commands whose effect was applied more than once. */
+  readonly duplicates: number;
+  /** End-to-end latency (sent → applied) percentiles, milliseconds. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Anything else worth printing (batch size, queue high-water mark, ...). */
+  readonly notes?: Readonly<Record<string, number | string>>;
+}
+
+export interface Scenario {
+  /** The name used with `--scenarios`. */
+  readonly name: string;
+  /** One line: what it does and why it is there. */
+  readonly description: string;
+  /** Services it cannot run without. */
+  readonly needs: readonly ('redis' | 'kafka')[];
+  run(context: BenchContext): Promise<ScenarioResult>;
+}
