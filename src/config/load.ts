@@ -1,0 +1,128 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../core/errors.ts';
+import { formatIssues } from './issues.ts';
+import { BUILT_IN_TRANSPORTS, configSchema, memoryTransportOptionsSchema, type Config } from './schema.ts';
+
+/** One value set from outside the config file: an environment variable or a flag. */
+export interface Override {
+  /** Dotted config path, e.g. `metrics.port`. */
+  readonly path: string;
+  /** The raw value; strings that look like numbers or booleans are converted. */
+  readonly value: unknown;
+  /** Where it came from, for error messages: `env SHARDLINE_METRICS_PORT`, `flag --metrics-port`. */
+  readonly source: string;
+}
+
+/** Environment variables read by every shardline process, and the config path each sets. */
+export const ENVIRONMENT: Readonly<Record<string, string>> = {
+  SHARDLINE_DOMAIN: 'domain',
+  SHARDLINE_TRANSPORT: 'transport',
+  SHARDLINE_STORE: 'store.kind',
+  SHARDLINE_REPLIES: 'replies.kind',
+  SHARDLINE_METRICS_HOST: 'metrics.host',
+  SHARDLINE_METRICS_PORT: 'metrics.port',
+  SHARDLINE_LOG_LEVEL: 'log.level',
+  REDIS_URL: 'redis.url',
+  KAFKA_BROKERS: 'kafka.brokers',
+};
+
+/** The environment variable that names a config file when `--config` is not given. */
+export const CONFIG_FILE_ENV = 'SHARDLINE_CONFIG';
+
+export interface LoadConfigOptions {
+  /** A JSON config file; its values override the defaults. */
+  readonly file?: string | undefined;
+  /** Usually `process.env`; overrides the file. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Flags; override everything else. */
+  readonly overrides?: readonly Override[];
+}
+
+/**
+ * Builds the configuration once, at start: schema defaults, then the JSON file, then the
+ * environment, then flags. Every invalid field of the result is reported in one
+ * `ConfigError`, each line with its path, what was expected, what was given and where it
+ * came from. Nothing is connected here.
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
+  const env = options.env ?? {};
+  const file = options.file ?? env[CONFIG_FILE_ENV];
+  let raw: Record<string, unknown> = file === undefined ? {} : await readConfigFile(file);
+  const provenance = new Map<string, string>();
+  const envOverrides = Object.entries(ENVIRONMENT)
+    .filter(([name]) => env[name] !== undefined && env[name] !== '')
+    .map(([name, path]): Override => ({ path, value: fromEnv(path, env[name]!), source: `env ${name}` }));
+  for (const override of [...envOverrides, ...(options.overrides ?? [])]) {
+    raw = apply(raw, override);
+    provenance.set(override.path === 'transport' ? 'transport' : override.path, override.source);
+  }
+
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  const issues = result.success ? [] : formatIssues(result.error.issues, [], provenance);
+  const transport = raw.transport as { kind?: unknown; options?: unknown } | undefined;
+  const memoryOptions = transport === undefined || transport.kind === 'memory'
+    ? memoryTransportOptionsSchema.safeParse(transport?.options ?? {}, { reportInput: true })
+    : undefined;
+  if (memoryOptions?.success === false) issues.push(...formatIssues(memoryOptions.error.issues, ['transport', 'options'], provenance));
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  return result.data;
+}
+
+async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`config file ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([`config file ${file}: expected JSON, got a syntax error: ${(error as Error).message}`]);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError([`config file ${file}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`]);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Environment values are strings: convert what is meant as a number, boolean or list. */
+function fromEnv(path: string, value: string): unknown {
+  if (path === 'kafka.brokers') return value.split(',').map((broker) => broker.trim()).filter(Boolean);
+  return coerce(value);
+}
+
+/** `"9464"` → 9464, `"true"` → true; anything else stays as given so the error shows it. */
+export function coerce(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
+  if (value === 'true' || value === 'false') return value === 'true';
+  return value;
+}
+
+/**
+ * Sets one override into a copy of `raw`. `transport` takes a kind or a module name and
+ * keeps the lower layer's transport options only when it names the same transport,
+ * because one transport's options mean nothing to another.
+ */
+function apply(raw: Record<string, unknown>, override: Override): Record<string, unknown> {
+  if (override.path === 'transport') {
+    const name = String(override.value);
+    const selector = (BUILT_IN_TRANSPORTS as readonly string[]).includes(name) ? { kind: name } : { module: name };
+    const previous = (raw.transport ?? {}) as Record<string, unknown>;
+    const same = previous.kind === name || previous.module === name || (previous.kind === undefined && previous.module === undefined);
+    return { ...raw, transport: { ...selector, options: same ? (previous.options ?? {}) : {} } };
+  }
+  const keys = override.path.split('.');
+  const copy: Record<string, unknown> = { ...raw };
+  let node = copy;
+  for (const key of keys.slice(0, -1)) {
+    const child = node[key];
+    const next = typeof child === 'object' && child !== null && !Array.isArray(child) ? { ...(child as Record<string, unknown>) } : {};
+    node[key] = next;
+    node = next;
+  }
+  node[keys[keys.length - 1]!] = override.value;
+  return copy;
+}

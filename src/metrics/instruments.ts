@@ -1,0 +1,174 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What every shardline series is labelled with, besides its own labels. */
+export interface MetricsLabels {
+  readonly domain: string;
+  readonly transport: string;
+}
+
+/** Where queue depth and capacity are read from at scrape time. */
+export interface QueueSource {
+  readonly shardCount: number;
+  /** Per-shard bound, in commands. */
+  readonly capacity: number;
+  depth(shard: number): Promise<number>;
+}
+
+const BASE = ['domain', 'transport'] as const;
+
+/**
+ * Every shardline instrument, on a registry of its own (never prom-client's global one,
+ * so several runtimes in one process and the tests never collide on names). Queue depth
+ * and capacity are read from the transport when scraped, so the hot path never touches
+ * them; the default Node process metrics are included unless turned off.
+ */
+export class ShardlineInstruments {
+  readonly registry = new Registry();
+  readonly labels: MetricsLabels;
+  readonly queueDepth: Gauge<'domain' | 'transport' | 'shard'>;
+  readonly queueCapacity: Gauge<'domain' | 'transport' | 'shard'>;
+  readonly enqueued: Counter<'domain' | 'transport' | 'type'>;
+  readonly applied: Counter<'domain' | 'transport' | 'type' | 'outcome'>;
+  readonly applyDuration: Histogram<'domain' | 'transport'>;
+  readonly endToEnd: Histogram<'domain' | 'transport'>;
+  readonly batchSize: Histogram<'domain' | 'transport'>;
+  readonly backpressureWait: Histogram<'domain' | 'transport'>;
+  readonly enqueueRejected: Counter<'domain' | 'transport' | 'reason'>;
+  readonly shardsOwned: Gauge<'domain' | 'transport'>;
+  readonly ownershipChanges: Counter<'domain' | 'transport' | 'event'>;
+  readonly staleEpoch: Counter<'domain' | 'transport'>;
+  readonly deadLetters: Counter<'domain' | 'transport' | 'type'>;
+  readonly followUpsForced: Counter<'domain' | 'transport'>;
+  #queues: QueueSource | undefined;
+  #owned: (() => number) | undefined;
+
+  constructor(labels: MetricsLabels, options: { defaultMetrics?: boolean } = {}) {
+    this.labels = labels;
+    const registers = [this.registry];
+    const instruments = this;
+    const perShard = [...BASE, 'shard'] as const;
+    this.queueDepth = new Gauge({
+      name: 'shardline_queue_depth',
+      help: 'Unacknowledged commands in each shard queue, read from the transport at scrape time.',
+      labelNames: perShard,
+      registers,
+      async collect() {
+        const queues = instruments.#queues;
+        if (queues === undefined) return;
+        const depths = await Promise.all(
+          Array.from({ length: queues.shardCount }, (_, shard) => queues.depth(shard).catch(() => Number.NaN)),
+        );
+        depths.forEach((depth, shard) => this.labels(labels.domain, labels.transport, String(shard)).set(depth));
+      },
+    });
+    this.queueCapacity = new Gauge({
+      name: 'shardline_queue_capacity',
+      help: 'Most unacknowledged commands a shard queue admits.',
+      labelNames: perShard,
+      registers,
+    });
+    this.enqueued = new Counter({
+      name: 'shardline_commands_enqueued_total',
+      help: 'Commands accepted into a shard queue by producers of this process.',
+      labelNames: [...BASE, 'type'],
+      registers,
+    });
+    this.applied = new Counter({
+      name: 'shardline_commands_applied_total',
+      help: 'Commands disposed of by owners of this process, by outcome (ok|rejected|failed|duplicate); throughput is its rate.',
+      labelNames: [...BASE, 'type', 'outcome'],
+      registers,
+    });
+    this.applyDuration = new Histogram({
+      name: 'shardline_apply_duration_seconds',
+      help: 'Time to apply one batch and commit it to the state store.',
+      labelNames: BASE,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.endToEnd = new Histogram({
+      name: 'shardline_end_to_end_seconds',
+      help: 'Time from a command being sent to it being applied.',
+      labelNames: BASE,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: 'shardline_batch_size',
+      help: 'Commands per applied batch.',
+      labelNames: BASE,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+      registers,
+    });
+    this.backpressureWait = new Histogram({
+      name: 'shardline_backpressure_wait_seconds',
+      help: 'Time producers waited for room in a full shard queue (only enqueues that waited).',
+      labelNames: BASE,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.enqueueRejected = new Counter({
+      name: 'shardline_enqueue_rejected_total',
+      help: 'Enqueues refused because the shard was full (reject policy) or the wait timed out (block policy).',
+      labelNames: [...BASE, 'reason'],
+      registers,
+    });
+    this.shardsOwned = new Gauge({
+      name: 'shardline_shards_owned',
+      help: 'Shards this process owns now, read from its owner at scrape time.',
+      labelNames: BASE,
+      registers,
+      collect() {
+        const owned = instruments.#owned;
+        if (owned !== undefined) this.labels(labels.domain, labels.transport).set(owned());
+      },
+    });
+    this.ownershipChanges = new Counter({
+      name: 'shardline_ownership_changes_total',
+      help: 'Shards gained or lost by this process.',
+      labelNames: [...BASE, 'event'],
+      registers,
+    });
+    this.staleEpoch = new Counter({
+      name: 'shardline_stale_epoch_total',
+      help: 'Claims or commits refused because another owner holds a newer epoch (this process was fenced).',
+      labelNames: BASE,
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'shardline_dead_letters_total',
+      help: 'Commands moved to the dead-letter queue by this process (type "unknown" when it could not be decoded).',
+      labelNames: [...BASE, 'type'],
+      registers,
+    });
+    this.followUpsForced = new Counter({
+      name: 'shardline_follow_ups_forced_total',
+      help: 'Follow-up commands admitted beyond capacity after waiting for room past the owner limit.',
+      labelNames: BASE,
+      registers,
+    });
+    this.shardsOwned.labels(labels.domain, labels.transport).set(0);
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** From now on, scrapes report the depth and capacity of every shard of `queues`. */
+  watchQueues(queues: QueueSource): void {
+    this.#queues = queues;
+    for (let shard = 0; shard < queues.shardCount; shard++) {
+      this.queueCapacity.labels(this.labels.domain, this.labels.transport, String(shard)).set(queues.capacity);
+    }
+  }
+
+  /**
+   * From now on, scrapes report `count()` as the shards owned. Read from the owner rather
+   * than summed from gain/loss events, because a fenced shard is dropped without a loss event.
+   */
+  watchOwnership(count: () => number): void {
+    this.#owned = count;
+  }
+
+  /** The text exposition of every metric, as served at `/metrics`. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
