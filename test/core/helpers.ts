@@ -1,0 +1,198 @@
+/**
+ * Shared pieces of the core suites: small test domains, a way to wait for quiescence,
+ * and a store wrapper that pauses or "crashes" an owner around its commit. Everything
+ * runs on the real memory transport and the real memory store.
+ */
+import { z } from 'zod';
+import { defineDomain } from '../../src/core/domain.ts';
+import type { ApplyOutcome, RuntimeObserver } from '../../src/runtime/observer.ts';
+import type { ShardCommit, ShardSnapshot, StateStore } from '../../src/state/state-store.ts';
+import type { Transport } from '../../src/transports/transport.ts';
+import { waitFor } from '../../src/testing/recording-handler.ts';
+import { shardOf } from '../../src/core/router.ts';
+
+/** A counter per key: `add` returns the new value. */
+export const counters = defineDomain({
+  name: 'counters',
+  initial: (): { value: number } => ({ value: 0 }),
+  commands: { add: z.object({ by: z.number().int() }) },
+}).handle({
+  add: (state, { by }) => ({ state: { value: state.value + by }, reply: state.value + by }),
+});
+
+/** An append-only list per key: the order in which its owner applied the commands. */
+export const lists = defineDomain({
+  name: 'lists',
+  initial: (): { items: readonly string[] } => ({ items: [] }),
+  commands: { append: z.object({ item: z.string().min(1) }) },
+}).handle({
+  append: (state, { item }) => ({ state: { items: [...state.items, item] }, reply: state.items.length + 1 }),
+});
+
+/** Total depth of every shard, as the transport reports it. */
+export async function totalDepth(transport: Transport, shardCount: number): Promise<number> {
+  let total = 0;
+  for (let shard = 0; shard < shardCount; shard++) total += await transport.depth(shard);
+  return total;
+}
+
+/**
+ * Waits until every shard is empty (all acknowledged) on two polls in a row, so that
+ * follow-ups sent right after a commit have had their chance to appear.
+ */
+export async function quiesce(transport: Transport, shardCount: number, timeoutMs = 20_000): Promise<void> {
+  let emptyPolls = 0;
+  await waitFor(
+    'every shard queue to stay empty',
+    async () => {
+      emptyPolls = (await totalDepth(transport, shardCount)) === 0 ? emptyPolls + 1 : 0;
+      return emptyPolls >= 2;
+    },
+    timeoutMs,
+  );
+}
+
+/** Every entity of a store, by key. */
+export async function entries<S>(store: StateStore): Promise<Map<string, S>> {
+  const all = new Map<string, S>();
+  for await (const [key, state] of store.entries()) all.set(key, state as S);
+  return all;
+}
+
+/** `count` distinct keys `${prefix}N` that route to `shard`. */
+export function keysOnShard(shard: number, shardCount: number, count: number, prefix = 'key-'): string[] {
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count && i < 100_000; i++) {
+    if (shardOf(`${prefix}${i}`, shardCount) === shard) keys.push(`${prefix}${i}`);
+  }
+  if (keys.length < count) throw new Error(`found only ${keys.length} keys on shard ${shard}`);
+  return keys;
+}
+
+/** Collects what a runtime observer hears, for assertions on counts. */
+export class RecordingObserver implements RuntimeObserver {
+  readonly outcomes = new Map<string, number>();
+  readonly waits: number[] = [];
+  readonly refused: { shard: number; reason: 'full' | 'timeout' }[] = [];
+  readonly stale: number[] = [];
+  readonly batches: { shard: number; size: number }[] = [];
+  readonly deadLetters: { shard: number; type: string | undefined; error: string }[] = [];
+  readonly forced: { shard: number; count: number }[] = [];
+
+  applied(type: string, outcome: ApplyOutcome, count: number): void {
+    const id = `${type}/${outcome}`;
+    this.outcomes.set(id, (this.outcomes.get(id) ?? 0) + count);
+  }
+
+  count(type: string, outcome: ApplyOutcome): number {
+    return this.outcomes.get(`${type}/${outcome}`) ?? 0;
+  }
+
+  backpressureWait(seconds: number): void {
+    this.waits.push(seconds);
+  }
+
+  enqueueRefused(shard: number, reason: 'full' | 'timeout'): void {
+    this.refused.push({ shard, reason });
+  }
+
+  staleEpoch(shard: number): void {
+    this.stale.push(shard);
+  }
+
+  batch(shard: number, size: number): void {
+    this.batches.push({ shard, size });
+  }
+
+  deadLettered(shard: number, type: string | undefined, error: string): void {
+    this.deadLetters.push({ shard, type, error });
+  }
+
+  followUpsForced(shard: number, count: number): void {
+    this.forced.push({ shard, count });
+  }
+}
+
+/**
+ * The real memory store seen through one owner, with faults that a process can suffer
+ * around a commit: `pause()` holds its next commits before they reach the store (a GC
+ * pause, a zombie), `crashAfterCommit()` lets the next commit land and then never returns
+ * (the process died right after its write). Every other call goes straight to the store.
+ */
+export class FaultyStore implements StateStore {
+  readonly name = 'faulty-memory';
+  readonly inner: StateStore;
+  /** Commits waiting in `pause`. */
+  waiting = 0;
+  /** Commits that landed and then "crashed". */
+  crashed = 0;
+  /** Commits that reached the store, with what the store answered. */
+  readonly commits: { shard: number; epoch: number; position: number; ok: boolean }[] = [];
+  #gate: Promise<void> | undefined;
+  #release: (() => void) | undefined;
+  #crashNext = false;
+
+  constructor(inner: StateStore) {
+    this.inner = inner;
+  }
+
+  pause(): void {
+    this.#gate = new Promise((resolve) => {
+      this.#release = resolve;
+    });
+  }
+
+  resume(): void {
+    this.#gate = undefined;
+    this.#release?.();
+  }
+
+  crashAfterCommit(): void {
+    this.#crashNext = true;
+  }
+
+  claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot> {
+    return this.inner.claim(shard, offeredEpoch);
+  }
+
+  load(shard: number, keys: readonly string[]): Promise<Map<string, unknown>> {
+    return this.inner.load(shard, keys);
+  }
+
+  async commit(shard: number, commit: ShardCommit): Promise<void> {
+    if (this.#gate !== undefined) {
+      this.waiting++;
+      await this.#gate;
+      this.waiting--;
+    }
+    try {
+      await this.inner.commit(shard, commit);
+      this.commits.push({ shard, epoch: commit.epoch, position: commit.position, ok: true });
+    } catch (error) {
+      this.commits.push({ shard, epoch: commit.epoch, position: commit.position, ok: false });
+      throw error;
+    }
+    if (this.#crashNext) {
+      this.#crashNext = false;
+      this.crashed++;
+      await new Promise<never>(() => {});
+    }
+  }
+
+  entries(): AsyncIterable<[string, unknown]> {
+    return this.inner.entries();
+  }
+
+  status(shard: number): Promise<{ epoch: number; position: number }> {
+    return this.inner.status(shard);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Lets pending microtasks and immediates run, a bounded number of times (not a sleep). */
+export async function yieldTurns(turns: number): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+}
