@@ -1,0 +1,61 @@
+import { Redis } from 'ioredis';
+import { ConnectionError } from '../core/errors.ts';
+
+/** The Redis URL used when none is configured: `REDIS_URL`, else a local server. */
+export function defaultRedisUrl(): string {
+  return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+/**
+ * Opens a connection to `url` and waits until it answers, or throws a `ConnectionError`
+ * naming the URL. Once open, the client reconnects on its own and holds commands issued
+ * while disconnected (`maxRetriesPerRequest: null`), so nothing queued is lost to a
+ * restart of Redis; callers bound their waits with their own time limits.
+ */
+export async function openRedis(url: string, name: string): Promise<Redis> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    enableAutoPipelining: true,
+    connectionName: name,
+    connectTimeout: 5_000,
+  });
+  let lastError: Error | undefined;
+  const remember = (error: Error) => {
+    lastError = error;
+  };
+  client.on('error', remember);
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    client.disconnect();
+    const reason = lastError?.message ?? (error as Error).message;
+    throw new ConnectionError(`redis at ${redact(url)}`, `expected a Redis server answering PING, got ${reason}`, { cause: lastError ?? error });
+  }
+  return client;
+}
+
+/** The URL without its password, fit for messages and logs. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** A Lua script bound to a connection, run with EVALSHA (loaded on first use). */
+export type RedisScript = (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
+
+/**
+ * Registers `lua` on `client` under `name` (idempotent per client) and returns a caller.
+ * ioredis sends EVALSHA and falls back to EVAL once when the server lost the script.
+ */
+export function defineScript(client: Redis, name: string, lua: string): RedisScript {
+  const commands = client as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+  if (typeof commands[name] !== 'function') client.defineCommand(name, { lua });
+  return (keys, args) => commands[name]!.call(client, keys.length, ...keys, ...args);
+}

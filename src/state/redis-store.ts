@@ -1,0 +1,157 @@
+import type { Redis } from 'ioredis';
+import { StaleEpochError } from '../core/errors.ts';
+import { defineScript, type RedisScript } from './redis-connection.ts';
+import type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
+
+/**
+ * claim — takes a shard over and returns where it stands.
+ * KEYS[1] meta hash (epoch, position)  KEYS[2] recent ids list  KEYS[3] outbox string
+ * ARGV[1] the transport's offered epoch
+ * Returns { epoch, position, recent ids, outbox JSON or false }.
+ */
+const CLAIM = `
+local stored = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
+local epoch = math.max(stored + 1, tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'epoch', string.format('%d', epoch))
+local position = tonumber(redis.call('HGET', KEYS[1], 'position') or '-1')
+return { epoch, position, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('GET', KEYS[3]) }
+`;
+
+/**
+ * commit — writes one batch of a shard, or nothing when the epoch is not the current one.
+ * KEYS[1] meta hash  KEYS[2] state hash (entity key -> JSON)  KEYS[3] recent ids list  KEYS[4] outbox string
+ * ARGV[1] epoch  ARGV[2] position  ARGV[3] dedupe window  ARGV[4] outbox JSON ('' for none)
+ * ARGV[5] n changes, then n (key, JSON) pairs, then the applied ids
+ * Returns { 1 } when written, { 0, current epoch } when refused.
+ */
+const COMMIT = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
+if current ~= tonumber(ARGV[1]) then return { 0, current } end
+local changes = tonumber(ARGV[5])
+local first = 6
+local last = first + 2 * changes - 1
+for i = first, last, 200 do
+  redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 199, last)))
+end
+for i = last + 1, #ARGV, 200 do
+  redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 199, #ARGV)))
+end
+if #ARGV > last then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1) end
+redis.call('HSET', KEYS[1], 'position', ARGV[2])
+if ARGV[4] == '' then redis.call('DEL', KEYS[4]) else redis.call('SET', KEYS[4], ARGV[4]) end
+return { 1 }
+`;
+
+/** Where a {@link RedisStateStore} keeps its data. */
+export interface RedisStateStoreOptions {
+  /** An open connection (see `openRedis`); the store does not close it unless `ownsClient`. */
+  readonly client: Redis;
+  /** The domain whose entities this store holds; part of every key. */
+  readonly domain: string;
+  /** Key prefix. @defaultValue `shardline` */
+  readonly prefix?: string;
+  /** Recent command ids per shard kept for dedupe. @defaultValue 10000 */
+  readonly dedupeWindow?: number;
+  /** Close `client` with the store. @defaultValue false */
+  readonly ownsClient?: boolean;
+}
+
+type ClaimReply = [number, number, string[], string | null];
+type CommitReply = [1] | [0, number];
+
+/**
+ * The shared state store: every shard's entities, last applied position, dedupe window,
+ * outbox and epoch live in Redis, so any process that is granted a shard (with any
+ * transport) starts from where the last owner committed. Each commit is one Lua script
+ * that checks the epoch and writes everything, so a stale owner changes nothing. The
+ * keys of a shard share a hash tag and therefore a cluster slot.
+ */
+export class RedisStateStore implements StateStore {
+  readonly name = 'redis';
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly #domain: string;
+  readonly #dedupeWindow: number;
+  readonly #ownsClient: boolean;
+  readonly #claim: RedisScript;
+  readonly #commit: RedisScript;
+  #closed = false;
+
+  constructor(options: RedisStateStoreOptions) {
+    this.#client = options.client;
+    this.#prefix = options.prefix ?? 'shardline';
+    this.#domain = options.domain;
+    this.#dedupeWindow = options.dedupeWindow ?? 10_000;
+    this.#ownsClient = options.ownsClient ?? false;
+    this.#claim = defineScript(this.#client, 'shardlineStoreClaim', CLAIM);
+    this.#commit = defineScript(this.#client, 'shardlineStoreCommit', COMMIT);
+  }
+
+  #keys(shard: number): { meta: string; state: string; ids: string; outbox: string } {
+    const base = `${this.#prefix}:store:{${this.#domain}:${shard}}`;
+    return { meta: `${base}:meta`, state: `${base}:state`, ids: `${base}:ids`, outbox: `${base}:outbox` };
+  }
+
+  async claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot> {
+    const k = this.#keys(shard);
+    const [epoch, position, recentIds, outbox] = (await this.#claim([k.meta, k.ids, k.outbox], [offeredEpoch])) as ClaimReply;
+    return { epoch, position, recentIds, outbox: outbox === null ? [] : (JSON.parse(outbox) as OutboxMessage[]) };
+  }
+
+  async load(shard: number, keys: readonly string[]): Promise<Map<string, unknown>> {
+    const found = new Map<string, unknown>();
+    if (keys.length === 0) return found;
+    const values = await this.#client.hmget(this.#keys(shard).state, ...keys);
+    values.forEach((value, i) => {
+      if (value !== null) found.set(keys[i]!, JSON.parse(value));
+    });
+    return found;
+  }
+
+  async commit(shard: number, commit: ShardCommit): Promise<void> {
+    const k = this.#keys(shard);
+    const args: (string | number)[] = [
+      commit.epoch,
+      commit.position,
+      this.#dedupeWindow,
+      commit.outbox.length === 0 ? '' : JSON.stringify(commit.outbox),
+      commit.changes.size,
+    ];
+    for (const [key, state] of commit.changes) args.push(key, JSON.stringify(state));
+    for (const id of commit.appliedIds) args.push(id);
+    const reply = (await this.#commit([k.meta, k.state, k.ids, k.outbox], args)) as CommitReply;
+    if (reply[0] === 0) throw new StaleEpochError(shard, commit.epoch, reply[1]);
+  }
+
+  async *entries(): AsyncIterable<[string, unknown]> {
+    const pattern = `${escapeGlob(`${this.#prefix}:store:{${this.#domain}:`)}*}:state`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', 100);
+      cursor = next;
+      for (const key of keys) {
+        let fieldCursor = '0';
+        do {
+          const [nextField, flat] = await this.#client.hscan(key, fieldCursor, 'COUNT', 500);
+          fieldCursor = nextField;
+          for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, JSON.parse(flat[i + 1]!)];
+        } while (fieldCursor !== '0');
+      }
+    } while (cursor !== '0');
+  }
+
+  async status(shard: number): Promise<{ epoch: number; position: number }> {
+    const [epoch, position] = await this.#client.hmget(this.#keys(shard).meta, 'epoch', 'position');
+    return { epoch: Number(epoch ?? 0), position: Number(position ?? -1) };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsClient) await this.#client.quit().catch(() => undefined);
+  }
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

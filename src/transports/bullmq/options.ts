@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { parseOptions } from '../../runtime/options.ts';
+import { defaultRedisUrl } from '../../state/redis-connection.ts';
+
+/** Most commands one job (one enqueue) may carry; positions are `jobId * MESSAGES_PER_JOB + index`. */
+export const MESSAGES_PER_JOB = 2 ** 20;
+
+const positiveInt = z.number().int().positive();
+
+/** Options of the BullMQ transport; every field but `domain` has a default. */
+export const bullmqOptionsSchema = z
+  .object({
+    /** Redis to use. @defaultValue `REDIS_URL`, else `redis://127.0.0.1:6379` */
+    url: z.string().min(1).optional(),
+    /** Prefix of every key and queue name. @defaultValue `shardline` */
+    prefix: z.string().min(1).regex(/^[^:{}\s]+$/, 'expected no ":", braces or spaces').default('shardline'),
+    /** The domain carried; with the prefix and the shard number it names the queues (`prefix:domain.shard`). */
+    domain: z.string().min(1).regex(/^[^:{}\s]+$/, 'expected no ":", braces or spaces'),
+    /** Number of shards (one BullMQ queue each). @defaultValue 8 */
+    shards: positiveInt.max(4096).default(8),
+    /** Unacknowledged commands per shard, enforced in Redis across every producer. @defaultValue 4096 */
+    capacity: positiveInt.max(MESSAGES_PER_JOB).default(4096),
+    /** How long a shard lease and a membership heartbeat live unless renewed. @defaultValue 5000 */
+    leaseTtlMs: positiveInt.min(100).default(5_000),
+    /** Most jobs (each a batch of commands) handed to the owner in one delivery. @defaultValue 8 */
+    fetchJobs: positiveInt.max(1_000).default(8),
+    /** How long an idle shard waits for a wake-up before it looks at its queue anyway. @defaultValue 1000 */
+    idlePollMs: positiveInt.default(1_000),
+    /** Longest pause between two attempts of a blocked enqueue (the first is 1 ms, doubling). @defaultValue 20 */
+    blockPollMs: positiveInt.default(20),
+    /** Pause before a failed delivery or Redis call is tried again. @defaultValue 50 */
+    retryDelayMs: positiveInt.default(50),
+  })
+  .strict();
+
+/** Parsed options of the BullMQ transport. */
+export type BullmqOptions = z.output<typeof bullmqOptionsSchema> & { readonly url: string };
+
+/** Input of {@link parseBullmqOptions}: `domain` required, the rest optional. */
+export type BullmqOptionsInput = z.input<typeof bullmqOptionsSchema>;
+
+/** Validates options (throwing one `ConfigError` listing every wrong field) and fills in defaults. */
+export function parseBullmqOptions(input: unknown): BullmqOptions {
+  const parsed = parseOptions(bullmqOptionsSchema, input, 'bullmq');
+  return { ...parsed, url: parsed.url ?? defaultRedisUrl() };
+}

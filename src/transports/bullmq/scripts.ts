@@ -1,0 +1,216 @@
+import type { Redis } from 'ioredis';
+import { defineScript } from '../../state/redis-connection.ts';
+import type { ShardKeys } from './keys.ts';
+
+/**
+ * reserve — admits `n` commands to a shard or refuses, atomically across producers.
+ * KEYS[1] held counter
+ * ARGV[1] n  ARGV[2] capacity  ARGV[3] reserve (slots that must stay free)  ARGV[4] '1' to force
+ * Returns { 1, held after } when admitted, { 0, held now } when refused.
+ */
+const RESERVE = `
+local held = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = tonumber(ARGV[1])
+if ARGV[4] ~= '1' and held + n > tonumber(ARGV[2]) - tonumber(ARGV[3]) then return { 0, held } end
+return { 1, redis.call('INCRBY', KEYS[1], n) }
+`;
+
+/**
+ * heartbeat — records this member as alive (or gone), forgets expired ones, lists the rest.
+ * KEYS[1] members sorted set (score = expiry, Redis server time in ms)
+ * ARGV[1] member id  ARGV[2] ttl ms  ARGV[3] '1' to leave
+ * Returns the live member ids.
+ */
+const HEARTBEAT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if ARGV[3] == '1' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+end
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`;
+
+/**
+ * acquire — takes the leases of free shards; each grant gets the shard's next epoch.
+ * KEYS lease1, epoch1, lease2, epoch2, ...
+ * ARGV[1] member id  ARGV[2] ttl ms
+ * Returns, per shard, the new epoch (the lease then holds 'member:epoch') or 0 when held by another.
+ */
+const ACQUIRE = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    out[#out + 1] = 0
+  else
+    local epoch = redis.call('INCR', KEYS[i + 1])
+    redis.call('SET', KEYS[i], ARGV[1] .. ':' .. epoch, 'PX', ARGV[2])
+    out[#out + 1] = epoch
+  end
+end
+return out
+`;
+
+/**
+ * renew — extends leases still held with the given tokens.
+ * KEYS lease1, lease2, ...  ARGV[1] ttl ms  ARGV[2..] the token ('member:epoch') of each lease
+ * Returns, per lease, 1 when renewed, 0 when it is gone or someone else's.
+ */
+const RENEW = `
+local out = {}
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`;
+
+/**
+ * release — gives a lease up if it is still this grant's (compare and delete).
+ * KEYS[1] lease  ARGV[1] token
+ * Returns 1 when deleted.
+ */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/**
+ * recover — on a new grant, puts the jobs a previous owner took but never acknowledged
+ * back at the head of the queue, oldest first in line, so the shard stays in order.
+ * KEYS[1] lease  KEYS[2] active list  KEYS[3] wait list
+ * ARGV[1] token
+ * Returns how many jobs were put back, -1 when the lease is not this grant's.
+ */
+const RECOVER = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local ids = redis.call('LRANGE', KEYS[2], 0, -1)
+for i = 1, #ids do redis.call('RPUSH', KEYS[3], ids[i]) end
+redis.call('DEL', KEYS[2])
+return #ids
+`;
+
+/**
+ * fetch — the owner takes the oldest waiting jobs, fenced by its lease.
+ * KEYS[1] lease  KEYS[2] wait list  KEYS[3] active list
+ * ARGV[1] token  ARGV[2] most jobs  ARGV[3] job key prefix
+ * Returns { id1, data1, id2, data2, ... } (oldest first), or -1 when the lease is not this grant's.
+ */
+const FETCH = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local out = {}
+for i = 1, tonumber(ARGV[2]) do
+  local id = redis.call('RPOPLPUSH', KEYS[2], KEYS[3])
+  if not id then break end
+  local data = redis.call('HGET', ARGV[3] .. id, 'data')
+  if data then
+    out[#out + 1] = id
+    out[#out + 1] = data
+  else
+    redis.call('LREM', KEYS[3], 1, id)
+  end
+end
+return out
+`;
+
+/**
+ * ack — removes delivered jobs and frees their commands' slots, fenced by the lease.
+ * KEYS[1] lease  KEYS[2] active list  KEYS[3] held counter
+ * ARGV[1] token  ARGV[2] job key prefix  ARGV[3..] pairs of (job id, command count)
+ * Returns the slots freed, or -1 when the lease is not this grant's (nothing changed).
+ */
+const ACK = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local freed = 0
+for i = 3, #ARGV, 2 do
+  if redis.call('LREM', KEYS[2], 1, ARGV[i]) == 1 then
+    redis.call('DEL', ARGV[2] .. ARGV[i])
+    freed = freed + tonumber(ARGV[i + 1])
+  end
+end
+if freed > 0 then redis.call('DECRBY', KEYS[3], freed) end
+return freed
+`;
+
+/** A job taken by `fetch`: its BullMQ id and its JSON data. */
+export interface FetchedJob {
+  readonly id: string;
+  readonly data: string;
+}
+
+/** The transport's Lua scripts bound to one connection, with typed arguments. */
+export class TransportScripts {
+  readonly #reserve;
+  readonly #heartbeat;
+  readonly #acquire;
+  readonly #renew;
+  readonly #release;
+  readonly #recover;
+  readonly #fetch;
+  readonly #ack;
+
+  constructor(client: Redis) {
+    this.#reserve = defineScript(client, 'shardlineReserve', RESERVE);
+    this.#heartbeat = defineScript(client, 'shardlineHeartbeat', HEARTBEAT);
+    this.#acquire = defineScript(client, 'shardlineAcquire', ACQUIRE);
+    this.#renew = defineScript(client, 'shardlineRenew', RENEW);
+    this.#release = defineScript(client, 'shardlineRelease', RELEASE);
+    this.#recover = defineScript(client, 'shardlineRecover', RECOVER);
+    this.#fetch = defineScript(client, 'shardlineFetch', FETCH);
+    this.#ack = defineScript(client, 'shardlineAck', ACK);
+  }
+
+  /** Admits `n` commands unless that leaves fewer than `reserve` slots free (or `force`). */
+  async reserve(keys: ShardKeys, n: number, capacity: number, reserve: number, force: boolean): Promise<{ admitted: boolean; held: number }> {
+    const [admitted, held] = (await this.#reserve([keys.held], [n, capacity, reserve, force ? '1' : '0'])) as [number, number];
+    return { admitted: admitted === 1, held };
+  }
+
+  /** Renews (or ends) membership and returns the live members. */
+  async heartbeat(members: string, member: string, ttlMs: number, leave: boolean): Promise<string[]> {
+    return (await this.#heartbeat([members], [member, ttlMs, leave ? '1' : '0'])) as string[];
+  }
+
+  /** Per shard, the epoch of the new grant, or 0 when another member holds the lease. */
+  async acquire(shards: readonly ShardKeys[], member: string, ttlMs: number): Promise<number[]> {
+    if (shards.length === 0) return [];
+    return (await this.#acquire(shards.flatMap((k) => [k.lease, k.epoch]), [member, ttlMs])) as number[];
+  }
+
+  /** Per lease, whether it was still held with its token and is now extended. */
+  async renew(leases: readonly { keys: ShardKeys; token: string }[], ttlMs: number): Promise<boolean[]> {
+    if (leases.length === 0) return [];
+    const reply = (await this.#renew(leases.map((l) => l.keys.lease), [ttlMs, ...leases.map((l) => l.token)])) as number[];
+    return reply.map((ok) => ok === 1);
+  }
+
+  async release(keys: ShardKeys, token: string): Promise<void> {
+    await this.#release([keys.lease], [token]);
+  }
+
+  /** Jobs put back in line, or -1 when the lease is lost. */
+  async recover(keys: ShardKeys, token: string): Promise<number> {
+    return (await this.#recover([keys.lease, keys.active, keys.wait], [token])) as number;
+  }
+
+  /** The oldest waiting jobs, or `undefined` when the lease is lost. */
+  async fetch(keys: ShardKeys, token: string, maxJobs: number): Promise<FetchedJob[] | undefined> {
+    const reply = (await this.#fetch([keys.lease, keys.wait, keys.active], [token, maxJobs, keys.jobPrefix])) as string[] | number;
+    if (reply === -1) return undefined;
+    const jobs: FetchedJob[] = [];
+    const flat = reply as string[];
+    for (let i = 0; i < flat.length; i += 2) jobs.push({ id: flat[i]!, data: flat[i + 1]! });
+    return jobs;
+  }
+
+  /** Slots freed, or -1 when the lease is lost. */
+  async ack(keys: ShardKeys, token: string, jobs: readonly { id: string; count: number }[]): Promise<number> {
+    return (await this.#ack([keys.lease, keys.active, keys.held], [token, keys.jobPrefix, ...jobs.flatMap((j) => [j.id, j.count])])) as number;
+  }
+}

@@ -1,0 +1,143 @@
+import type { Logger } from '../../runtime/logger.ts';
+import type { Delivery, ShardGrant, ShardHandler } from '../transport.ts';
+import type { ShardKeys } from './keys.ts';
+import { MESSAGES_PER_JOB, type BullmqOptions } from './options.ts';
+import type { TransportScripts } from './scripts.ts';
+import { Signal, pause } from './signal.ts';
+
+/** The data of one job: the encoded commands of one enqueue, as `[key, value]` pairs. */
+export interface JobData {
+  readonly m: readonly (readonly [key: string, value: string])[];
+}
+
+/** Why a runner ended. */
+export type RunnerEnd = 'stopped' | 'refused' | 'fenced' | 'lost';
+
+/** What a runner needs from its transport. */
+export interface RunnerContext {
+  readonly scripts: TransportScripts;
+  readonly handler: ShardHandler;
+  readonly options: BullmqOptions;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs one grant of one shard, the BullMQ worker of that shard's queue with concurrency
+ * 1: tells the handler, puts back in line what an earlier owner took and never
+ * acknowledged, then takes the oldest jobs, delivers their commands in order and
+ * acknowledges them. Taking and acknowledging are Lua scripts that check this grant's
+ * lease token, so once the lease is gone this runner can neither take nor remove a job;
+ * a delivery already in hand is fenced by the state store's epoch instead.
+ */
+export class ShardRunner {
+  readonly grant: ShardGrant;
+  readonly keys: ShardKeys;
+  /** The lease value of this grant, `member:epoch`. */
+  readonly token: string;
+  /** Signalled by the process's {@link Wakeups} when a job is added to the shard. */
+  readonly signal = new Signal();
+  /** `performance.now()` until which the lease is known to be ours. */
+  validUntil: number;
+  /** Whether the handler accepted the grant (and so must hear `revoked`). */
+  assigned = false;
+  readonly done: Promise<RunnerEnd>;
+  readonly #context: RunnerContext;
+  #active = true;
+
+  constructor(context: RunnerContext, keys: ShardKeys, grant: ShardGrant, token: string, validUntil: number) {
+    this.#context = context;
+    this.keys = keys;
+    this.grant = grant;
+    this.token = token;
+    this.validUntil = validUntil;
+    this.done = this.#run();
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** No further job is taken; the delivery in hand finishes (and is acknowledged if it can be). */
+  stop(): void {
+    this.#active = false;
+    this.signal.notify();
+  }
+
+  async #run(): Promise<RunnerEnd> {
+    const { handler, scripts, options, logger } = this.#context;
+    try {
+      await handler.assigned(this.grant);
+      this.assigned = true;
+    } catch (error) {
+      logger.warn({ shard: this.grant.shard, epoch: this.grant.epoch, err: error }, 'grant refused by the owner');
+      this.#active = false;
+      return 'refused';
+    }
+    const recovered = await this.#retrying(() => scripts.recover(this.keys, this.token));
+    if (recovered === undefined) return 'stopped';
+    if (recovered < 0) return this.#end('lost');
+    if (recovered > 0) logger.info({ shard: this.grant.shard, jobs: recovered }, 'jobs of an earlier owner put back in line');
+
+    while (this.#active) {
+      this.signal.clear();
+      const jobs = await this.#retrying(() => scripts.fetch(this.keys, this.token, options.fetchJobs));
+      if (jobs === undefined) {
+        if (!this.#active) break;
+        return this.#end('lost');
+      }
+      if (jobs.length === 0) {
+        await this.signal.wait(options.idlePollMs);
+        continue;
+      }
+      const batch: Delivery[] = [];
+      const counts: { id: string; count: number }[] = [];
+      for (const job of jobs) {
+        const base = Number(job.id) * MESSAGES_PER_JOB;
+        const { m } = JSON.parse(job.data) as JobData;
+        m.forEach(([key, value], index) => batch.push({ key, value, position: base + index }));
+        counts.push({ id: job.id, count: m.length });
+      }
+      const outcome = await this.#deliver(batch);
+      if (outcome !== 'delivered') return outcome === 'fenced' ? this.#end('fenced') : 'stopped';
+      const freed = await this.#retrying(() => scripts.ack(this.keys, this.token, counts));
+      if (freed === -1) return this.#end('lost');
+    }
+    return 'stopped';
+  }
+
+  #end(reason: RunnerEnd): RunnerEnd {
+    this.#active = false;
+    return reason;
+  }
+
+  /** Delivers until the handler takes the batch, refuses it for a stale epoch, or the runner stops. */
+  async #deliver(batch: readonly Delivery[]): Promise<'delivered' | 'fenced' | 'stopped'> {
+    const { handler, options } = this.#context;
+    while (this.#active) {
+      try {
+        await handler.deliver(this.grant, batch);
+        return 'delivered';
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 'STALE_EPOCH') return 'fenced';
+        await pause(options.retryDelayMs);
+      }
+    }
+    return 'stopped';
+  }
+
+  /**
+   * Runs a Redis call until it answers (the client reconnects underneath) or the runner
+   * stops; `undefined` when it stopped first or the call reported a lost lease.
+   */
+  async #retrying<T>(call: () => Promise<T>): Promise<T | undefined> {
+    for (;;) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!this.#active) return undefined;
+        this.#context.logger.warn({ shard: this.grant.shard, err: error }, 'redis call failed; retrying');
+        await pause(this.#context.options.retryDelayMs);
+      }
+    }
+  }
+}
