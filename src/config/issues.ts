@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { ConfigError } from '../core/errors.ts';
 
 /** Where each overridden config path came from (`env SHARDLINE_METRICS_PORT`, `flag --metrics-port`). */
 export type Provenance = ReadonlyMap<string, string>;
@@ -19,7 +20,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix: readon
       }
       continue;
     }
-    lines.push(line(path, issue.message.replace(/^Invalid input: /, ''), issue.input, provenance));
+    lines.push(line(path, issue.message.replace(/^Invalid (input|option): /, '').replace(/, received [a-z]+$/, ''), issue.input, provenance));
   }
   return lines;
 }
@@ -34,4 +35,11 @@ function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Parses `value` with `schema`, or throws one `ConfigError` listing every wrong field with what was given. */
+export function parseChecked<T extends z.ZodType>(schema: T, value: unknown, prefix: readonly string[] = []): z.output<T> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, prefix));
+  return result.data;
 }

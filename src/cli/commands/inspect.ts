@@ -1,0 +1,106 @@
+import type { Config } from '../../config/schema.ts';
+import type { Transport } from '../../transports/transport.ts';
+import { createLogger } from '../log.ts';
+import { createDeadLetters, createStore, createTransport, RedisLink } from '../services.ts';
+
+/** One shard as `shardline inspect` shows it. */
+export interface ShardReport {
+  readonly shard: number;
+  /** Who holds the shard now, when the transport can tell; `null` otherwise. */
+  readonly owner: string | null;
+  /** The epoch recorded in the store by the last claim. */
+  readonly epoch: number;
+  readonly depth: number;
+  readonly capacity: number;
+  /** Position of the last applied command (-1 when none). */
+  readonly lastPosition: number;
+  /** Dead letters of this shard among the newest kept. */
+  readonly deadLetters: number;
+}
+
+/** What `shardline inspect --json` prints. */
+export interface InspectReport {
+  readonly domain: string;
+  readonly transport: string;
+  readonly store: string;
+  readonly shards: readonly ShardReport[];
+  /** Every dead letter ever added for the domain. */
+  readonly deadLettersTotal: number;
+}
+
+/**
+ * A transport that can say who owns each shard. Not part of the transport contract (yet):
+ * a transport that has it (a lease holder in Redis, a group member in Kafka) is asked.
+ */
+interface OwnerDirectory {
+  owners(): Promise<readonly (string | null | undefined)[]>;
+}
+
+function hasOwners(transport: Transport): transport is Transport & OwnerDirectory {
+  return typeof (transport as Partial<OwnerDirectory>).owners === 'function';
+}
+
+/** Newest dead letters read to count them per shard. */
+const DEAD_LETTER_SCAN = 10_000;
+
+/**
+ * `shardline inspect`: reads, without consuming or claiming anything, each shard's owner,
+ * epoch, depth, capacity, last applied position and dead letters, from the transport and
+ * the store the configuration names. With the memory transport and store a separate
+ * process sees only its own empty queues; inspect a shared (redis/bullmq/kafka) setup.
+ */
+export async function inspect(config: Config): Promise<InspectReport> {
+  const logger = createLogger(config.log.level, 'inspect');
+  const redis = new RedisLink(config.redis.url);
+  const transport = await createTransport(config, logger);
+  try {
+    const info = await transport.connect();
+    const store = await createStore(config, redis);
+    const deadLetters = await createDeadLetters(config, redis);
+    try {
+      const shards = Array.from({ length: info.shardCount }, (_, shard) => shard);
+      const [statuses, depths, owners, letters, total] = await Promise.all([
+        Promise.all(shards.map((shard) => store.status(shard))),
+        Promise.all(shards.map((shard) => transport.depth(shard))),
+        hasOwners(transport) ? transport.owners() : Promise.resolve([]),
+        deadLetters.list(DEAD_LETTER_SCAN),
+        deadLetters.count(),
+      ]);
+      const perShard = new Map<number, number>();
+      for (const letter of letters) perShard.set(letter.shard, (perShard.get(letter.shard) ?? 0) + 1);
+      return {
+        domain: config.domain,
+        transport: transport.name,
+        store: store.name,
+        deadLettersTotal: total,
+        shards: shards.map((shard) => ({
+          shard,
+          owner: owners[shard] ?? null,
+          epoch: statuses[shard]!.epoch,
+          depth: depths[shard]!,
+          capacity: info.capacity,
+          lastPosition: statuses[shard]!.position,
+          deadLetters: perShard.get(shard) ?? 0,
+        })),
+      };
+    } finally {
+      await Promise.allSettled([store.close(), deadLetters.close()]);
+    }
+  } finally {
+    await transport.close();
+    await redis.close();
+  }
+}
+
+/** The report as an aligned text table. */
+export function formatInspect(report: InspectReport): string {
+  const header = ['shard', 'owner', 'epoch', 'depth', 'capacity', 'last position', 'dead letters'];
+  const rows = report.shards.map((s) => [s.shard, s.owner ?? '-', s.epoch, s.depth, s.capacity, s.lastPosition, s.deadLetters].map(String));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  return [
+    `domain ${report.domain}, transport ${report.transport}, store ${report.store}, dead letters ${report.deadLettersTotal}`,
+    line(header),
+    ...rows.map(line),
+  ].join('\n');
+}

@@ -1,0 +1,118 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ShardlineError } from '../core/errors.ts';
+import { bench, type BenchFlags } from './commands/bench.ts';
+import { runConsumer } from './commands/consumer.ts';
+import { formatDeadLetters, listDeadLetters } from './commands/dead-letters.ts';
+import { formatInspect, inspect } from './commands/inspect.ts';
+import { runProducer } from './commands/producer.ts';
+import { addConfigFlags, configFrom, PRODUCER_FLAGS } from './config-flags.ts';
+import { EXIT_CODES_HELP, ExitCode, exitCodeOf } from './exit-codes.ts';
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  readonly env: NodeJS.ProcessEnv;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIo: CliIo = {
+  env: process.env,
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+function positiveInt(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  return number;
+}
+
+/** Builds the `shardline` command; `exit` receives the exit code of the subcommand that ran. */
+export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
+  const program = new Command('shardline')
+    .description('Coordinate work by message passing instead of locks: keyed commands, bounded queues, one owner per shard.')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  addConfigFlags(
+    program
+      .command('consumer')
+      .description('run an owner of the configured domain: apply the commands of the shards it is granted until SIGTERM/SIGINT'),
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
+    exit(await runConsumer(await configFrom(command, io.env)));
+  });
+
+  addConfigFlags(
+    program
+      .command('producer')
+      .description('send random accounts transfers (or 1-cent deposits) at a configurable rate and count; prints a JSON summary'),
+    PRODUCER_FLAGS,
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
+    exit(await runProducer(await configFrom(command, io.env, PRODUCER_FLAGS)));
+  });
+
+  addConfigFlags(
+    program
+      .command('inspect')
+      .description('per shard: owner, epoch, depth, capacity, last applied position, dead letters (use a shared transport and store)')
+      .option('--json', 'print the report as one JSON object'),
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (options: { json?: boolean }, command: Command) => {
+    const report = await inspect(await configFrom(command, io.env));
+    io.out(`${options.json ? JSON.stringify(report) : formatInspect(report)}\n`);
+    exit(ExitCode.ok);
+  });
+
+  addConfigFlags(
+    program
+      .command('dead-letters')
+      .description('list the newest dead letters of the domain (kept across processes by the redis store)')
+      .option('--limit <count>', 'how many to list', positiveInt, 20)
+      .option('--json', 'print them as one JSON object'),
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (options: { limit: number; json?: boolean }, command: Command) => {
+    const result = await listDeadLetters(await configFrom(command, io.env), options.limit);
+    io.out(`${options.json ? JSON.stringify(result) : formatDeadLetters(result)}\n`);
+    exit(ExitCode.ok);
+  });
+
+  program
+    .command('bench')
+    .description('run named scenarios one after another on the same workload and compare them (locks vs message passing)')
+    .option('--scenarios <a,b>', 'scenarios to run (default: all whose services are reachable)')
+    .option('--workload <name>', 'uniform, hot or both', 'both')
+    .option('--commands <count>', 'commands per scenario and workload')
+    .option('--accounts <count>', 'accounts of the uniform workload')
+    .option('--producer-processes <count>', 'producer processes where the scenario is about processes')
+    .option('--json <file>', 'write the JSON report here')
+    .addHelpText('after', `\nREDIS_URL and KAFKA_BROKERS name the services scenarios need.${EXIT_CODES_HELP}`)
+    .action(async (options: BenchFlags) => {
+      exit(await bench(options));
+    });
+
+  return program;
+}
+
+/**
+ * Runs the `shardline` command line and resolves with its exit code: usage errors and
+ * invalid configuration print every problem and give 2, unreachable services 3, other
+ * failures 1 (see `--help`).
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  let code: number = ExitCode.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    if (!(error instanceof CommanderError)) io.err(`shardline: ${describe(error)}\n`);
+    return exitCodeOf(error);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ShardlineError) return `${error.message} [${error.code}]`;
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

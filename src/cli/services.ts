@@ -1,0 +1,107 @@
+import type { Redis } from 'ioredis';
+import type { AnyDomain } from '../core/domain.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { Config } from '../config/schema.ts';
+import { memoryTransportOptionsSchema } from '../config/schema.ts';
+import { accounts } from '../domains/accounts.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { MemoryReplyBus, type ReplyBus } from '../runtime/replies.ts';
+import { MemoryDeadLetterQueue, type DeadLetterQueue } from '../state/dead-letters.ts';
+import { MemoryStateStore } from '../state/memory-store.ts';
+import type { StateStore } from '../state/state-store.ts';
+import type { TransportContext, TransportModule } from '../transports/factory.ts';
+import { MemoryTransport } from '../transports/memory/memory-transport.ts';
+import type { Transport } from '../transports/transport.ts';
+import { exportedFunction, importBuiltIn, importConfigured } from './module-loader.ts';
+
+/** The domains a configuration can name. */
+export const DOMAINS: Readonly<Record<Config['domain'], AnyDomain>> = { accounts };
+
+/** Where the optional built-ins live; imported only when configuration names them. */
+const BUILT_IN = {
+  bullmq: '../transports/bullmq/index.ts',
+  kafka: '../transports/kafka/index.ts',
+  kafkaReplies: '../transports/kafka/index.ts',
+} as const;
+
+const TRANSPORT_MEMBERS = ['connect', 'enqueue', 'depth', 'consume', 'close'] as const;
+
+/**
+ * Builds the configured transport. The memory transport is built here; bullmq and kafka
+ * are imported only when named, so a memory process loads neither client; a `module`
+ * transport is imported and built by its `createTransport(options, context)`.
+ */
+export async function createTransport(config: Config, logger: Logger): Promise<Transport> {
+  const { kind, module, options } = config.transport;
+  const context: TransportContext = { domain: config.domain, logger };
+  if (kind === 'memory') return new MemoryTransport(memoryTransportOptionsSchema.parse(options));
+  const from = module ?? BUILT_IN[kind!];
+  const loaded = module === undefined ? await importBuiltIn(from) : await importConfigured(module, 'transport.module');
+  const factory = exportedFunction<TransportModule['createTransport']>(loaded, 'createTransport', 'transport.module', from);
+  const withEndpoints =
+    kind === 'bullmq' ? { url: config.redis.url, ...options }
+    : kind === 'kafka' ? { brokers: config.kafka.brokers, clientId: config.kafka.clientId, ...options }
+    : options;
+  const transport = await factory(withEndpoints, context);
+  const missing = TRANSPORT_MEMBERS.filter((member) => typeof (transport as unknown as Record<string, unknown>)?.[member] !== 'function');
+  if (missing.length > 0 || typeof transport?.name !== 'string') {
+    throw new ConfigError([
+      `transport.module: expected createTransport of ${JSON.stringify(from)} to return a Transport (name, ${TRANSPORT_MEMBERS.join(', ')}), got ${
+        missing.length > 0 ? `an object without ${missing.join(', ')}` : 'an object without a string name'
+      }`,
+    ]);
+  }
+  return transport;
+}
+
+/**
+ * One Redis connection per process for the store, dead letters and replies, opened on
+ * first use (so a memory-only process never loads ioredis) and closed once, last.
+ */
+export class RedisLink {
+  readonly #url: string;
+  #client: Promise<Redis> | undefined;
+
+  constructor(url: string) {
+    this.#url = url;
+  }
+
+  /** The connection; a `ConnectionError` naming the URL when Redis does not answer. */
+  client(): Promise<Redis> {
+    this.#client ??= import('../state/redis-connection.ts').then(({ openRedis }) => openRedis(this.#url, 'shardline'));
+    return this.#client;
+  }
+
+  /** Quits the connection if one was opened. Idempotent. */
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    if (client !== undefined) await (await client.catch(() => undefined))?.quit().catch(() => undefined);
+  }
+}
+
+/** Builds the configured state store (memory, or Redis shared by every process). */
+export async function createStore(config: Config, redis: RedisLink): Promise<StateStore> {
+  if (config.store.kind === 'memory') return new MemoryStateStore({ dedupeWindow: config.owner.dedupeWindow });
+  const { RedisStateStore } = await import('../state/redis-store.ts');
+  return new RedisStateStore({ client: await redis.client(), domain: config.domain, dedupeWindow: config.owner.dedupeWindow });
+}
+
+/** Dead letters follow the store: in this process with the memory store, in Redis with the redis one. */
+export async function createDeadLetters(config: Config, redis: RedisLink): Promise<DeadLetterQueue> {
+  if (config.store.kind === 'memory') return new MemoryDeadLetterQueue();
+  const { RedisDeadLetterQueue } = await import('../state/redis-dead-letters.ts');
+  return new RedisDeadLetterQueue({ client: await redis.client(), domain: config.domain });
+}
+
+/** Builds the configured reply bus for `request()`. */
+export async function createReplies(config: Config, redis: RedisLink): Promise<ReplyBus> {
+  if (config.replies.kind === 'memory') return new MemoryReplyBus();
+  if (config.replies.kind === 'redis') {
+    const { RedisReplyBus } = await import('../transports/bullmq/redis-reply-bus.ts');
+    return new RedisReplyBus({ client: await redis.client() });
+  }
+  type KafkaBus = new (options: { brokers: readonly string[]; clientId: string; domain: string }) => ReplyBus;
+  const KafkaReplyBus = exportedFunction<KafkaBus>(await importBuiltIn(BUILT_IN.kafkaReplies), 'KafkaReplyBus', 'replies.kind', BUILT_IN.kafkaReplies);
+  return new KafkaReplyBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, domain: config.domain });
+}
