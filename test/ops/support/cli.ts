@@ -1,0 +1,53 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../../bin/shardline.js', import.meta.url));
+
+/** A `shardline` child process with its output so far. */
+export interface CliProcess {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or `signal:NAME`) once it exited. */
+  readonly exited: Promise<number | string>;
+  /** Sends `signal` (SIGTERM by default). */
+  signal(signal?: NodeJS.Signals): void;
+  /** SIGKILLs it unless it already exited; idempotent. */
+  kill(): Promise<void>;
+}
+
+/** Starts `node ./bin/shardline.js ...args` with `env` added to this process's environment. */
+export function startCli(args: readonly string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<number | string>((resolve) => child.once('close', (code, signal) => resolve(code ?? `signal:${signal}`)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    signal: (signal = 'SIGTERM') => {
+      child.kill(signal);
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Runs `shardline ...args` to completion. */
+export async function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const process = startCli(args, env);
+  const code = await process.exited;
+  return { code, stdout: process.stdout(), stderr: process.stderr() };
+}
+
+/** The last stdout line parsed as JSON (the producer's summary, `inspect --json`). */
+export function lastJson<T>(stdout: string): T {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
