@@ -12,11 +12,88 @@ export interface Command<P = unknown> {
   readonly sentAt: number;
   /** Where the owner sends the reply, when the producer used `request()`. */
   readonly replyTo?: string;
+  /**
+   * Who sent it: a producer's id, or `~<shard>` for a follow-up emitted by that shard's
+   * owner. With `seq` it makes duplicates exact to detect (see `seq`).
+   */
+  readonly origin?: string;
+  /**
+   * Grows with every command of `origin`. A shard receives an origin's commands in `seq`
+   * order (per-shard FIFO, one enqueue in flight per producer lane), so a command whose
+   * `seq` is not above the highest applied for its origin is a resend.
+   */
+  readonly seq?: number;
 }
 
 /** Encodes a command to the text a transport carries. */
 export function encodeCommand(command: Command): string {
   return JSON.stringify(command);
+}
+
+/**
+ * A command on its way to a transport: `value` is encoded on first read and kept, so an
+ * in-process transport that hands `command` through never pays for encoding.
+ */
+export class OutgoingCommand {
+  readonly key: string;
+  readonly command: Command;
+  #value: string | undefined;
+
+  constructor(command: Command, value?: string) {
+    this.key = command.key;
+    this.command = command;
+    this.#value = value;
+  }
+
+  get value(): string {
+    return (this.#value ??= JSON.stringify(this.command));
+  }
+}
+
+/**
+ * An upper bound of the UTF-8 length of `JSON.stringify(value)`, or `Infinity` once it
+ * passes `limit` or meets something JSON cannot hold plainly. Walking a small payload is
+ * far cheaper than encoding it; only a payload near the limit is encoded to be measured.
+ */
+export function jsonBytesUpperBound(value: unknown, limit: number): number {
+  let total = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    switch (typeof item) {
+      case 'string':
+        total += item.length * 6 + 2;
+        break;
+      case 'number':
+        total += 24;
+        break;
+      case 'boolean':
+        total += 5;
+        break;
+      case 'undefined':
+        break;
+      case 'object':
+        if (item === null) {
+          total += 4;
+        } else if (Array.isArray(item)) {
+          total += 2 + item.length;
+          for (const element of item) stack.push(element);
+        } else if (Object.getPrototypeOf(item) === Object.prototype || Object.getPrototypeOf(item) === null) {
+          total += 2;
+          for (const key in item) {
+            total += key.length * 6 + 4;
+            stack.push((item as Record<string, unknown>)[key]);
+          }
+        } else {
+          return Infinity;
+        }
+        break;
+      default:
+        return Infinity;
+    }
+    if (total > limit) return Infinity;
+  }
+  return total;
 }
 
 /** Why an encoded command could not be turned back into a {@link Command}. */
@@ -45,18 +122,30 @@ export function decodeCommand(value: string): DecodeResult {
   if (c.replyTo !== undefined && typeof c.replyTo !== 'string') {
     return { ok: false, reason: `expected replyTo to be a string, got ${JSON.stringify(c.replyTo)}` };
   }
+  if ((c.origin === undefined) !== (c.seq === undefined)) {
+    return { ok: false, reason: 'expected origin and seq together or neither' };
+  }
+  if (c.origin !== undefined && (typeof c.origin !== 'string' || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0)) {
+    return { ok: false, reason: `expected origin to be a string and seq a safe integer >= 0, got ${JSON.stringify(c.origin)} and ${JSON.stringify(c.seq)}` };
+  }
   return { ok: true, command: c as unknown as Command };
 }
 
 /**
- * Makes command ids: a random per-process prefix plus a counter, unique across processes
- * and much cheaper than a UUID per command on the hot path.
+ * Makes a producer's ids and sequence numbers: `origin` is random per producer, `seq`
+ * counts up, and the id is both together — unique across processes and much cheaper than
+ * a UUID per command on the hot path.
  */
 export class IdGenerator {
-  readonly #prefix = randomBytes(9).toString('base64url');
-  #next = 0;
+  readonly origin = randomBytes(9).toString('base64url');
+  #seq = 0;
 
-  next(): string {
-    return `${this.#prefix}${(this.#next++).toString(36)}`;
+  /** The next sequence number; its id is {@link IdGenerator.idOf}. */
+  nextSeq(): number {
+    return this.#seq++;
+  }
+
+  idOf(seq: number): string {
+    return `${this.origin}${seq.toString(36)}`;
   }
 }

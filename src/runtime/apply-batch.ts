@@ -1,10 +1,11 @@
-import { decodeCommand, type Command } from '../core/command.ts';
+import { decodeCommand, OutgoingCommand, type Command } from '../core/command.ts';
 import type { AnyDomain, HandlerContext } from '../core/domain.ts';
 import { InvalidCommandError, Rejected } from '../core/errors.ts';
 import type { DeadLetter } from '../state/dead-letters.ts';
 import type { OutboxMessage } from '../state/state-store.ts';
 import type { Delivery } from '../transports/transport.ts';
 import type { IdWindow } from './id-window.ts';
+import type { OriginMarks } from './origin-marks.ts';
 import type { ApplyOutcome } from './observer.ts';
 import type { OwnerSettings } from './options.ts';
 import type { Reply } from './replies.ts';
@@ -13,7 +14,12 @@ import type { Reply } from './replies.ts';
 export interface BatchResult {
   readonly lastPosition: number;
   readonly changes: Map<string, unknown>;
+  /** Ids applied that carried no origin (for the id window). */
   readonly appliedIds: string[];
+  /** Origins whose mark the batch raised, their marks before, and origins forgotten. */
+  readonly marks: Map<string, number>;
+  readonly markUndo: Map<string, number | undefined>;
+  readonly forgottenMarks: string[];
   readonly outbox: OutboxMessage[];
   readonly replies: Map<string, Reply[]>;
   readonly deadLetters: DeadLetter[];
@@ -28,7 +34,11 @@ export interface ShardCursor {
   readonly shard: number;
   readonly position: number;
   readonly ids: IdWindow;
+  readonly marks: OriginMarks;
 }
+
+/** Follow-ups one command may emit; their `seq` is `position * MAX_EMITS + index`. */
+export const MAX_EMITS = 65_536;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -48,34 +58,55 @@ export async function applyBatch(
     lastPosition: batch[batch.length - 1]!.position,
     changes: new Map(),
     appliedIds: [],
+    marks: new Map(),
+    markUndo: new Map(),
+    forgottenMarks: [],
     outbox: [],
     replies: new Map(),
     deadLetters: [],
     counts: new Map(),
     sentAt: [],
   };
-  const seenInBatch = new Set<string>();
+  const ctx = new BatchContext(domain, cursor.shard);
 
   for (const delivery of batch) {
     if (delivery.position <= cursor.position) {
       count(result, '(redelivered)', 'duplicate');
       continue;
     }
-    const decoded = decodeCommand(delivery.value);
-    if (!decoded.ok) {
-      deadLetter(result, cursor.shard, delivery, undefined, `decode: ${decoded.reason}`, 0);
-      continue;
+    // A command handed through from a producer in this process needs no decoding and was
+    // validated by that producer; anything else is decoded and checked here.
+    const local = delivery.command;
+    let command: Command;
+    if (local !== undefined) {
+      command = local;
+    } else {
+      const decoded = decodeCommand(delivery.value);
+      if (!decoded.ok) {
+        deadLetter(result, cursor.shard, delivery, undefined, `decode: ${decoded.reason}`, 0);
+        continue;
+      }
+      command = decoded.command;
     }
-    const command = decoded.command;
     if (command.key !== delivery.key) {
       deadLetter(result, cursor.shard, delivery, undefined, `decode: command key ${JSON.stringify(command.key)} differs from the message key ${JSON.stringify(delivery.key)}`, 0);
       continue;
     }
-    if (cursor.ids.has(command.id) || seenInBatch.has(command.id)) {
-      count(result, command.type, 'duplicate');
-      continue;
+    // Marks and ids are updated now so a repeat later in this batch is caught; the owner
+    // puts them back if the batch's commit fails.
+    if (command.origin !== undefined) {
+      if (!cursor.marks.accept(command.origin, command.seq!, result.marks, result.markUndo, result.forgottenMarks)) {
+        count(result, command.type, 'duplicate');
+        continue;
+      }
+    } else {
+      if (cursor.ids.has(command.id)) {
+        count(result, command.type, 'duplicate');
+        continue;
+      }
+      cursor.ids.add(command.id);
+      result.appliedIds.push(command.id);
     }
-    seenInBatch.add(command.id);
     const handler = Object.hasOwn(domain.handlers, command.type) ? domain.handlers[command.type] : undefined;
     if (typeof handler !== 'function') {
       deadLetter(result, cursor.shard, delivery, command, `decode: unknown command type ${JSON.stringify(command.type)}`, 0);
@@ -83,7 +114,7 @@ export async function applyBatch(
       continue;
     }
     let payload = command.payload;
-    if (settings.validateAtOwner) {
+    if (settings.validateAtOwner && local === undefined) {
       const parsed = domain.schemas[command.type]!.safeParse(payload);
       if (!parsed.success) {
         const reason = `decode: payload does not match the schema of ${command.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
@@ -100,23 +131,20 @@ export async function applyBatch(
         : domain.initial(command.key);
 
     for (let attempt = 1; ; attempt++) {
-      const emitted: OutboxMessage[] = [];
-      const ctx = context(domain, command, cursor.shard, delivery.position, emitted);
+      const emitted = ctx.reset(command, delivery.position);
       try {
         const outcome = handler(state, payload, ctx);
         if (outcome === null || typeof outcome !== 'object' || !('state' in outcome)) {
           throw new TypeError(`handler ${command.type} must return { state, reply? }, got ${outcome === null ? 'null' : typeof outcome}`);
         }
         if (outcome.state !== state) result.changes.set(command.key, outcome.state);
-        for (const message of emitted) result.outbox.push(message);
-        result.appliedIds.push(command.id);
+        if (emitted.length > 0) for (const message of emitted) result.outbox.push(message);
         result.sentAt.push(command.sentAt);
         count(result, command.type, 'ok');
         reply(result, command, { id: command.id, ok: true, value: outcome.reply });
         break;
       } catch (error) {
         if (error instanceof Rejected) {
-          result.appliedIds.push(command.id);
           count(result, command.type, 'rejected');
           reply(result, command, {
             id: command.id,
@@ -138,34 +166,72 @@ export async function applyBatch(
   return result;
 }
 
-function context(
-  domain: AnyDomain,
-  command: Command,
-  shard: number,
-  position: number,
-  emitted: OutboxMessage[],
-): HandlerContext<AnyDomain['schemas']> {
-  return {
-    id: command.id,
-    key: command.key,
-    type: command.type,
-    timestamp: command.sentAt,
-    shard,
-    position,
-    emit(type, key, payload) {
-      const schema = Object.hasOwn(domain.schemas, type) ? domain.schemas[type] : undefined;
-      if (schema === undefined) throw new InvalidCommandError('type', `emit: unknown command type ${JSON.stringify(type)}`);
-      if (typeof key !== 'string' || key.length === 0) throw new InvalidCommandError('key', `emit: expected a non-empty string, got ${typeof key}`);
-      const parsed = schema.safeParse(payload);
-      if (!parsed.success) throw new InvalidCommandError('payload', `emit ${type}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
-      // The id is derived from the parent's, so resending the outbox after a crash is recognised as a duplicate.
-      const followUp: Command = { id: `${command.id}.${emitted.length}`, type, key, payload: parsed.data, sentAt: command.sentAt };
-      emitted.push({ key, value: JSON.stringify(followUp) });
-    },
-    reject(reason, details) {
-      throw new Rejected(reason, details);
-    },
-  };
+/**
+ * The handler context, one per batch, pointed at each command in turn: handlers must not
+ * keep `ctx` past their return (they are synchronous, so nothing can).
+ */
+class BatchContext implements HandlerContext<AnyDomain['schemas']> {
+  readonly #domain: AnyDomain;
+  readonly shard: number;
+  #command!: Command;
+  position = 0;
+  #emitted: OutboxMessage[] = [];
+
+  constructor(domain: AnyDomain, shard: number) {
+    this.#domain = domain;
+    this.shard = shard;
+  }
+
+  /** Points the context at `command`; returns the list its emits go to. */
+  reset(command: Command, position: number): OutboxMessage[] {
+    this.#command = command;
+    this.position = position;
+    if (this.#emitted.length > 0) this.#emitted = [];
+    return this.#emitted;
+  }
+
+  get id(): string {
+    return this.#command.id;
+  }
+
+  get key(): string {
+    return this.#command.key;
+  }
+
+  get type(): string {
+    return this.#command.type;
+  }
+
+  get timestamp(): number {
+    return this.#command.sentAt;
+  }
+
+  emit(type: string, key: string, payload: unknown): void {
+    const schema = Object.hasOwn(this.#domain.schemas, type) ? this.#domain.schemas[type] : undefined;
+    if (schema === undefined) throw new InvalidCommandError('type', `emit: unknown command type ${JSON.stringify(type)}`);
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidCommandError('key', `emit: expected a non-empty string, got ${typeof key}`);
+    const parsed = schema.safeParse(payload);
+    if (!parsed.success) throw new InvalidCommandError('payload', `emit ${type}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    const parent = this.#command;
+    const index = this.#emitted.length;
+    if (index >= MAX_EMITS) throw new InvalidCommandError('emit', `at most ${MAX_EMITS} follow-ups per command`);
+    // Origin and seq come from this shard and position, so a new owner resending the
+    // outbox after a crash is recognised at the target as a resend.
+    const followUp: Command = {
+      id: `${parent.id}.${index}`,
+      type,
+      key,
+      payload: parsed.data,
+      sentAt: parent.sentAt,
+      origin: `~${this.shard}`,
+      seq: this.position * MAX_EMITS + index,
+    };
+    this.#emitted.push(new OutgoingCommand(followUp));
+  }
+
+  reject(reason: string, details?: Record<string, unknown>): never {
+    throw new Rejected(reason, details);
+  }
 }
 
 function count(result: BatchResult, type: string, outcome: ApplyOutcome): void {
@@ -191,7 +257,6 @@ function deadLetter(
   attempts: number,
 ): void {
   count(result, command?.type ?? '(undecodable)', 'failed');
-  if (command !== undefined) result.appliedIds.push(command.id);
   result.deadLetters.push({
     shard,
     position: delivery.position,

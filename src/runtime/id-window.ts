@@ -1,9 +1,13 @@
-/** The ids of the newest `limit` applied commands of a shard, for skipping resent ones. */
+/**
+ * The ids of recently applied commands of a shard, for skipping resent ones. Two
+ * generations of `limit` ids each: when the current one fills up it becomes the previous
+ * one and the old previous is dropped whole, so at least the newest `limit` ids are
+ * always remembered, at one set insertion and at most two lookups per command.
+ */
 export class IdWindow {
   readonly #limit: number;
-  readonly #ids = new Set<string>();
-  readonly #order: string[] = [];
-  #oldest = 0;
+  #current = new Set<string>();
+  #previous = new Set<string>();
 
   constructor(limit: number, initial: readonly string[] = []) {
     this.#limit = limit;
@@ -11,19 +15,22 @@ export class IdWindow {
   }
 
   has(id: string): boolean {
-    return this.#ids.has(id);
+    return this.#current.has(id) || this.#previous.has(id);
   }
 
   add(id: string): void {
-    this.#ids.add(id);
-    this.#order.push(id);
-    if (this.#order.length - this.#oldest > this.#limit) {
-      this.#ids.delete(this.#order[this.#oldest]!);
-      this.#oldest++;
-      if (this.#oldest > 4096 && this.#oldest * 2 > this.#order.length) {
-        this.#order.splice(0, this.#oldest);
-        this.#oldest = 0;
-      }
+    if (this.#current.size >= this.#limit) {
+      this.#previous = this.#current;
+      this.#current = new Set();
+    }
+    this.#current.add(id);
+  }
+
+  /** Forgets ids added by a batch whose commit failed, so its redelivery is applied. */
+  remove(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.#current.delete(id);
+      this.#previous.delete(id);
     }
   }
 }

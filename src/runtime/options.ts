@@ -46,8 +46,13 @@ export const ownerSettingsSchema = z.object({
   maxAttempts: positiveInt.default(3),
   /** Backoff before the first retry; doubles on each further one. */
   retryBackoffMs: nonNegativeInt.default(10),
-  /** Recent command ids per shard remembered to skip resent commands. */
+  /**
+   * Recent command ids per shard remembered to skip resent commands that carry no
+   * origin/seq (commands from producers that are not shardline's).
+   */
   dedupeWindow: positiveInt.default(10_000),
+  /** Origins (producers, emitting shards) per shard whose highest `seq` is tracked; the least recently seen are forgotten beyond it. */
+  maxOrigins: positiveInt.default(10_000),
   /** Check each payload against its schema again at the owner (commands may come from other producers). */
   validateAtOwner: z.boolean().default(true),
   /**

@@ -7,6 +7,7 @@ import type { OutboxMessage, StateStore } from '../state/state-store.ts';
 import type { Delivery, ShardGrant, ShardHandler, Subscription, Transport } from '../transports/transport.ts';
 import { applyBatch, type BatchResult } from './apply-batch.ts';
 import { IdWindow } from './id-window.ts';
+import { OriginMarks } from './origin-marks.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { RuntimeObserver } from './observer.ts';
 import { ownerSettingsSchema, parseOptions, type OwnerSettings } from './options.ts';
@@ -32,6 +33,7 @@ interface OwnedShard {
   readonly epoch: number;
   position: number;
   readonly ids: IdWindow;
+  readonly marks: OriginMarks;
   /** Follow-ups committed but not yet enqueued, oldest first; rewritten into every commit. */
   readonly unsent: Set<OutboxMessage>;
   /** Wakes the shard's next batch when a follow-up send settles while `unsent` is over the limit. */
@@ -113,6 +115,7 @@ export class Owner<D extends AnyDomain> {
           epoch: snapshot.epoch,
           position: snapshot.position,
           ids: new IdWindow(this.settings.dedupeWindow, snapshot.recentIds),
+          marks: new OriginMarks(this.settings.maxOrigins, snapshot.marks),
           unsent: new Set(snapshot.outbox),
           wake: undefined,
         };
@@ -163,11 +166,22 @@ export class Owner<D extends AnyDomain> {
       });
     }
 
-    const keys = new Set<string>();
-    for (const delivery of batch) if (delivery.position > owned.position) keys.add(delivery.key);
-    const loaded = keys.size > 0 ? await this.store.load(shard, [...keys]) : new Map<string, unknown>();
-    const result = await applyBatch(this.domain, this.settings, { shard, position: owned.position, ids: owned.ids }, batch, loaded);
+    const keys: string[] = [];
+    for (const delivery of batch) if (delivery.position > owned.position) keys.push(delivery.key);
+    const loaded = keys.length > 0 ? await this.store.load(shard, keys) : new Map<string, unknown>();
+    const result = await applyBatch(this.domain, this.settings, { shard, position: owned.position, ids: owned.ids, marks: owned.marks }, batch, loaded);
+    try {
+      await this.#commit(owned, result);
+    } catch (error) {
+      owned.ids.remove(result.appliedIds);
+      owned.marks.restore(result.markUndo);
+      throw error;
+    }
+    this.#announce(shard, batch.length, started, result);
+  }
 
+  async #commit(owned: OwnedShard, result: BatchResult): Promise<void> {
+    const shard = owned.grant.shard;
     for (const letter of result.deadLetters) {
       await this.deadLetters.add(letter);
       this.#observer.deadLettered?.(shard, letter.type, letter.error);
@@ -181,14 +195,14 @@ export class Owner<D extends AnyDomain> {
         position: result.lastPosition,
         changes: result.changes,
         appliedIds: result.appliedIds,
+        marks: result.marks,
+        forgottenMarks: result.forgottenMarks,
         outbox: owned.unsent.size === 0 ? result.outbox : [...owned.unsent, ...result.outbox],
       });
       owned.position = result.lastPosition;
-      for (const id of result.appliedIds) owned.ids.add(id);
       for (const message of result.outbox) owned.unsent.add(message);
       this.#send(owned, result.outbox);
     }
-    this.#announce(shard, batch.length, started, result);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { IdGenerator, type Command } from '../core/command.ts';
+import { IdGenerator, jsonBytesUpperBound, OutgoingCommand, type Command } from '../core/command.ts';
 import type { AnyDomain, CommandType, PayloadOf, ReplyOf } from '../core/domain.ts';
 import { ClosedError, CommandFailedError, InvalidCommandError, Rejected, TimeoutError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
@@ -220,20 +220,25 @@ export class Producer<D extends AnyDomain> {
       const all = parsed.error.issues.map((i) => `${['payload', ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
       throw new InvalidCommandError(field, all, { cause: parsed.error });
     }
-    const id = this.#ids.next();
-    const command: Command = { id, type, key, payload: parsed.data, sentAt: Date.now(), ...(replyTo === undefined ? {} : { replyTo }) };
-    let value: string;
-    try {
-      value = JSON.stringify(command);
-    } catch (error) {
-      throw new InvalidCommandError('payload', `cannot be encoded as JSON: ${(error as Error).message}`, { cause: error });
-    }
+    const seq = this.#ids.nextSeq();
+    const id = this.#ids.idOf(seq);
+    const origin = this.#ids.origin;
+    const command: Command =
+      replyTo === undefined
+        ? { id, type, key, payload: parsed.data, sentAt: Date.now(), origin, seq }
+        : { id, type, key, payload: parsed.data, sentAt: Date.now(), replyTo, origin, seq };
     const limit = this.settings.maxCommandBytes;
-    if (value.length > limit / 3) {
+    let value: string | undefined;
+    if (jsonBytesUpperBound(command, limit) > limit) {
+      try {
+        value = JSON.stringify(command);
+      } catch (error) {
+        throw new InvalidCommandError('payload', `cannot be encoded as JSON: ${(error as Error).message}`, { cause: error });
+      }
       const bytes = Buffer.byteLength(value);
       if (bytes > limit) throw new InvalidCommandError('size', `encoded command is ${bytes} bytes, over maxCommandBytes ${limit}`);
     }
-    return { id, type, shard: shardOf(key, this.#info!.shardCount), message: { key, value } };
+    return { id, type, shard: shardOf(key, this.#info!.shardCount), message: new OutgoingCommand(command, value) };
   }
 
   #countEnqueued(prepared: readonly Prepared[]): void {

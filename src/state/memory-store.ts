@@ -5,7 +5,10 @@ interface ShardRecord {
   epoch: number;
   position: number;
   entities: Map<string, unknown>;
+  /** The dedupe window as a ring: `recentIds[next % window]` is overwritten next. */
   recentIds: string[];
+  next: number;
+  marks: Map<string, number>;
   outbox: readonly OutboxMessage[];
 }
 
@@ -26,7 +29,7 @@ export class MemoryStateStore implements StateStore {
   #record(shard: number): ShardRecord {
     let record = this.#shards.get(shard);
     if (record === undefined) {
-      record = { epoch: 0, position: -1, entities: new Map(), recentIds: [], outbox: [] };
+      record = { epoch: 0, position: -1, entities: new Map(), recentIds: [], next: 0, marks: new Map(), outbox: [] };
       this.#shards.set(shard, record);
     }
     return record;
@@ -36,7 +39,10 @@ export class MemoryStateStore implements StateStore {
     const record = this.#record(shard);
     const epoch = Math.max(record.epoch + 1, offeredEpoch);
     record.epoch = epoch;
-    return { epoch, position: record.position, recentIds: [...record.recentIds], outbox: record.outbox };
+    const window = this.#dedupeWindow;
+    const ids = record.recentIds;
+    const oldestFirst = ids.length < window ? [...ids] : [...ids.slice(record.next % window), ...ids.slice(0, record.next % window)];
+    return { epoch, position: record.position, recentIds: oldestFirst, marks: new Map(record.marks), outbox: record.outbox };
   }
 
   async load(shard: number, keys: readonly string[]): Promise<Map<string, unknown>> {
@@ -54,11 +60,10 @@ export class MemoryStateStore implements StateStore {
     if (commit.epoch !== record.epoch) throw new StaleEpochError(shard, commit.epoch, record.epoch);
     for (const [key, state] of commit.changes) record.entities.set(key, state);
     record.position = commit.position;
-    if (commit.appliedIds.length > 0) {
-      record.recentIds.push(...commit.appliedIds);
-      const excess = record.recentIds.length - this.#dedupeWindow;
-      if (excess > 0) record.recentIds.splice(0, excess);
-    }
+    const window = this.#dedupeWindow;
+    for (const id of commit.appliedIds) record.recentIds[record.next++ % window] = id;
+    for (const [origin, seq] of commit.marks) record.marks.set(origin, seq);
+    for (const origin of commit.forgottenMarks) record.marks.delete(origin);
     record.outbox = commit.outbox;
   }
 

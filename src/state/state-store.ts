@@ -12,8 +12,10 @@ export interface ShardSnapshot {
   readonly epoch: number;
   /** Position of the last applied command, -1 when none was. */
   readonly position: number;
-  /** Ids of the most recently applied commands, oldest first (the dedupe window). */
+  /** Ids of the most recently applied commands without an origin, oldest first (the dedupe window). */
   readonly recentIds: readonly string[];
+  /** The highest `seq` applied per command origin (producers, and shards emitting follow-ups). */
+  readonly marks: ReadonlyMap<string, number>;
   /** Encoded follow-up commands committed but maybe not yet sent; the new owner sends them again. */
   readonly outbox: readonly OutboxMessage[];
 }
@@ -31,8 +33,12 @@ export interface ShardCommit {
   readonly position: number;
   /** New state of every entity the batch changed. */
   readonly changes: ReadonlyMap<string, unknown>;
-  /** Ids the batch applied, appended to the dedupe window (which keeps the newest `dedupeWindow`). */
+  /** Ids the batch applied that had no origin, appended to the dedupe window (which keeps the newest `dedupeWindow`). */
   readonly appliedIds: readonly string[];
+  /** Origins whose highest applied `seq` the batch raised, with the new value. */
+  readonly marks: ReadonlyMap<string, number>;
+  /** Origins the owner stopped tracking (least recently seen, beyond its limit); delete them. */
+  readonly forgottenMarks: readonly string[];
   /** Follow-ups the batch emitted; replaces the shard's previous outbox (which was sent already). */
   readonly outbox: readonly OutboxMessage[];
 }

@@ -19,12 +19,23 @@
  * 6. `close()` releases everything (connections, timers, ownership) and is idempotent.
  */
 
+import type { Command } from '../core/command.ts';
+
 /** One encoded command, as a producer hands it to a transport. */
 export interface TransportMessage {
   /** The entity key; transports with native keys (Kafka) put it on the record. */
   readonly key: string;
-  /** The encoded command; opaque to the transport, carried byte for byte. */
+  /**
+   * The encoded command; opaque to the transport, carried byte for byte. It may be
+   * encoded on first read, so a transport that never leaves the process need not read it.
+   */
   readonly value: string;
+  /**
+   * The command itself, present when the producer is in this process. A transport that
+   * keeps messages in memory may hand it through on the delivery so the owner skips
+   * decoding; any other transport ignores it (deliveries carry `value` only).
+   */
+  readonly command?: Command;
 }
 
 /** A message as delivered to the owner of its shard. */

@@ -1,8 +1,10 @@
 /**
  * What `shardline bench` runs. Every scenario applies the same workload — `commands`
- * deposits of 1 cent spread over accounts by the workload's key choice — so that lost
- * updates (money that should be there and is not) and duplicates (money applied twice)
- * can be counted the same way for a lock, a queue, or shardline.
+ * increments of 1 (the `add` command of `counter-domain.ts`) spread over accounts by the
+ * workload's key choice — so that lost updates (increments that should be there and are
+ * not) and duplicates (increments applied twice) are counted the same way for a lock, a
+ * queue or shardline: `expectedCounts` + `countAnomalies` in `workload.ts`. Latencies go
+ * through `LatencyRecorder` (`latency.ts`).
  */
 
 /** The key choice of a workload. */
@@ -33,6 +35,8 @@ export interface BenchContext {
 
 /** One scenario's measurements on one workload. */
 export interface ScenarioResult {
+  /** Defaults to the scenario's name; set it when one scenario measures several variants (`shardline-memory/per-command`). */
+  readonly name?: string;
   readonly commandsPerSec: number;
   /** Commands whose effect is missing at the end. */
   readonly lostUpdates: number;
@@ -52,5 +56,5 @@ export interface Scenario {
   readonly description: string;
   /** Services it cannot run without. */
   readonly needs: readonly ('redis' | 'kafka')[];
-  run(context: BenchContext): Promise<ScenarioResult>;
+  run(context: BenchContext): Promise<ScenarioResult | readonly ScenarioResult[]>;
 }

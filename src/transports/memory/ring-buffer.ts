@@ -1,4 +1,28 @@
-import type { Delivery } from '../transport.ts';
+import type { Command } from '../../core/command.ts';
+import type { Delivery, TransportMessage } from '../transport.ts';
+
+/** A held message: the producer's own message object plus its position, never re-encoded. */
+class HeldMessage implements Delivery {
+  readonly position: number;
+  readonly #message: TransportMessage;
+
+  constructor(position: number, message: TransportMessage) {
+    this.position = position;
+    this.#message = message;
+  }
+
+  get key(): string {
+    return this.#message.key;
+  }
+
+  get value(): string {
+    return this.#message.value;
+  }
+
+  get command(): Command | undefined {
+    return this.#message.command;
+  }
+}
 
 /**
  * A FIFO of one shard's unacknowledged messages, `capacity` slots allocated once. Only a
@@ -32,12 +56,12 @@ export class RingBuffer {
   }
 
   /** Appends; the caller has checked `free`, unless it forces. */
-  push(key: string, value: string, force = false): void {
+  push(message: TransportMessage, force = false): void {
     if (this.#size >= this.#slots.length) {
       if (!force) throw new RangeError('ring buffer overflow: caller did not check free');
       this.#grow();
     }
-    this.#slots[(this.#head + this.#size) % this.#slots.length] = { position: this.#nextPosition++, key, value };
+    this.#slots[(this.#head + this.#size) % this.#slots.length] = new HeldMessage(this.#nextPosition++, message);
     this.#size++;
     if (this.#size > this.#highWater) this.#highWater = this.#size;
   }

@@ -94,7 +94,7 @@ export class ShardQueue {
   }
 
   #push(messages: readonly TransportMessage[], force = false): void {
-    for (const message of messages) this.ring.push(message.key, message.value, force);
+    for (const message of messages) this.ring.push(message, force);
     this.wakeConsumer();
   }
 

@@ -1,0 +1,166 @@
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import cliProgress from 'cli-progress';
+import type { BenchContext, Scenario, ScenarioResult, WorkloadName } from './scenario.ts';
+import { makeWorkload } from './workload.ts';
+import { probeServices, type Services } from './services.ts';
+import { targetLines } from './targets.ts';
+
+/** Every scenario `shardline bench` knows, in the order it runs them. */
+export const SCENARIO_NAMES = [
+  'direct-apply',
+  'naive-bounded-queue',
+  'shardline-memory',
+  'redis-naive-rmw',
+  'redis-lock',
+  'bullmq-job-per-command',
+  'shardline-bullmq',
+  'kafkajs-raw',
+  'shardline-kafka',
+] as const;
+
+export interface BenchOptions {
+  /** Scenario names to run; all when absent. */
+  readonly scenarios?: readonly string[];
+  readonly workloads: readonly WorkloadName[];
+  readonly commands: number;
+  readonly accounts: number;
+  /** Where to write the JSON report. */
+  readonly json?: string;
+  readonly producerProcesses: number;
+  /** Show a progress bar (stdout is a terminal). */
+  readonly progress: boolean;
+  /** Prints one line of the human report. */
+  readonly print: (line: string) => void;
+}
+
+/** One line of the JSON report. */
+export interface BenchResult extends Required<Omit<ScenarioResult, 'notes'>> {
+  readonly workload: WorkloadName;
+  readonly notes?: ScenarioResult['notes'];
+}
+
+export interface BenchReport {
+  readonly machine: Record<string, unknown>;
+  readonly results: BenchResult[];
+  readonly skipped: { scenario: string; reason: string }[];
+}
+
+/** Loads `./scenarios/<name>.ts`; an unknown name is a usage error naming the known ones. */
+export async function loadScenario(name: string): Promise<Scenario> {
+  if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
+    throw new RangeError(`unknown scenario ${JSON.stringify(name)}; expected one of ${SCENARIO_NAMES.join(', ')}`);
+  }
+  const module = (await import(`./scenarios/${name}.ts`)) as { scenario: Scenario };
+  return module.scenario;
+}
+
+/**
+ * Runs the chosen scenarios one after another on the same workloads, prints a table and
+ * the target ratios (each against a baseline measured in this same run), and writes the
+ * JSON report. Exit code 1 when a scenario the user named explicitly had to be skipped.
+ */
+export async function runBench(options: BenchOptions): Promise<{ report: BenchReport; exitCode: number }> {
+  const explicit = options.scenarios !== undefined;
+  const names = options.scenarios ?? SCENARIO_NAMES;
+  const scenarios = await Promise.all(names.map(loadScenario));
+  const services = await probeServices(scenarios.flatMap((s) => s.needs));
+  const skipped: BenchReport['skipped'] = [];
+  const runnable = scenarios.filter((scenario) => {
+    const missing = scenario.needs.filter((need) => services[need] === undefined);
+    if (missing.length > 0) skipped.push({ scenario: scenario.name, reason: missing.map((m) => services.why[m]).join('; ') });
+    return missing.length === 0;
+  });
+  for (const { scenario, reason } of skipped) options.print(`skipped ${scenario}: ${reason}`);
+
+  const results: BenchResult[] = [];
+  for (const workloadName of options.workloads) {
+    const workload = makeWorkload(workloadName, options.commands, options.accounts);
+    for (const scenario of runnable) {
+      const bar = options.progress ? new cliProgress.SingleBar({ format: `${scenario.name} ${workloadName} [{bar}] {percentage}% {value}/{total}`, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
+      bar?.start(workload.commands, 0);
+      const context: BenchContext = {
+        workload,
+        producerProcesses: options.producerProcesses,
+        progress: (done) => bar?.update(Math.min(done, workload.commands)),
+        ...(services.redis === undefined ? {} : { redisUrl: services.redis }),
+        ...(services.kafka === undefined ? {} : { kafkaBrokers: services.kafka }),
+      };
+      const outcome = await scenario.run(context);
+      bar?.stop();
+      for (const result of Array.isArray(outcome) ? outcome : [outcome as ScenarioResult]) {
+        const line: BenchResult = {
+          name: result.name ?? scenario.name,
+          workload: workloadName,
+          commandsPerSec: Math.round(result.commandsPerSec),
+          lostUpdates: result.lostUpdates,
+          duplicates: result.duplicates,
+          p50Ms: round(result.p50Ms),
+          p99Ms: round(result.p99Ms),
+          ...(result.notes === undefined ? {} : { notes: result.notes }),
+        };
+        results.push(line);
+        options.print(row(line));
+      }
+    }
+  }
+
+  const report: BenchReport = { machine: await machine(services), results, skipped };
+  options.print('');
+  printTable(results, options.print);
+  const targets = targetLines(results);
+  if (targets.length > 0) {
+    options.print('');
+    options.print('targets (ratios within this run):');
+    for (const line of targets) options.print(`  ${line}`);
+  }
+  if (options.json !== undefined) {
+    await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
+    options.print(`\nwrote ${options.json}`);
+  }
+  return { report, exitCode: explicit && skipped.length > 0 ? 1 : 0 };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function row(r: BenchResult): string {
+  return `${r.name} (${r.workload}): ${r.commandsPerSec.toLocaleString('en-US')} commands/s, lost ${r.lostUpdates}, duplicates ${r.duplicates}, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`;
+}
+
+function printTable(results: readonly BenchResult[], print: (line: string) => void): void {
+  const header = ['scenario', 'workload', 'commands/s', 'lost', 'dups', 'p50 ms', 'p99 ms', 'vs redis-lock'];
+  const lock = (workload: string) => results.find((r) => r.name === 'redis-lock' && r.workload === workload);
+  const rows = results.map((r) => {
+    const baseline = lock(r.workload);
+    return [
+      r.name,
+      r.workload,
+      r.commandsPerSec.toLocaleString('en-US'),
+      String(r.lostUpdates),
+      String(r.duplicates),
+      String(r.p50Ms),
+      String(r.p99Ms),
+      baseline === undefined ? '-' : `${(r.commandsPerSec / baseline.commandsPerSec).toFixed(2)}x`,
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const format = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  print(format(header));
+  for (const cells of rows) print(format(cells));
+}
+
+async function machine(services: Services): Promise<Record<string, unknown>> {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    redis: services.redisVersion ?? null,
+    kafka: services.kafka?.join(',') ?? null,
+    date: new Date().toISOString(),
+  };
+}

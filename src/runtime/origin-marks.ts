@@ -1,0 +1,41 @@
+/**
+ * The highest `seq` applied per command origin, for one shard: a command whose `seq` is
+ * not above its origin's mark was applied already. At most `limit` origins are kept; the
+ * longest-known are forgotten first (forgetting can only let a resend through, never
+ * drop a new command).
+ */
+export class OriginMarks {
+  readonly #limit: number;
+  readonly #marks: Map<string, number>;
+
+  constructor(limit: number, initial: ReadonlyMap<string, number> = new Map()) {
+    this.#limit = limit;
+    this.#marks = new Map(initial);
+  }
+
+  /**
+   * Records `seq` for `origin` if it is new, noting the change in `changed` and the value
+   * before in `undo`; returns false for a resend.
+   */
+  accept(origin: string, seq: number, changed: Map<string, number>, undo: Map<string, number | undefined>, forgotten: string[]): boolean {
+    const mark = this.#marks.get(origin);
+    if (mark !== undefined && seq <= mark) return false;
+    if (!undo.has(origin)) undo.set(origin, mark);
+    if (mark === undefined && this.#marks.size >= this.#limit) {
+      const oldest = this.#marks.keys().next().value as string;
+      this.#marks.delete(oldest);
+      forgotten.push(oldest);
+    }
+    this.#marks.set(origin, seq);
+    changed.set(origin, seq);
+    return true;
+  }
+
+  /** Puts marks back as they were before a batch whose commit failed. */
+  restore(undo: ReadonlyMap<string, number | undefined>): void {
+    for (const [origin, mark] of undo) {
+      if (mark === undefined) this.#marks.delete(origin);
+      else this.#marks.set(origin, mark);
+    }
+  }
+}
