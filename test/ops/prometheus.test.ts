@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, type CliProcess } from './support/cli.ts';
+import { query } from './support/prometheus-api.ts';
+import { available, freePort, pollUntil, startPrometheus, startRedis, type Service } from './support/services.ts';
+
+const SHARDS = 4;
+
+describe.skipIf(!available('redis-server') || !available('prometheus'))('a real Prometheus scraping a consumer and a producer', () => {
+  let redis: Service;
+  let prometheus: Service;
+  let consumer: CliProcess;
+  let producer: CliProcess;
+  let consumerTarget: string;
+  let producerTarget: string;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const env = { REDIS_URL: redis.url, SHARDLINE_TRANSPORT: 'bullmq', SHARDLINE_STORE: 'redis', SHARDLINE_LOG_LEVEL: 'warn' };
+    const [consumerPort, producerPort] = [await freePort(), await freePort()];
+    consumerTarget = `127.0.0.1:${consumerPort}`;
+    producerTarget = `127.0.0.1:${producerPort}`;
+    consumer = startCli(['consumer', '--shards', String(SHARDS), '--metrics-host', '127.0.0.1', '--metrics-port', String(consumerPort)], env);
+    await pollUntil('consumer ready', async () => ((await fetch(`http://${consumerTarget}/readyz`)).ok ? true : undefined), 30_000);
+    // Steady, bounded load: 300 commands/s until signalled (the test signals it).
+    producer = startCli(
+      ['producer', '--shards', String(SHARDS), '--count', '0', '--rate', '300', '--concurrency', '8', '--accounts', '50', '--metrics-host', '127.0.0.1', '--metrics-port', String(producerPort)],
+      env,
+    );
+    await pollUntil('producer ready', async () => ((await fetch(`http://${producerTarget}/readyz`)).ok ? true : undefined), 30_000);
+    prometheus = await startPrometheus([consumerTarget, producerTarget]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([producer?.kill(), consumer?.kill()]);
+    await prometheus?.close();
+    await redis?.close();
+  });
+
+  it('returns a non-zero applied rate and a depth series per shard from both processes', async () => {
+    const rate = await pollUntil('non-zero rate(shardline_commands_applied_total)', async () => {
+      const [sample] = await query(prometheus.url, 'sum(rate(shardline_commands_applied_total{outcome="ok"}[10s]))');
+      return sample !== undefined && sample.value > 0 ? sample.value : undefined;
+    }, 45_000, 500);
+    expect(rate).toBeGreaterThan(0);
+
+    const enqueued = await query(prometheus.url, `sum(rate(shardline_commands_enqueued_total{instance="${producerTarget}"}[10s]))`);
+    expect(enqueued[0]?.value).toBeGreaterThan(0);
+
+    const depth = await query(prometheus.url, 'shardline_queue_depth');
+    for (const target of [consumerTarget, producerTarget]) {
+      const shards = depth.filter((s) => s.metric.instance === target).map((s) => s.metric.shard).sort();
+      expect(shards, target).toEqual(Array.from({ length: SHARDS }, (_, i) => String(i)).sort());
+      expect(depth.find((s) => s.metric.instance === target)?.metric).toMatchObject({ domain: 'accounts', transport: 'bullmq' });
+    }
+
+    const owned = await query(prometheus.url, `shardline_shards_owned{instance="${consumerTarget}"}`);
+    expect(owned[0]?.value).toBe(SHARDS);
+    const up = await query(prometheus.url, 'up');
+    expect(up.map((s) => s.value)).toEqual([1, 1]);
+  });
+
+  it('accepts every query of the provisioned Grafana dashboard', async () => {
+    const dashboard = JSON.parse(await readFile('config/grafana/dashboards/shardline.json', 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr.replaceAll('$domain', '.*').replaceAll('$__rate_interval', '10s')));
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const expr of exprs) await expect(query(prometheus.url, expr), expr).resolves.toBeInstanceOf(Array);
+  });
+
+  it('SIGTERM stops both processes cleanly (exit 0) with the load accounted for', async () => {
+    producer.signal('SIGTERM');
+    expect(await producer.exited).toBe(0);
+    const summary = JSON.parse(producer.stdout().trim().split('\n').pop()!) as { accepted: number; refused: Record<string, number> };
+    expect(summary.accepted).toBeGreaterThan(0);
+    expect(summary.refused).toEqual({});
+    consumer.signal('SIGTERM');
+    expect(await consumer.exited).toBe(0);
+  });
+});
