@@ -29,3 +29,16 @@ export interface RuntimeObserver {
   /** A command went to the dead-letter queue. */
   deadLettered?(shard: number, type: string | undefined, error: string): void;
 }
+
+/** One observer that calls each given observer in turn (metrics plus a caller's own counters). */
+export function combineObservers(...observers: readonly RuntimeObserver[]): RuntimeObserver {
+  const combined: Record<string, (...args: never[]) => void> = {};
+  const hooks = new Set(observers.flatMap((o) => Object.keys(o))) as Set<keyof RuntimeObserver>;
+  for (const hook of hooks) {
+    const calls = observers.map((o) => o[hook]?.bind(o)).filter((f) => f !== undefined) as ((...args: never[]) => void)[];
+    combined[hook] = calls.length === 1 ? calls[0]! : (...args: never[]) => {
+      for (const call of calls) call(...args);
+    };
+  }
+  return combined as RuntimeObserver;
+}
