@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/runtime/logger.ts';
+import { ShutdownGate } from '../../src/cli/shutdown.ts';
+
+describe('ShutdownGate', () => {
+  let gate: ShutdownGate | undefined;
+
+  afterEach(() => {
+    gate?.close();
+  });
+
+  it('resolves on the first signal and exits at once with 128 + n on the second', async () => {
+    const exits: number[] = [];
+    gate = new ShutdownGate({ logger: silentLogger, exit: (code) => exits.push(code) });
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(await gate.signalled).toBe('SIGTERM');
+    expect(gate.stopping).toBe(true);
+    expect(exits).toEqual([]);
+    process.emit('SIGINT', 'SIGINT');
+    expect(exits).toEqual([130]);
+  });
+
+  it('returns 0 when the graceful close finishes in time, and exits 4 when it does not', async () => {
+    const exits: number[] = [];
+    gate = new ShutdownGate({ logger: silentLogger, exit: (code) => exits.push(code) });
+    await expect(gate.finish(async () => {}, 1_000)).resolves.toBe(0);
+
+    gate = new ShutdownGate({ logger: silentLogger, exit: (code) => exits.push(code) });
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const finishing = gate.finish(() => stuck, 20);
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (exits.length > 0) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 5);
+    });
+    expect(exits).toEqual([4]);
+    release();
+    await finishing;
+  });
+
+  it('stops listening once closed', () => {
+    gate = new ShutdownGate({ logger: silentLogger, exit: () => undefined });
+    const before = process.listenerCount('SIGTERM');
+    gate.close();
+    expect(process.listenerCount('SIGTERM')).toBe(before - 1);
+  });
+});
