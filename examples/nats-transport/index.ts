@@ -1,0 +1,3 @@
+// The NATS JetStream transport for shardline: what configuration's `transport.module` names.
+export { createTransport, NatsTransport } from './nats-transport.ts';
+export { natsTransportOptionsSchema, type NatsTransportOptions, type NatsTransportSettings } from './options.ts';
