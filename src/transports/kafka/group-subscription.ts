@@ -1,0 +1,313 @@
+import type { Batch, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Logger } from '../../runtime/logger.ts';
+import type { Delivery, ShardGrant, ShardHandler, Subscription } from '../transport.ts';
+import type { KafkaTransportSettings } from './kafka-options.ts';
+import { PartitionRunner } from './partition-runner.ts';
+
+/** The settings a group subscription uses. */
+export type GroupSettings = Pick<
+  KafkaTransportSettings,
+  'maxBatch' | 'partitionsConsumedConcurrently' | 'heartbeatIntervalMs' | 'retryDelayMs' | 'revokeTimeoutMs'
+>;
+
+/** A batch being handled: its kafkajs payload, heartbeated by the subscription's ticker. */
+interface InHand {
+  readonly payload: EachBatchPayload;
+  /** Set when a heartbeat learned that the group is rebalancing: finish the chunk in hand, then stop. */
+  rebalancing: boolean;
+}
+
+/**
+ * Ownership from a Kafka consumer group: the partitions the group assigns this member are
+ * the shards it owns. kafkajs rebalances eagerly — it stops fetching and waits for the
+ * batches in hand before it rejoins — so on `REBALANCING` every grant is revoked (nothing
+ * is in flight then), and on `GROUP_JOIN` every assigned partition is granted anew. Each
+ * grant resumes from the position its `assigned` resolves with (the state store is the
+ * source of truth), seeking back or skipping ahead of the group's committed offset as
+ * needed; each acknowledged batch is then committed to Kafka so standard tools see the lag.
+ * A rejected delivery is fetched again from its first offset after `retryDelayMs`; one
+ * rejected with `STALE_EPOCH` revokes the grant and claims the partition again after
+ * `retryDelayMs` if the group still assigns it here.
+ */
+export class GroupSubscription implements Subscription {
+  readonly #consumer: Consumer;
+  readonly #topic: string;
+  readonly #handler: ShardHandler;
+  readonly #settings: GroupSettings;
+  readonly #logger: Logger;
+  readonly #runners = new Map<number, PartitionRunner>();
+  /** Per shard, the chain of `assigned`/`revoked` calls, so they never overlap. */
+  readonly #transitions = new Map<number, Promise<unknown>>();
+  readonly #inHand = new Set<InHand>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #assignment = new Set<number>();
+  #memberId: string | undefined;
+  #ticker: NodeJS.Timeout | undefined;
+  #abandon: () => void = () => {};
+  readonly #abandoned = new Promise<void>((resolve) => {
+    this.#abandon = resolve;
+  });
+  #closing: Promise<void> | undefined;
+
+  constructor(consumer: Consumer, topic: string, handler: ShardHandler, settings: GroupSettings, logger: Logger) {
+    this.#consumer = consumer;
+    this.#topic = topic;
+    this.#handler = handler;
+    this.#settings = settings;
+    this.#logger = logger;
+  }
+
+  /** Subscribes and starts consuming; shards arrive with the group's first assignment. */
+  async start(): Promise<void> {
+    const events = this.#consumer.events;
+    this.#consumer.on(events.GROUP_JOIN, (event) => this.#joined(event.payload.memberId, event.payload.memberAssignment[this.#topic] ?? []));
+    this.#consumer.on(events.REBALANCING, () => this.#revokeAll('rebalancing'));
+    this.#consumer.on(events.STOP, () => this.#revokeAll('stopped'));
+    this.#consumer.on(events.CRASH, (event) => {
+      this.#logger.warn({ topic: this.#topic, err: event.payload.error, restart: event.payload.restart }, 'kafka consumer crashed');
+      this.#revokeAll('crashed');
+    });
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
+    this.#ticker = setInterval(() => this.#heartbeat(), this.#settings.heartbeatIntervalMs);
+    this.#ticker.unref();
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.#settings.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.#eachBatch(payload),
+    });
+  }
+
+  owned(): readonly ShardGrant[] {
+    return [...this.#runners.values()].filter((runner) => runner.active && runner.claimed).map((runner) => runner.grant);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const abandon = setTimeout(() => this.#abandon(), this.#settings.revokeTimeoutMs);
+      try {
+        await this.#consumer.disconnect();
+      } catch (error) {
+        this.#logger.warn({ topic: this.#topic, err: error }, 'kafka consumer did not leave the group cleanly');
+      } finally {
+        clearTimeout(abandon);
+        this.#abandon();
+      }
+      clearInterval(this.#ticker);
+      for (const timer of this.#timers) clearTimeout(timer);
+      this.#timers.clear();
+      this.#revokeAll('closed');
+      await Promise.all(this.#transitions.values());
+    })();
+    return this.#closing;
+  }
+
+  #joined(memberId: string, partitions: readonly number[]): void {
+    if (this.#closing !== undefined) return;
+    const rejoined = memberId !== this.#memberId;
+    this.#memberId = memberId;
+    this.#assignment = new Set(partitions);
+    for (const runner of [...this.#runners.values()]) {
+      if (rejoined || !this.#assignment.has(runner.grant.shard)) this.#revoke(runner);
+    }
+    for (const shard of this.#assignment) if (!this.#runners.has(shard)) this.#grant(shard);
+    this.#logger.info({ topic: this.#topic, memberId, partitions }, 'kafka group assignment');
+  }
+
+  #revokeAll(reason: string): void {
+    if (this.#runners.size > 0) this.#logger.debug({ topic: this.#topic, reason, shards: [...this.#runners.keys()] }, 'revoking every partition');
+    this.#assignment = new Set();
+    for (const runner of [...this.#runners.values()]) this.#revoke(runner);
+  }
+
+  /** Runs `step` after every earlier transition of `shard`. */
+  #after<T>(shard: number, step: () => Promise<T>): Promise<T> {
+    const previous = this.#transitions.get(shard) ?? Promise.resolve();
+    const next = previous.then(step, step);
+    const settled = next.catch(() => undefined);
+    this.#transitions.set(shard, settled);
+    void settled.then(() => {
+      if (this.#transitions.get(shard) === settled) this.#transitions.delete(shard);
+    });
+    return next;
+  }
+
+  #grant(shard: number): void {
+    const runner = new PartitionRunner(shard);
+    this.#runners.set(shard, runner);
+    this.#resume(shard);
+    runner.ready = this.#after(shard, async () => {
+      if (!runner.active) return undefined;
+      try {
+        const position = await this.#handler.assigned(runner.grant);
+        if (!runner.active) return undefined;
+        runner.claimed = true;
+        runner.next = position + 1;
+        return runner.next;
+      } catch (error) {
+        this.#logger.warn({ topic: this.#topic, shard, err: error }, 'partition claim refused; claiming it again later');
+        this.#fenced(runner);
+        return undefined;
+      }
+    });
+  }
+
+  #revoke(runner: PartitionRunner): void {
+    const shard = runner.grant.shard;
+    runner.active = false;
+    if (this.#runners.get(shard) === runner) this.#runners.delete(shard);
+    void this.#after(shard, async () => {
+      await Promise.race([runner.busy, this.#abandoned]);
+      if (!runner.claimed) return;
+      runner.claimed = false;
+      try {
+        await this.#handler.revoked(runner.grant);
+      } catch (error) {
+        this.#logger.warn({ topic: this.#topic, shard, err: error }, 'revoked handler failed');
+      }
+    });
+  }
+
+  /** The owner refused the grant (stale epoch): give it up, and claim it again later if the group still assigns it here. */
+  #fenced(runner: PartitionRunner): void {
+    const shard = runner.grant.shard;
+    this.#pause(shard);
+    this.#revoke(runner);
+    this.#later(this.#settings.retryDelayMs, () => {
+      if (this.#closing === undefined && this.#assignment.has(shard) && !this.#runners.has(shard)) this.#grant(shard);
+    });
+  }
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const runner = this.#runners.get(batch.partition);
+    if (batch.topic !== this.#topic || runner === undefined || this.#closing !== undefined) return;
+    const inHand: InHand = { payload, rebalancing: false };
+    const busy = this.#handle(runner, batch, inHand);
+    runner.busy = busy.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#inHand.add(inHand);
+    try {
+      await Promise.race([busy, this.#abandoned]);
+    } finally {
+      this.#inHand.delete(inHand);
+    }
+  }
+
+  async #handle(runner: PartitionRunner, batch: Batch, inHand: InHand): Promise<void> {
+    const shard = runner.grant.shard;
+    if ((await runner.ready) === undefined || !runner.active) return;
+    const first = batch.messages.length > 0 ? Number(batch.messages[0]!.offset) : undefined;
+    if (first !== undefined && first > runner.next) {
+      if (runner.soughtTo !== runner.next) {
+        runner.soughtTo = runner.next;
+        this.#seek(shard, runner.next);
+        return;
+      }
+      this.#logger.warn({ topic: this.#topic, shard, expected: runner.next, first }, 'offsets missing from the log (retention or control records); resuming at the first one present');
+      runner.next = first;
+    }
+    const messages = batch.messages.filter((message) => Number(message.offset) >= runner.next);
+    // What the store already has (the group's committed offset lags it after a crash) is skipped, not delivered.
+    let acknowledged = messages.length < batch.messages.length ? runner.next - 1 : undefined;
+    if (acknowledged !== undefined) inHand.payload.resolveOffset(String(acknowledged));
+    try {
+      for (let start = 0; start < messages.length; start += this.#settings.maxBatch) {
+        if (!runner.active || !inHand.payload.isRunning() || inHand.rebalancing || this.#closing !== undefined) break;
+        const deliveries = messages.slice(start, start + this.#settings.maxBatch).map(toDelivery);
+        try {
+          await this.#handler.deliver(runner.grant, deliveries);
+        } catch (error) {
+          this.#rejected(runner, deliveries[0]!.position, error);
+          break;
+        }
+        if (!runner.active) break;
+        acknowledged = deliveries[deliveries.length - 1]!.position;
+        runner.next = acknowledged + 1;
+        inHand.payload.resolveOffset(String(acknowledged));
+      }
+    } finally {
+      if (acknowledged !== undefined) await this.#commit(shard, acknowledged + 1, inHand.payload);
+    }
+  }
+
+  #rejected(runner: PartitionRunner, position: number, error: unknown): void {
+    const shard = runner.grant.shard;
+    if ((error as { code?: unknown }).code === 'STALE_EPOCH') {
+      this.#logger.warn({ topic: this.#topic, shard }, 'owner fenced; giving the partition up');
+      this.#fenced(runner);
+      return;
+    }
+    this.#logger.warn({ topic: this.#topic, shard, position, err: error }, 'delivery rejected; fetching it again');
+    this.#seek(shard, position);
+    this.#pause(shard);
+    this.#later(this.#settings.retryDelayMs, () => {
+      if (this.#runners.get(shard) === runner) this.#resume(shard);
+    });
+  }
+
+  /**
+   * Commits the offset after the acknowledged batch to the group, for lag and tools. A
+   * failure is harmless to correctness (the store has the position) and is logged, except
+   * that kafkajs's own errors are rethrown so that it can rejoin a rebalancing group.
+   */
+  async #commit(shard: number, offset: number, payload: EachBatchPayload): Promise<void> {
+    try {
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic: this.#topic, partitions: [{ partition: shard, offset: String(offset) }] }] });
+    } catch (error) {
+      this.#logger.debug({ topic: this.#topic, shard, offset, err: error }, 'offset commit failed');
+      if ((error as Error).name?.startsWith('KafkaJS')) throw error;
+    }
+  }
+
+  #heartbeat(): void {
+    for (const inHand of this.#inHand) {
+      inHand.payload.heartbeat().catch((error: unknown) => {
+        inHand.rebalancing = true;
+        this.#logger.debug({ topic: this.#topic, err: error }, 'heartbeat during a batch failed; stopping after the chunk in hand');
+      });
+    }
+  }
+
+  #later(ms: number, run: () => void): void {
+    if (this.#closing !== undefined) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      run();
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  // kafkajs throws from pause/resume/seek while it restarts after a crash; the next
+  // assignment starts from the store's position anyway.
+  #seek(shard: number, offset: number): void {
+    try {
+      this.#consumer.seek({ topic: this.#topic, partition: shard, offset: String(offset) });
+    } catch (error) {
+      this.#logger.debug({ topic: this.#topic, shard, err: error }, 'seek skipped');
+    }
+  }
+
+  #pause(shard: number): void {
+    try {
+      this.#consumer.pause([{ topic: this.#topic, partitions: [shard] }]);
+    } catch (error) {
+      this.#logger.debug({ topic: this.#topic, shard, err: error }, 'pause skipped');
+    }
+  }
+
+  #resume(shard: number): void {
+    try {
+      this.#consumer.resume([{ topic: this.#topic, partitions: [shard] }]);
+    } catch (error) {
+      this.#logger.debug({ topic: this.#topic, shard, err: error }, 'resume skipped');
+    }
+  }
+}
+
+function toDelivery(message: KafkaMessage): Delivery {
+  return { key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', position: Number(message.offset) };
+}

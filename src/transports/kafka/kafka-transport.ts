@@ -1,0 +1,190 @@
+import { Partitioners, type Admin, type Producer } from 'kafkajs';
+import { ClosedError, ConfigError, ConnectionError } from '../../core/errors.ts';
+import { silentLogger, type Logger } from '../../runtime/logger.ts';
+import type {
+  EnqueueOptions,
+  EnqueueResult,
+  ShardHandler,
+  Subscription,
+  Transport,
+  TransportInfo,
+  TransportMessage,
+} from '../transport.ts';
+import { GroupSubscription } from './group-subscription.ts';
+import { createKafkaClient, kafkaConnectionError, type KafkaClient } from './kafka-client.ts';
+import { parseKafkaOptions, type KafkaTransportOptions, type KafkaTransportSettings } from './kafka-options.ts';
+import { LagBound } from './lag-bound.ts';
+
+/** What a Kafka transport is told besides its options: the domain names its topic. */
+export interface KafkaTransportContext {
+  readonly domain: string;
+  readonly logger?: Logger;
+}
+
+interface Connected {
+  readonly info: TransportInfo;
+  readonly admin: Admin;
+  readonly producer: Producer;
+  readonly bound: LagBound;
+}
+
+/**
+ * The Kafka transport: one topic per domain, partition n is shard n. Producers write
+ * each command to partition `shard` (the same murmur2 `shardOf` as Kafka's default
+ * partitioner) with the entity key as the record key; owners are the members of one
+ * consumer group, which assigns them partitions (see `GroupSubscription`); positions are
+ * offsets. The bound is the partition's consumer lag, sampled (see `LagBound` for how far
+ * it can overshoot), and `depth` is that sampled lag.
+ */
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka';
+  readonly settings: KafkaTransportSettings;
+  /** The domain's topic. */
+  readonly topic: string;
+  /** The owners' consumer group. */
+  readonly groupId: string;
+  readonly #client: KafkaClient;
+  readonly #logger: Logger;
+  #connecting: Promise<Connected> | undefined;
+  #subscription: GroupSubscription | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: KafkaTransportOptions, context: KafkaTransportContext) {
+    this.settings = parseKafkaOptions(options);
+    this.topic = this.settings.topic ?? `${this.settings.topicPrefix}${context.domain}`;
+    this.groupId = this.settings.groupId ?? `${this.topic}.owners`;
+    this.#logger = context.logger ?? silentLogger;
+    this.#client = this.settings.client ?? createKafkaClient({ ...this.settings, brokers: this.settings.brokers! }, this.#logger);
+  }
+
+  async connect(): Promise<TransportInfo> {
+    if (this.#closing !== undefined) throw new ClosedError('kafka transport');
+    this.#connecting ??= this.#connect();
+    try {
+      return (await this.#connecting).info;
+    } catch (error) {
+      this.#connecting = undefined;
+      throw error;
+    }
+  }
+
+  async enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
+    const { info, producer, bound } = await this.#connected();
+    if (!Number.isInteger(shard) || shard < 0 || shard >= info.shardCount) {
+      throw new RangeError(`Expected shard in 0..${info.shardCount - 1}, got ${shard}`);
+    }
+    if (messages.length === 0) return { waitedMs: 0 };
+    const waitedMs = await bound.admit(shard, messages.length, options);
+    try {
+      await producer.send({
+        topic: this.topic,
+        acks: this.settings.acks,
+        messages: messages.map((message) => ({ key: message.key, value: message.value, partition: shard })),
+      });
+    } catch (error) {
+      throw kafkaConnectionError(this.settings.brokers, `producing ${messages.length} message(s) to ${this.topic} partition ${shard}`, error);
+    } finally {
+      bound.settled(shard, messages.length);
+    }
+    return { waitedMs };
+  }
+
+  async depth(shard: number): Promise<number> {
+    const { bound } = await this.#connected();
+    return bound.depth(shard);
+  }
+
+  async consume(handler: ShardHandler): Promise<Subscription> {
+    await this.#connected();
+    if (this.#subscription !== undefined) throw new ConfigError([`kafka transport: consume() was already called on this instance (topic ${this.topic})`]);
+    const s = this.settings;
+    const consumer = this.#client.consumer({
+      groupId: this.groupId,
+      sessionTimeout: s.sessionTimeoutMs,
+      rebalanceTimeout: s.rebalanceTimeoutMs,
+      heartbeatInterval: s.heartbeatIntervalMs,
+      maxWaitTimeInMs: s.maxWaitTimeMs,
+      allowAutoTopicCreation: s.allowAutoTopicCreation,
+    });
+    const subscription = new GroupSubscription(consumer, this.topic, handler, s, this.#logger);
+    this.#subscription = subscription;
+    try {
+      await subscription.start();
+    } catch (error) {
+      await subscription.close();
+      throw kafkaConnectionError(s.brokers, `joining consumer group ${this.groupId} on ${this.topic}`, error);
+    }
+    return subscription;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#subscription?.close();
+      const connected = await this.#connecting?.catch(() => undefined);
+      if (connected === undefined) return;
+      connected.bound.close();
+      await Promise.allSettled([connected.producer.disconnect(), connected.admin.disconnect()]);
+    })();
+    return this.#closing;
+  }
+
+  async #connected(): Promise<Connected> {
+    await this.connect();
+    return this.#connecting!;
+  }
+
+  async #connect(): Promise<Connected> {
+    const s = this.settings;
+    const admin = this.#client.admin();
+    const producer = this.#client.producer({ allowAutoTopicCreation: s.allowAutoTopicCreation, createPartitioner: Partitioners.DefaultPartitioner });
+    try {
+      await admin.connect();
+      const partitions = await this.#partitionCount(admin);
+      if (s.shards !== undefined && partitions !== s.shards) {
+        throw new ConfigError([`kafka.shards: expected topic ${this.topic} to have ${s.shards} partitions (the configured shard count), got ${partitions}`]);
+      }
+      await producer.connect();
+      const bound = new LagBound({
+        shards: partitions,
+        capacity: s.capacity,
+        trustedFill: s.trustedFill,
+        sampleIntervalMs: s.lagSampleIntervalMs,
+        sampleLag: () => this.#sampleLag(admin, partitions),
+      });
+      return { info: { shardCount: partitions, capacity: s.capacity }, admin, producer, bound };
+    } catch (error) {
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      if (error instanceof ConfigError || error instanceof ConnectionError) throw error;
+      throw kafkaConnectionError(s.brokers, `connecting and reading the metadata of topic ${this.topic}`, error);
+    }
+  }
+
+  async #partitionCount(admin: Admin): Promise<number> {
+    if (!this.settings.allowAutoTopicCreation && !(await admin.listTopics()).includes(this.topic)) {
+      throw new ConfigError([`kafka.topic: expected topic ${this.topic} to exist (allowAutoTopicCreation is off), got none`]);
+    }
+    const metadata = await admin.fetchTopicMetadata({ topics: [this.topic] });
+    const count = metadata.topics.find((topic) => topic.name === this.topic)?.partitions.length ?? 0;
+    if (count === 0) throw new ConfigError([`kafka.topic: expected topic ${this.topic} to have partitions, got none`]);
+    return count;
+  }
+
+  /** Every partition's lag: end offset minus the group's committed offset (or the start offset, before any commit). */
+  async #sampleLag(admin: Admin, partitions: number): Promise<number[]> {
+    try {
+      const [ends, committed] = await Promise.all([
+        admin.fetchTopicOffsets(this.topic),
+        admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }),
+      ]);
+      const committedBy = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+      const lags = new Array<number>(partitions).fill(0);
+      for (const end of ends) {
+        const from = committedBy.get(end.partition) ?? -1;
+        lags[end.partition] = Math.max(0, Number(end.high) - (from >= 0 ? from : Number(end.low)));
+      }
+      return lags;
+    } catch (error) {
+      throw kafkaConnectionError(this.settings.brokers, `sampling the lag of ${this.topic} for group ${this.groupId}`, error);
+    }
+  }
+}
