@@ -5,38 +5,42 @@ import type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './st
 
 /**
  * claim — takes a shard over and returns where it stands.
- * KEYS[1] meta hash (epoch, position)  KEYS[2] recent ids list  KEYS[3] outbox string
+ * KEYS[1] meta hash (epoch, position)  KEYS[2] recent ids list  KEYS[3] outbox string  KEYS[4] origin marks hash
  * ARGV[1] the transport's offered epoch
- * Returns { epoch, position, recent ids, outbox JSON or false }.
+ * Returns { epoch, position, recent ids, outbox JSON or false, flat marks (origin, seq, ...) }.
  */
 const CLAIM = `
 local stored = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
 local epoch = math.max(stored + 1, tonumber(ARGV[1]))
 redis.call('HSET', KEYS[1], 'epoch', string.format('%d', epoch))
 local position = tonumber(redis.call('HGET', KEYS[1], 'position') or '-1')
-return { epoch, position, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('GET', KEYS[3]) }
+return { epoch, position, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('GET', KEYS[3]), redis.call('HGETALL', KEYS[4]) }
 `;
 
 /**
  * commit — writes one batch of a shard, or nothing when the epoch is not the current one.
- * KEYS[1] meta hash  KEYS[2] state hash (entity key -> JSON)  KEYS[3] recent ids list  KEYS[4] outbox string
+ * KEYS[1] meta hash  KEYS[2] state hash (entity key -> JSON)  KEYS[3] recent ids list
+ * KEYS[4] outbox string  KEYS[5] origin marks hash (origin -> highest applied seq)
  * ARGV[1] epoch  ARGV[2] position  ARGV[3] dedupe window  ARGV[4] outbox JSON ('' for none)
- * ARGV[5] n changes, then n (key, JSON) pairs, then the applied ids
+ * ARGV[5] c changes  ARGV[6] i applied ids  ARGV[7] m raised marks, then: c (key, JSON)
+ * pairs, i ids, m (origin, seq) pairs, and the forgotten origins to the end
  * Returns { 1 } when written, { 0, current epoch } when refused.
  */
 const COMMIT = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
 if current ~= tonumber(ARGV[1]) then return { 0, current } end
-local changes = tonumber(ARGV[5])
-local first = 6
-local last = first + 2 * changes - 1
-for i = first, last, 200 do
-  redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 199, last)))
+local function each(first, last, step, fn)
+  for i = first, last, step do fn(i, math.min(i + step - 1, last)) end
 end
-for i = last + 1, #ARGV, 200 do
-  redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 199, #ARGV)))
-end
-if #ARGV > last then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1) end
+local changesFrom = 8
+local idsFrom = changesFrom + 2 * tonumber(ARGV[5])
+local marksFrom = idsFrom + tonumber(ARGV[6])
+local forgottenFrom = marksFrom + 2 * tonumber(ARGV[7])
+each(changesFrom, idsFrom - 1, 200, function(a, b) redis.call('HSET', KEYS[2], unpack(ARGV, a, b)) end)
+each(idsFrom, marksFrom - 1, 200, function(a, b) redis.call('RPUSH', KEYS[3], unpack(ARGV, a, b)) end)
+if marksFrom > idsFrom then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1) end
+each(marksFrom, forgottenFrom - 1, 200, function(a, b) redis.call('HSET', KEYS[5], unpack(ARGV, a, b)) end)
+each(forgottenFrom, #ARGV, 200, function(a, b) redis.call('HDEL', KEYS[5], unpack(ARGV, a, b)) end)
 redis.call('HSET', KEYS[1], 'position', ARGV[2])
 if ARGV[4] == '' then redis.call('DEL', KEYS[4]) else redis.call('SET', KEYS[4], ARGV[4]) end
 return { 1 }
@@ -56,12 +60,12 @@ export interface RedisStateStoreOptions {
   readonly ownsClient?: boolean;
 }
 
-type ClaimReply = [number, number, string[], string | null];
+type ClaimReply = [number, number, string[], string | null, string[]];
 type CommitReply = [1] | [0, number];
 
 /**
  * The shared state store: every shard's entities, last applied position, dedupe window,
- * outbox and epoch live in Redis, so any process that is granted a shard (with any
+ * origin marks, outbox and epoch live in Redis, so any process that is granted a shard (with any
  * transport) starts from where the last owner committed. Each commit is one Lua script
  * that checks the epoch and writes everything, so a stale owner changes nothing. The
  * keys of a shard share a hash tag and therefore a cluster slot.
@@ -87,15 +91,17 @@ export class RedisStateStore implements StateStore {
     this.#commit = defineScript(this.#client, 'shardlineStoreCommit', COMMIT);
   }
 
-  #keys(shard: number): { meta: string; state: string; ids: string; outbox: string } {
+  #keys(shard: number): { meta: string; state: string; ids: string; outbox: string; marks: string } {
     const base = `${this.#prefix}:store:{${this.#domain}:${shard}}`;
-    return { meta: `${base}:meta`, state: `${base}:state`, ids: `${base}:ids`, outbox: `${base}:outbox` };
+    return { meta: `${base}:meta`, state: `${base}:state`, ids: `${base}:ids`, outbox: `${base}:outbox`, marks: `${base}:marks` };
   }
 
   async claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot> {
     const k = this.#keys(shard);
-    const [epoch, position, recentIds, outbox] = (await this.#claim([k.meta, k.ids, k.outbox], [offeredEpoch])) as ClaimReply;
-    return { epoch, position, recentIds, outbox: outbox === null ? [] : (JSON.parse(outbox) as OutboxMessage[]) };
+    const [epoch, position, recentIds, outbox, flatMarks] = (await this.#claim([k.meta, k.ids, k.outbox, k.marks], [offeredEpoch])) as ClaimReply;
+    const marks = new Map<string, number>();
+    for (let i = 0; i < flatMarks.length; i += 2) marks.set(flatMarks[i]!, Number(flatMarks[i + 1]));
+    return { epoch, position, recentIds, marks, outbox: outbox === null ? [] : (JSON.parse(outbox) as OutboxMessage[]) };
   }
 
   async load(shard: number, keys: readonly string[]): Promise<Map<string, unknown>> {
@@ -116,10 +122,14 @@ export class RedisStateStore implements StateStore {
       this.#dedupeWindow,
       commit.outbox.length === 0 ? '' : JSON.stringify(commit.outbox),
       commit.changes.size,
+      commit.appliedIds.length,
+      commit.marks.size,
     ];
     for (const [key, state] of commit.changes) args.push(key, JSON.stringify(state));
     for (const id of commit.appliedIds) args.push(id);
-    const reply = (await this.#commit([k.meta, k.state, k.ids, k.outbox], args)) as CommitReply;
+    for (const [origin, seq] of commit.marks) args.push(origin, seq);
+    for (const origin of commit.forgottenMarks) args.push(origin);
+    const reply = (await this.#commit([k.meta, k.state, k.ids, k.outbox, k.marks], args)) as CommitReply;
     if (reply[0] === 0) throw new StaleEpochError(shard, commit.epoch, reply[1]);
   }
 

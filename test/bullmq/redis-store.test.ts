@@ -23,17 +23,26 @@ describe.skipIf(redis === undefined)('redis state store, reply bus and connectio
   it('issues a greater epoch on every claim and refuses commits of any other epoch', async () => {
     const store = new RedisStateStore({ client, domain: 'fencing', dedupeWindow: 3 });
     const first = await store.claim(2, 0);
-    expect(first).toEqual({ epoch: 1, position: -1, recentIds: [], outbox: [] });
-    await store.commit(2, { epoch: 1, position: 7, changes: new Map([['a', { n: 1 }]]), appliedIds: ['i1', 'i2'], outbox: [{ key: 'b', value: 'x' }] });
+    expect(first).toEqual({ epoch: 1, position: -1, recentIds: [], marks: new Map(), outbox: [] });
+    await store.commit(2, {
+      epoch: 1,
+      position: 7,
+      changes: new Map([['a', { n: 1 }]]),
+      appliedIds: ['i1', 'i2'],
+      marks: new Map([['p1', 4], ['p2', 9]]),
+      forgottenMarks: [],
+      outbox: [{ key: 'b', value: 'x' }],
+    });
 
     const second = await store.claim(2, 40);
-    expect(second).toEqual({ epoch: 40, position: 7, recentIds: ['i1', 'i2'], outbox: [{ key: 'b', value: 'x' }] });
+    expect(second).toEqual({ epoch: 40, position: 7, recentIds: ['i1', 'i2'], marks: new Map([['p1', 4], ['p2', 9]]), outbox: [{ key: 'b', value: 'x' }] });
+    const nothing = { marks: new Map<string, number>(), forgottenMarks: [], outbox: [] };
     await expect(
-      store.commit(2, { epoch: 1, position: 9, changes: new Map([['a', { n: 99 }]]), appliedIds: ['zombie'], outbox: [] }),
+      store.commit(2, { ...nothing, epoch: 1, position: 9, changes: new Map([['a', { n: 99 }]]), appliedIds: ['zombie'] }),
     ).rejects.toMatchObject({ code: 'STALE_EPOCH', epoch: 1, currentEpoch: 40 });
 
-    await store.commit(2, { epoch: 40, position: 9, changes: new Map([['c', { n: 3 }]]), appliedIds: ['i3', 'i4'], outbox: [] });
-    expect(await store.claim(2, 0)).toEqual({ epoch: 41, position: 9, recentIds: ['i2', 'i3', 'i4'], outbox: [] });
+    await store.commit(2, { ...nothing, epoch: 40, position: 9, changes: new Map([['c', { n: 3 }]]), appliedIds: ['i3', 'i4'], marks: new Map([['p1', 6]]), forgottenMarks: ['p2'] });
+    expect(await store.claim(2, 0)).toEqual({ epoch: 41, position: 9, recentIds: ['i2', 'i3', 'i4'], marks: new Map([['p1', 6]]), outbox: [] });
     expect(await store.load(2, ['a', 'c', 'missing'])).toEqual(new Map([['a', { n: 1 }], ['c', { n: 3 }]]));
     expect(await store.status(2)).toEqual({ epoch: 41, position: 9 });
     const all = new Map<string, unknown>();
