@@ -131,6 +131,7 @@ export class FaultyStore implements StateStore {
   #gate: Promise<void> | undefined;
   #release: (() => void) | undefined;
   #crashNext = false;
+  #revive: (() => void) | undefined;
 
   constructor(inner: StateStore) {
     this.inner = inner;
@@ -149,6 +150,11 @@ export class FaultyStore implements StateStore {
 
   crashAfterCommit(): void {
     this.#crashNext = true;
+  }
+
+  /** Lets a "crashed" commit return after all, as a zombie that wakes up would. */
+  revive(): void {
+    this.#revive?.();
   }
 
   claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot> {
@@ -175,7 +181,9 @@ export class FaultyStore implements StateStore {
     if (this.#crashNext) {
       this.#crashNext = false;
       this.crashed++;
-      await new Promise<never>(() => {});
+      await new Promise<void>((resolve) => {
+        this.#revive = resolve;
+      });
     }
   }
 
