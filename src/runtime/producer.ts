@@ -2,9 +2,10 @@ import { IdGenerator, jsonBytesUpperBound, OutgoingCommand, type Command } from 
 import type { AnyDomain, CommandType, PayloadOf, ReplyOf } from '../core/domain.ts';
 import { ClosedError, CommandFailedError, InvalidCommandError, Rejected, TimeoutError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
-import type { Transport, TransportInfo, TransportMessage } from '../transports/transport.ts';
+import { z } from 'zod';
+import type { Transport, TransportInfo } from '../transports/transport.ts';
 import type { RuntimeObserver } from './observer.ts';
-import { parseOptions, producerSettingsSchema, type ProducerSettings } from './options.ts';
+import { describeIssues, parseOptions, producerSettingsSchema, type ProducerSettings } from './options.ts';
 import { MemoryReplyBus, type Reply, type ReplyBus } from './replies.ts';
 import { ShardSender } from './sender.ts';
 
@@ -39,11 +40,14 @@ interface PendingRequest {
   readonly timer: NodeJS.Timeout;
 }
 
-interface Prepared {
-  readonly id: string;
-  readonly type: string;
+/** A checked, routed command ready for its shard's lane. */
+class Prepared extends OutgoingCommand {
   readonly shard: number;
-  readonly message: TransportMessage;
+
+  constructor(command: Command, shard: number, value: string | undefined) {
+    super(command, value);
+    this.shard = shard;
+  }
 }
 
 /**
@@ -64,6 +68,10 @@ export class Producer<D extends AnyDomain> {
   #info: TransportInfo | undefined;
   #sender: ShardSender | undefined;
   #replyAddress: Promise<string> | undefined;
+  #address: string | undefined;
+  /** Calls waiting behind `#gate` for the producer to be ready, in call order. */
+  #waiting = 0;
+  #gate: Promise<unknown> = Promise.resolve();
   #closed = false;
 
   constructor(options: ProducerOptions<D>) {
@@ -106,47 +114,50 @@ export class Producer<D extends AnyDomain> {
   }
 
   /** Enqueues one command; resolves once its shard's queue holds it. */
-  async send<K extends CommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
-    if (this.#sender === undefined) await this.connect();
-    const prepared = this.#prepare(type, key, payload, undefined);
-    await this.#sender!.send(prepared.shard, [prepared.message]);
-    this.#observer.enqueued?.(prepared.type, 1);
-    return { id: prepared.id, shard: prepared.shard };
+  send<K extends CommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
+    return this.#inOrder(false, () => {
+      const prepared = this.#prepare(type, key, payload, undefined);
+      return this.#sender!.send(prepared.shard, [prepared]).then(() => {
+        this.#observer.enqueued?.(type, 1);
+        return { id: prepared.command.id, shard: prepared.shard };
+      });
+    });
   }
 
   /**
    * Enqueues many commands with one enqueue per shard. Every valid command is sent; each
    * invalid one gets its `InvalidCommandError` in the result at its index.
    */
-  async sendMany(commands: readonly CommandInput<D>[]): Promise<SendOutcome[]> {
-    if (this.#sender === undefined) await this.connect();
-    const outcomes = new Array<SendOutcome>(commands.length);
-    const byShard = new Map<number, { indexes: number[]; prepared: Prepared[] }>();
-    commands.forEach((input, index) => {
-      try {
-        const prepared = this.#prepare(input.type, input.key, input.payload, undefined);
-        let group = byShard.get(prepared.shard);
-        if (group === undefined) byShard.set(prepared.shard, (group = { indexes: [], prepared: [] }));
-        group.indexes.push(index);
-        group.prepared.push(prepared);
-      } catch (error) {
-        outcomes[index] = { ok: false, error: error as Error };
-      }
-    });
-    await Promise.all(
-      [...byShard].map(async ([shard, group]) => {
+  sendMany(commands: readonly CommandInput<D>[]): Promise<SendOutcome[]> {
+    return this.#inOrder(false, () => {
+      const outcomes = new Array<SendOutcome>(commands.length);
+      const byShard = new Map<number, { indexes: number[]; prepared: Prepared[] }>();
+      commands.forEach((input, index) => {
         try {
-          await this.#sender!.send(shard, group.prepared.map((p) => p.message));
-          group.prepared.forEach((p, i) => {
-            outcomes[group.indexes[i]!] = { ok: true, id: p.id, shard };
-          });
-          this.#countEnqueued(group.prepared);
+          const prepared = this.#prepare(input.type, input.key, input.payload, undefined);
+          let group = byShard.get(prepared.shard);
+          if (group === undefined) byShard.set(prepared.shard, (group = { indexes: [], prepared: [] }));
+          group.indexes.push(index);
+          group.prepared.push(prepared);
         } catch (error) {
-          for (const index of group.indexes) outcomes[index] = { ok: false, error: error as Error };
+          outcomes[index] = { ok: false, error: error as Error };
         }
-      }),
-    );
-    return outcomes;
+      });
+      const sends = [...byShard].map(([shard, group]) =>
+        this.#sender!.send(shard, group.prepared).then(
+          () => {
+            group.prepared.forEach((p, i) => {
+              outcomes[group.indexes[i]!] = { ok: true, id: p.command.id, shard };
+            });
+            this.#countEnqueued(group.prepared);
+          },
+          (error: unknown) => {
+            for (const index of group.indexes) outcomes[index] = { ok: false, error: error as Error };
+          },
+        ),
+      );
+      return Promise.all(sends).then(() => outcomes);
+    });
   }
 
   /**
@@ -154,32 +165,69 @@ export class Producer<D extends AnyDomain> {
    * Rejects with `Rejected` (business refusal), `CommandFailedError` (dead-lettered) or
    * `TimeoutError` (no reply within `timeoutMs`, enqueue included).
    */
-  async request<K extends CommandType<D>>(
+  request<K extends CommandType<D>>(
     type: K,
     key: string,
     payload: PayloadOf<D, K>,
     options: { timeoutMs?: number } = {},
   ): Promise<ReplyOf<D, K>> {
-    if (this.#sender === undefined) await this.connect();
-    const address = await (this.#replyAddress ??= this.#replies.listen((replies) => this.#onReplies(replies)));
-    const prepared = this.#prepare(type, key, payload, address);
-    const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
-    const reply = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#requests.delete(prepared.id);
-        reject(new TimeoutError('request', timeoutMs, `no reply to ${type} ${prepared.id} for key ${JSON.stringify(key)}`));
-      }, timeoutMs);
-      this.#requests.set(prepared.id, { resolve, reject, timer });
+    return this.#inOrder(true, async () => {
+      const prepared = this.#prepare(type, key, payload, this.#address);
+      const id = prepared.command.id;
+      const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
+      const reply = new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.#requests.delete(id);
+          reject(new TimeoutError('request', timeoutMs, `no reply to ${type} ${id} for key ${JSON.stringify(key)}`));
+        }, timeoutMs);
+        this.#requests.set(id, { resolve, reject, timer });
+      });
+      try {
+        await this.#sender!.send(prepared.shard, [prepared]);
+      } catch (error) {
+        clearTimeout(this.#requests.get(id)?.timer);
+        this.#requests.delete(id);
+        throw error;
+      }
+      this.#observer.enqueued?.(type, 1);
+      return reply as Promise<ReplyOf<D, K>>;
     });
-    try {
-      await this.#sender!.send(prepared.shard, [prepared.message]);
-    } catch (error) {
-      clearTimeout(this.#requests.get(prepared.id)?.timer);
-      this.#requests.delete(prepared.id);
-      throw error;
+  }
+
+  /**
+   * Runs `enqueue` — which must prepare its commands and hand them to their lanes
+   * synchronously — in call order. Connected (and listening for replies when `replies`),
+   * with no earlier call still waiting, it runs at once; otherwise it waits behind the
+   * earlier calls, so a `send` made before `connect()` finished is not overtaken.
+   */
+  #inOrder<T>(replies: boolean, enqueue: () => Promise<T>): Promise<T> {
+    const ready = this.#sender !== undefined && (!replies || this.#address !== undefined);
+    if (ready && this.#waiting === 0) {
+      try {
+        return enqueue();
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
-    this.#observer.enqueued?.(prepared.type, 1);
-    return reply as Promise<ReplyOf<D, K>>;
+    this.#waiting++;
+    const turn = this.#gate.then(() => (replies ? this.#listen() : this.connect()));
+    this.#gate = turn.catch(() => undefined);
+    return turn.then(
+      () => {
+        this.#waiting--;
+        return enqueue();
+      },
+      (error: unknown) => {
+        this.#waiting--;
+        throw error;
+      },
+    );
+  }
+
+  /** Connects, then starts listening for replies (once); the address goes into `replyTo`. */
+  async #listen(): Promise<void> {
+    await this.connect();
+    this.#address ??= await (this.#replyAddress ??= this.#replies.listen((replies) => this.#onReplies(replies)));
   }
 
   /** Waits until everything sent so far is enqueued (or failed). */
@@ -213,20 +261,24 @@ export class Producer<D extends AnyDomain> {
       const known = Object.keys(this.domain.schemas).join(', ');
       throw new InvalidCommandError('type', `unknown command type ${JSON.stringify(type)} for domain ${this.domain.name}; expected one of ${known}`);
     }
-    const parsed = schema.safeParse(payload);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+    let data: unknown;
+    try {
+      data = schema.parse(payload);
+    } catch (error) {
+      if (!(error instanceof z.ZodError)) throw error;
+      // Parsed again on this rare path only, so that each issue names the value it got.
+      const detailed = schema.safeParse(payload, { reportInput: true }).error ?? error;
+      const issue = detailed.issues[0]!;
       const field = ['payload', ...issue.path.map(String)].join('.');
-      const all = parsed.error.issues.map((i) => `${['payload', ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
-      throw new InvalidCommandError(field, all, { cause: parsed.error });
+      throw new InvalidCommandError(field, describeIssues(detailed, 'payload').join('; '), { cause: detailed });
     }
     const seq = this.#ids.nextSeq();
     const id = this.#ids.idOf(seq);
     const origin = this.#ids.origin;
     const command: Command =
       replyTo === undefined
-        ? { id, type, key, payload: parsed.data, sentAt: Date.now(), origin, seq }
-        : { id, type, key, payload: parsed.data, sentAt: Date.now(), replyTo, origin, seq };
+        ? { id, type, key, payload: data, sentAt: Date.now(), origin, seq }
+        : { id, type, key, payload: data, sentAt: Date.now(), replyTo, origin, seq };
     const limit = this.settings.maxCommandBytes;
     let value: string | undefined;
     if (jsonBytesUpperBound(command, limit) > limit) {
@@ -238,13 +290,13 @@ export class Producer<D extends AnyDomain> {
       const bytes = Buffer.byteLength(value);
       if (bytes > limit) throw new InvalidCommandError('size', `encoded command is ${bytes} bytes, over maxCommandBytes ${limit}`);
     }
-    return { id, type, shard: shardOf(key, this.#info!.shardCount), message: new OutgoingCommand(command, value) };
+    return new Prepared(command, shardOf(key, this.#info!.shardCount), value);
   }
 
   #countEnqueued(prepared: readonly Prepared[]): void {
     if (this.#observer.enqueued === undefined) return;
     const counts = new Map<string, number>();
-    for (const p of prepared) counts.set(p.type, (counts.get(p.type) ?? 0) + 1);
+    for (const p of prepared) counts.set(p.command.type, (counts.get(p.command.type) ?? 0) + 1);
     for (const [type, count] of counts) this.#observer.enqueued(type, count);
   }
 
