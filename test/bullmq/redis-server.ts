@@ -1,41 +1,60 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 /** A `redis-server` started for one test file on 127.0.0.1 and a free port. */
 export interface RedisService {
   readonly url: string;
-  /** Kills the server; idempotent. */
+  /** SIGKILLs the server and starts it again on the same port and data directory. */
+  restart(downMs?: number): Promise<void>;
+  /** Kills the server and removes its data; idempotent. */
   close(): Promise<void>;
 }
 
 /**
- * Starts a throwaway `redis-server` (no persistence) and waits until it answers PING.
+ * Starts a throwaway `redis-server` in a temporary directory and waits until it answers
+ * PING; `durable` turns on an fsync-always append-only file so that `restart()` loses
+ * nothing Redis acknowledged.
  * Returns `undefined` when the binary is missing so the suite skips, unless
  * `SHARDLINE_REQUIRE_SERVICES=1`, which turns that into an error.
  */
-export async function startRedis(): Promise<RedisService | undefined> {
+export async function startRedis(options: { durable?: boolean } = {}): Promise<RedisService | undefined> {
   if (spawnSync('redis-server', ['--version']).error !== undefined) {
     if (process.env.SHARDLINE_REQUIRE_SERVICES === '1') throw new Error('redis-server is required (SHARDLINE_REQUIRE_SERVICES=1) but was not found on PATH');
     return undefined;
   }
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const dir = mkdtempSync(join(tmpdir(), 'shardline-redis-'));
+  const persistence = options.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence];
   const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore' });
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
   const close = once(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
   });
+  const restart = async (downMs = 0) => {
+    await kill();
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    child = spawn('redis-server', args, { stdio: 'ignore' });
+    await waitForPing(url, child);
+  };
   try {
     await waitForPing(url, child);
   } catch (error) {
     await close();
     throw error;
   }
-  return { url, close };
+  return { url, restart, close };
 }
 
 async function waitForPing(url: string, child: ChildProcess): Promise<void> {
