@@ -20,7 +20,7 @@ export const natsTransportOptionsSchema = z
     capacity: positiveInt.default(1024),
     /** Lifetime of a member's heartbeat and of a shard lease in the KV bucket. @defaultValue 3000 */
     leaseTtlMs: positiveInt.min(500).default(3_000),
-    /** How often members heartbeat, renew leases and rebalance; under a third of `leaseTtlMs`. @defaultValue leaseTtlMs / 3 */
+    /** How often members heartbeat, renew leases and rebalance; at most a third of `leaseTtlMs`. @defaultValue leaseTtlMs / 3 */
     heartbeatMs: positiveInt.optional(),
     /** Most commands handed to one `deliver` call (whole stream messages are never split). @defaultValue 512 */
     maxDeliverBatch: positiveInt.default(512),
@@ -36,10 +36,6 @@ export const natsTransportOptionsSchema = z
     storage: z.enum(['file', 'memory']).default('file'),
     /** Stream and bucket replicas (a clustered server). @defaultValue 1 */
     replicas: positiveInt.max(5).default(1),
-  })
-  .refine((o) => o.heartbeatMs === undefined || o.heartbeatMs * 3 <= o.leaseTtlMs, {
-    message: 'expected heartbeatMs to be at most a third of leaseTtlMs, so that a lease survives two missed renewals',
-    path: ['heartbeatMs'],
   });
 
 /** Options as given (every field optional). */
@@ -55,10 +51,11 @@ export interface NatsTransportSettings extends Omit<z.output<typeof natsTranspor
 
 /** Validates options once, reporting every wrong field with its path, and fills in defaults. */
 export function parseNatsTransportOptions(options: unknown, domain: string, env: NodeJS.ProcessEnv = process.env): NatsTransportSettings {
-  const parsed = natsTransportOptionsSchema.safeParse(options ?? {});
+  const parsed = natsTransportOptionsSchema.safeParse(options ?? {}, { reportInput: true });
   const domainCheck = token.safeParse(domain);
   const issues = [
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => describe(['nats', ...issue.path.map(String)], issue))),
+    ...heartbeatIssues(options),
     ...(domainCheck.success ? [] : [`domain: ${domainCheck.error.issues[0]!.message}, got ${JSON.stringify(domain)}`]),
   ];
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
@@ -70,6 +67,13 @@ export function parseNatsTransportOptions(options: unknown, domain: string, env:
     heartbeatMs: o.heartbeatMs ?? Math.floor(o.leaseTtlMs / 3),
     domain,
   };
+}
+
+/** A lease must survive two missed renewals: checked on the raw input so that it is reported with every other wrong field. */
+function heartbeatIssues(options: unknown): string[] {
+  const { heartbeatMs, leaseTtlMs = 3_000 } = (options ?? {}) as { heartbeatMs?: unknown; leaseTtlMs?: unknown };
+  if (typeof heartbeatMs !== 'number' || typeof leaseTtlMs !== 'number' || heartbeatMs * 3 <= leaseTtlMs) return [];
+  return [`nats.heartbeatMs: expected at most a third of leaseTtlMs (${Math.floor(leaseTtlMs / 3)}), got ${heartbeatMs}`];
 }
 
 function describe(path: string[], issue: z.core.$ZodIssue): string {

@@ -60,7 +60,7 @@ export class ShardLog {
     if (found !== undefined) {
       if (found.config.description !== description) {
         throw new ConfigError([
-          `nats.shards/nats.capacity: expected stream ${this.#names.stream} to record ${description}, got ${JSON.stringify(found.config.description ?? null)}; use another prefix or delete the stream`,
+          `nats.shards, nats.capacity: expected stream ${this.#names.stream} to have been made with ${description}, got ${found.config.description ?? 'no description'}; use the same values, another prefix, or delete the stream`,
         ]);
       }
       return;
