@@ -1,4 +1,6 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { BucketHistogram } from './bucket-histogram.ts';
+import { Tally } from './tally.ts';
 
 /** What every shardline series is labelled with, besides its own labels. */
 export interface MetricsLabels {
@@ -18,9 +20,10 @@ const BASE = ['domain', 'transport'] as const;
 
 /**
  * Every shardline instrument, on a registry of its own (never prom-client's global one,
- * so several runtimes in one process and the tests never collide on names). Queue depth
- * and capacity are read from the transport when scraped, so the hot path never touches
- * them; the default Node process metrics are included unless turned off.
+ * so several runtimes in one process and the tests never collide on names). The hot path
+ * only adds numbers: counters through {@link Tally}s flushed on scrape, histograms as
+ * {@link BucketHistogram}s. Queue depth, capacity and owned shards are read when
+ * scraped. The default Node process metrics are included unless turned off.
  */
 export class ShardlineInstruments {
   readonly registry = new Registry();
@@ -29,16 +32,17 @@ export class ShardlineInstruments {
   readonly queueCapacity: Gauge<'domain' | 'transport' | 'shard'>;
   readonly enqueued: Counter<'domain' | 'transport' | 'type'>;
   readonly applied: Counter<'domain' | 'transport' | 'type' | 'outcome'>;
-  readonly applyDuration: Histogram<'domain' | 'transport'>;
-  readonly endToEnd: Histogram<'domain' | 'transport'>;
-  readonly batchSize: Histogram<'domain' | 'transport'>;
-  readonly backpressureWait: Histogram<'domain' | 'transport'>;
+  readonly applyDuration: BucketHistogram;
+  readonly endToEnd: BucketHistogram;
+  readonly batchSize: BucketHistogram;
+  readonly backpressureWait: BucketHistogram;
   readonly enqueueRejected: Counter<'domain' | 'transport' | 'reason'>;
   readonly shardsOwned: Gauge<'domain' | 'transport'>;
   readonly ownershipChanges: Counter<'domain' | 'transport' | 'event'>;
   readonly staleEpoch: Counter<'domain' | 'transport'>;
   readonly deadLetters: Counter<'domain' | 'transport' | 'type'>;
   readonly followUpsForced: Counter<'domain' | 'transport'>;
+  readonly #tallies = new Map<Counter, Tally[]>();
   #queues: QueueSource | undefined;
   #owned: (() => number) | undefined;
 
@@ -47,6 +51,7 @@ export class ShardlineInstruments {
     const registers = [this.registry];
     const instruments = this;
     const perShard = [...BASE, 'shard'] as const;
+    const fixed = { domain: labels.domain, transport: labels.transport };
     this.queueDepth = new Gauge({
       name: 'shardline_queue_depth',
       help: 'Unacknowledged commands in each shard queue, read from the transport at scrape time.',
@@ -72,46 +77,55 @@ export class ShardlineInstruments {
       help: 'Commands accepted into a shard queue by producers of this process.',
       labelNames: [...BASE, 'type'],
       registers,
+      collect() {
+        instruments.#flush(this);
+      },
     });
     this.applied = new Counter({
       name: 'shardline_commands_applied_total',
       help: 'Commands disposed of by owners of this process, by outcome (ok|rejected|failed|duplicate); throughput is its rate.',
       labelNames: [...BASE, 'type', 'outcome'],
       registers,
+      collect() {
+        instruments.#flush(this);
+      },
     });
-    this.applyDuration = new Histogram({
+    this.applyDuration = new BucketHistogram({
       name: 'shardline_apply_duration_seconds',
       help: 'Time to apply one batch and commit it to the state store.',
-      labelNames: BASE,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
+      labels: fixed,
+      registry: this.registry,
     });
-    this.endToEnd = new Histogram({
+    this.endToEnd = new BucketHistogram({
       name: 'shardline_end_to_end_seconds',
       help: 'Time from a command being sent to it being applied.',
-      labelNames: BASE,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
+      labels: fixed,
+      registry: this.registry,
     });
-    this.batchSize = new Histogram({
+    this.batchSize = new BucketHistogram({
       name: 'shardline_batch_size',
       help: 'Commands per applied batch.',
-      labelNames: BASE,
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
-      registers,
+      labels: fixed,
+      registry: this.registry,
     });
-    this.backpressureWait = new Histogram({
+    this.backpressureWait = new BucketHistogram({
       name: 'shardline_backpressure_wait_seconds',
       help: 'Time producers waited for room in a full shard queue (only enqueues that waited).',
-      labelNames: BASE,
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
+      labels: fixed,
+      registry: this.registry,
     });
     this.enqueueRejected = new Counter({
       name: 'shardline_enqueue_rejected_total',
       help: 'Enqueues refused because the shard was full (reject policy) or the wait timed out (block policy).',
       labelNames: [...BASE, 'reason'],
       registers,
+      collect() {
+        instruments.#flush(this);
+      },
     });
     this.shardsOwned = new Gauge({
       name: 'shardline_shards_owned',
@@ -128,24 +142,36 @@ export class ShardlineInstruments {
       help: 'Shards gained or lost by this process.',
       labelNames: [...BASE, 'event'],
       registers,
+      collect() {
+        instruments.#flush(this);
+      },
     });
     this.staleEpoch = new Counter({
       name: 'shardline_stale_epoch_total',
       help: 'Claims or commits refused because another owner holds a newer epoch (this process was fenced).',
       labelNames: BASE,
       registers,
+      collect() {
+        instruments.#flush(this);
+      },
     });
     this.deadLetters = new Counter({
       name: 'shardline_dead_letters_total',
       help: 'Commands moved to the dead-letter queue by this process (type "unknown" when it could not be decoded).',
       labelNames: [...BASE, 'type'],
       registers,
+      collect() {
+        instruments.#flush(this);
+      },
     });
     this.followUpsForced = new Counter({
       name: 'shardline_follow_ups_forced_total',
       help: 'Follow-up commands admitted beyond capacity after waiting for room past the owner limit.',
       labelNames: BASE,
       registers,
+      collect() {
+        instruments.#flush(this);
+      },
     });
     this.shardsOwned.labels(labels.domain, labels.transport).set(0);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -157,6 +183,19 @@ export class ShardlineInstruments {
     for (let shard = 0; shard < queues.shardCount; shard++) {
       this.queueCapacity.labels(this.labels.domain, this.labels.transport, String(shard)).set(queues.capacity);
     }
+  }
+
+  /** A hot-path counter of one series of `counter`, flushed into it on every scrape. */
+  tally(counter: Counter, ...extraLabelValues: string[]): Tally {
+    const tally = new Tally(counter, [this.labels.domain, this.labels.transport, ...extraLabelValues]);
+    let tallies = this.#tallies.get(counter);
+    if (tallies === undefined) this.#tallies.set(counter, (tallies = []));
+    tallies.push(tally);
+    return tally;
+  }
+
+  #flush(counter: Counter): void {
+    for (const tally of this.#tallies.get(counter) ?? []) tally.flush();
   }
 
   /**

@@ -1,61 +1,55 @@
-import type { Counter } from 'prom-client';
 import type { ApplyOutcome, RuntimeObserver } from '../runtime/observer.ts';
+import type { BucketHistogram } from './bucket-histogram.ts';
 import type { ShardlineInstruments } from './instruments.ts';
-
-type CounterChild = ReturnType<Counter['labels']>;
+import type { Tally } from './tally.ts';
 
 /**
- * The runtime's hooks, recorded into prom-client instruments. Label children are looked up
- * once and cached (the domain and transport labels never change within a process), so a
- * hook costs a map lookup and an increment; the per-command end-to-end latency goes
- * straight to a cached histogram child.
+ * The runtime's hooks, recorded into the shardline instruments. The domain and transport
+ * labels never change within a process, so every series is looked up once and kept:
+ * a hook costs a map lookup and an addition (counters are {@link Tally}s added to their
+ * prom-client counters on scrape; histograms are {@link BucketHistogram}s).
  */
 export class MetricsObserver implements RuntimeObserver {
   readonly #instruments: ShardlineInstruments;
-  readonly #domain: string;
-  readonly #transport: string;
-  readonly #enqueued = new Map<string, CounterChild>();
-  readonly #applied = new Map<string, Map<ApplyOutcome, CounterChild>>();
-  readonly #deadLetters = new Map<string, CounterChild>();
-  readonly #endToEnd;
-  readonly #applyDuration;
-  readonly #batchSize;
-  readonly #backpressureWait;
-  readonly #staleEpoch;
-  readonly #followUpsForced;
-  readonly #gained;
-  readonly #lost;
-  readonly #full;
-  readonly #timeout;
+  readonly #enqueued = new Map<string, Tally>();
+  readonly #applied = new Map<string, Map<ApplyOutcome, Tally>>();
+  readonly #deadLetters = new Map<string, Tally>();
+  readonly #endToEnd: BucketHistogram;
+  readonly #applyDuration: BucketHistogram;
+  readonly #batchSize: BucketHistogram;
+  readonly #backpressureWait: BucketHistogram;
+  readonly #staleEpoch: Tally;
+  readonly #followUpsForced: Tally;
+  readonly #gained: Tally;
+  readonly #lost: Tally;
+  readonly #full: Tally;
+  readonly #timeout: Tally;
 
   constructor(instruments: ShardlineInstruments) {
-    const { domain, transport } = instruments.labels;
     this.#instruments = instruments;
-    this.#domain = domain;
-    this.#transport = transport;
-    this.#endToEnd = instruments.endToEnd.labels(domain, transport);
-    this.#applyDuration = instruments.applyDuration.labels(domain, transport);
-    this.#batchSize = instruments.batchSize.labels(domain, transport);
-    this.#backpressureWait = instruments.backpressureWait.labels(domain, transport);
-    this.#staleEpoch = instruments.staleEpoch.labels(domain, transport);
-    this.#followUpsForced = instruments.followUpsForced.labels(domain, transport);
-    this.#gained = instruments.ownershipChanges.labels(domain, transport, 'gained');
-    this.#lost = instruments.ownershipChanges.labels(domain, transport, 'lost');
-    this.#full = instruments.enqueueRejected.labels(domain, transport, 'full');
-    this.#timeout = instruments.enqueueRejected.labels(domain, transport, 'timeout');
+    this.#endToEnd = instruments.endToEnd;
+    this.#applyDuration = instruments.applyDuration;
+    this.#batchSize = instruments.batchSize;
+    this.#backpressureWait = instruments.backpressureWait;
+    this.#staleEpoch = instruments.tally(instruments.staleEpoch);
+    this.#followUpsForced = instruments.tally(instruments.followUpsForced);
+    this.#gained = instruments.tally(instruments.ownershipChanges, 'gained');
+    this.#lost = instruments.tally(instruments.ownershipChanges, 'lost');
+    this.#full = instruments.tally(instruments.enqueueRejected, 'full');
+    this.#timeout = instruments.tally(instruments.enqueueRejected, 'timeout');
   }
 
   enqueued(type: string, count: number): void {
-    let child = this.#enqueued.get(type);
-    if (child === undefined) {
-      child = this.#instruments.enqueued.labels(this.#domain, this.#transport, type);
-      this.#enqueued.set(type, child);
+    let tally = this.#enqueued.get(type);
+    if (tally === undefined) {
+      tally = this.#instruments.tally(this.#instruments.enqueued, type);
+      this.#enqueued.set(type, tally);
     }
-    child.inc(count);
+    tally.pending += count;
   }
 
   enqueueRefused(_shard: number, reason: 'full' | 'timeout'): void {
-    (reason === 'full' ? this.#full : this.#timeout).inc();
+    (reason === 'full' ? this.#full : this.#timeout).pending++;
   }
 
   backpressureWait(seconds: number): void {
@@ -68,12 +62,12 @@ export class MetricsObserver implements RuntimeObserver {
       byOutcome = new Map();
       this.#applied.set(type, byOutcome);
     }
-    let child = byOutcome.get(outcome);
-    if (child === undefined) {
-      child = this.#instruments.applied.labels(this.#domain, this.#transport, type, outcome);
-      byOutcome.set(outcome, child);
+    let tally = byOutcome.get(outcome);
+    if (tally === undefined) {
+      tally = this.#instruments.tally(this.#instruments.applied, type, outcome);
+      byOutcome.set(outcome, tally);
     }
-    child.inc(count);
+    tally.pending += count;
   }
 
   batch(_shard: number, size: number, seconds: number): void {
@@ -86,24 +80,24 @@ export class MetricsObserver implements RuntimeObserver {
   }
 
   ownership(_shard: number, _epoch: number, event: 'gained' | 'lost'): void {
-    (event === 'gained' ? this.#gained : this.#lost).inc();
+    (event === 'gained' ? this.#gained : this.#lost).pending++;
   }
 
   followUpsForced(_shard: number, count: number): void {
-    this.#followUpsForced.inc(count);
+    this.#followUpsForced.pending += count;
   }
 
   staleEpoch(_shard: number): void {
-    this.#staleEpoch.inc();
+    this.#staleEpoch.pending++;
   }
 
-  deadLettered(_shard: number, type: string | undefined): void {
+  deadLettered(_shard: number, type: string | undefined, _error?: string): void {
     const name = type ?? 'unknown';
-    let child = this.#deadLetters.get(name);
-    if (child === undefined) {
-      child = this.#instruments.deadLetters.labels(this.#domain, this.#transport, name);
-      this.#deadLetters.set(name, child);
+    let tally = this.#deadLetters.get(name);
+    if (tally === undefined) {
+      tally = this.#instruments.tally(this.#instruments.deadLetters, name);
+      this.#deadLetters.set(name, tally);
     }
-    child.inc();
+    tally.pending++;
   }
 }

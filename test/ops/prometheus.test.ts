@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli, type CliProcess } from './support/cli.ts';
+import { readyMetricsPort, startCli, type CliProcess } from './support/cli.ts';
 import { query } from './support/prometheus-api.ts';
-import { available, freePort, pollUntil, startPrometheus, startRedis, type Service } from './support/services.ts';
+import { available, pollUntil, startPrometheus, startRedis, type Service } from './support/services.ts';
 
 const SHARDS = 4;
 
@@ -16,18 +16,13 @@ describe.skipIf(!available('redis-server') || !available('prometheus'))('a real 
 
   beforeAll(async () => {
     redis = await startRedis();
-    const env = { REDIS_URL: redis.url, SHARDLINE_TRANSPORT: 'bullmq', SHARDLINE_STORE: 'redis', SHARDLINE_LOG_LEVEL: 'warn' };
-    const [consumerPort, producerPort] = [await freePort(), await freePort()];
-    consumerTarget = `127.0.0.1:${consumerPort}`;
-    producerTarget = `127.0.0.1:${producerPort}`;
-    consumer = startCli(['consumer', '--shards', String(SHARDS), '--metrics-host', '127.0.0.1', '--metrics-port', String(consumerPort)], env);
-    await pollUntil('consumer ready', async () => ((await fetch(`http://${consumerTarget}/readyz`)).ok ? true : undefined), 30_000);
+    const env = { REDIS_URL: redis.url, SHARDLINE_TRANSPORT: 'bullmq', SHARDLINE_STORE: 'redis', SHARDLINE_LOG_LEVEL: 'info' };
+    const metrics = ['--metrics-host', '127.0.0.1', '--metrics-port', '0'];
+    consumer = startCli(['consumer', '--shards', String(SHARDS), ...metrics], env);
+    consumerTarget = `127.0.0.1:${await readyMetricsPort(consumer)}`;
     // Steady, bounded load: 300 commands/s until signalled (the test signals it).
-    producer = startCli(
-      ['producer', '--shards', String(SHARDS), '--count', '0', '--rate', '300', '--concurrency', '8', '--accounts', '50', '--metrics-host', '127.0.0.1', '--metrics-port', String(producerPort)],
-      env,
-    );
-    await pollUntil('producer ready', async () => ((await fetch(`http://${producerTarget}/readyz`)).ok ? true : undefined), 30_000);
+    producer = startCli(['producer', '--shards', String(SHARDS), '--count', '0', '--rate', '300', '--concurrency', '8', '--accounts', '50', ...metrics], env);
+    producerTarget = `127.0.0.1:${await readyMetricsPort(producer)}`;
     prometheus = await startPrometheus([consumerTarget, producerTarget]);
   });
 
@@ -38,14 +33,14 @@ describe.skipIf(!available('redis-server') || !available('prometheus'))('a real 
   });
 
   it('returns a non-zero applied rate and a depth series per shard from both processes', async () => {
-    const rate = await pollUntil('non-zero rate(shardline_commands_applied_total)', async () => {
-      const [sample] = await query(prometheus.url, 'sum(rate(shardline_commands_applied_total{outcome="ok"}[10s]))');
-      return sample !== undefined && sample.value > 0 ? sample.value : undefined;
+    const rate = async (expr: string) => (await query(prometheus.url, expr))[0]?.value ?? 0;
+    const rates = await pollUntil('non-zero applied and enqueued rates', async () => {
+      const applied = await rate('sum(rate(shardline_commands_applied_total{outcome="ok"}[10s]))');
+      const enqueued = await rate(`sum(rate(shardline_commands_enqueued_total{instance="${producerTarget}"}[10s]))`);
+      return applied > 0 && enqueued > 0 ? { applied, enqueued } : undefined;
     }, 45_000, 500);
-    expect(rate).toBeGreaterThan(0);
-
-    const enqueued = await query(prometheus.url, `sum(rate(shardline_commands_enqueued_total{instance="${producerTarget}"}[10s]))`);
-    expect(enqueued[0]?.value).toBeGreaterThan(0);
+    expect(rates.applied).toBeGreaterThan(0);
+    expect(rates.enqueued).toBeGreaterThan(0);
 
     const depth = await query(prometheus.url, 'shardline_queue_depth');
     for (const target of [consumerTarget, producerTarget]) {

@@ -2,8 +2,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import type { Account } from '../../src/domains/accounts.ts';
-import { lastJson, startCli, type CliProcess } from './support/cli.ts';
-import { available, freePort, pollUntil, startRedis, type Service } from './support/services.ts';
+import { lastJson, readyMetricsPort, startCli, type CliProcess } from './support/cli.ts';
+import { available, pollUntil, startRedis, type Service } from './support/services.ts';
 
 const SHARDS = 4;
 const ACCOUNTS = 40;
@@ -31,7 +31,7 @@ describe.skipIf(!available('redis-server'))('SIGTERM during steady load (BullMQ 
   beforeAll(async () => {
     redis = await startRedis();
     client = new Redis(redis.url);
-    env = { REDIS_URL: redis.url, SHARDLINE_TRANSPORT: 'bullmq', SHARDLINE_STORE: 'redis', SHARDLINE_LOG_LEVEL: 'warn' };
+    env = { REDIS_URL: redis.url, SHARDLINE_TRANSPORT: 'bullmq', SHARDLINE_STORE: 'redis', SHARDLINE_LOG_LEVEL: 'info' };
   });
 
   afterAll(async () => {
@@ -41,11 +41,9 @@ describe.skipIf(!available('redis-server'))('SIGTERM during steady load (BullMQ 
   });
 
   async function consumer(): Promise<{ process: CliProcess; port: number }> {
-    const port = await freePort();
-    const process = startCli(['consumer', '--shards', String(SHARDS), '--metrics-host', '127.0.0.1', '--metrics-port', String(port)], env);
+    const process = startCli(['consumer', '--shards', String(SHARDS), '--metrics-host', '127.0.0.1', '--metrics-port', '0'], env);
     processes.push(process);
-    await pollUntil('consumer ready', async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok ? true : undefined), 30_000);
-    return { process, port };
+    return { process, port: await readyMetricsPort(process) };
   }
 
   it('loses no acknowledged command: the money deposited equals the deposits the producer was told were accepted', async () => {

@@ -39,6 +39,27 @@ export function startCli(args: readonly string[], env: Record<string, string> = 
   };
 }
 
+/**
+ * The port a process serves `/metrics` on, read from its "serving /metrics" log line
+ * (start it with `--metrics-port 0` and log level info or lower), once it answers `/readyz`.
+ */
+export async function readyMetricsPort(process: CliProcess, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (process.child.exitCode !== null || process.child.signalCode !== null) {
+      throw new Error(`exited (${process.child.exitCode ?? process.child.signalCode}) before it was ready:\n${process.stderr()}`);
+    }
+    const line = process.stderr().split('\n').find((l) => l.includes('"serving /metrics, /healthz, /readyz"'));
+    if (line !== undefined) {
+      const port = (JSON.parse(line) as { port: number }).port;
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+      if (ready) return port;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`not ready within ${timeoutMs} ms:\n${process.stderr()}`);
+}
+
 /** Runs `shardline ...args` to completion. */
 export async function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const process = startCli(args, env);

@@ -1,0 +1,124 @@
+/**
+ * What metrics cost on the hot path: the memory-transport pipeline (producer → shard
+ * queues → owners) run with no metrics and with the full prom-client observer, in
+ * alternating rounds in one process, on the same commands; prints the throughput of
+ * each and the ratio (on / off) as JSON. Timing lives here, not in tests.
+ *
+ *   node --import tsx src/cli/metrics-overhead.ts [--commands 200000] [--rounds 5]
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { parseChecked } from '../config/issues.ts';
+import { ShardlineInstruments } from '../metrics/instruments.ts';
+import { MetricsObserver } from '../metrics/metrics-observer.ts';
+import type { RuntimeObserver } from '../runtime/observer.ts';
+import { Owner } from '../runtime/owner.ts';
+import { Producer } from '../runtime/producer.ts';
+import { MemoryTransport } from '../transports/memory/memory-transport.ts';
+import { counters } from './bench/counter-domain.ts';
+
+const SHARDS = 8;
+const ACCOUNTS = 10_000;
+const BATCH = 1024;
+const SEND_TASKS = 64;
+
+type Mode = 'batched' | 'per-command';
+
+/** Commands per second for one run of `commands` adds, with or without metrics. */
+async function run(mode: Mode, commands: number, metrics: boolean): Promise<number> {
+  const transport = new MemoryTransport({ shards: SHARDS, capacity: 4096 });
+  let applied = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const count = (outcome: string, n: number): void => {
+    if (outcome !== 'ok') return;
+    applied += n;
+    if (applied >= commands) done();
+  };
+  let observer: RuntimeObserver = { applied: (_type, outcome, n) => count(outcome, n) };
+  let instruments: ShardlineInstruments | undefined;
+  if (metrics) {
+    instruments = new ShardlineInstruments({ domain: counters.name, transport: transport.name });
+    const recorder = new MetricsObserver(instruments);
+    observer = {
+      enqueued: (type, n) => recorder.enqueued(type, n),
+      enqueueRefused: (shard, reason) => recorder.enqueueRefused(shard, reason),
+      backpressureWait: (seconds) => recorder.backpressureWait(seconds),
+      applied: (type, outcome, n) => {
+        recorder.applied(type, outcome, n);
+        count(outcome, n);
+      },
+      batch: (shard, size, seconds) => recorder.batch(shard, size, seconds),
+      endToEnd: (seconds) => recorder.endToEnd(seconds),
+      ownership: (shard, epoch, event) => recorder.ownership(shard, epoch, event),
+      followUpsForced: (shard, n) => recorder.followUpsForced(shard, n),
+      staleEpoch: (shard) => recorder.staleEpoch(shard),
+      deadLettered: (shard, type) => recorder.deadLettered(shard, type),
+    };
+  }
+  const owner = new Owner({ domain: counters, transport, observer });
+  const producer = new Producer({ domain: counters, transport, observer });
+  await owner.start();
+  const info = await transport.connect();
+  instruments?.watchQueues({ shardCount: info.shardCount, capacity: info.capacity, depth: (shard) => transport.depth(shard) });
+  const key = (i: number) => `acct-${(i * 7919) % ACCOUNTS}`;
+  const started = performance.now();
+  if (mode === 'batched') {
+    for (let start = 0; start < commands; start += BATCH) {
+      const batch = [];
+      for (let i = start; i < Math.min(start + BATCH, commands); i++) batch.push({ type: 'add' as const, key: key(i), payload: { by: 1 } });
+      await producer.sendMany(batch);
+    }
+  } else {
+    await Promise.all(
+      Array.from({ length: SEND_TASKS }, async (_, task) => {
+        for (let i = task; i < commands; i += SEND_TASKS) await producer.send('add', key(i), { by: 1 });
+      }),
+    );
+  }
+  await finished;
+  const perSec = commands / ((performance.now() - started) / 1000);
+  if (instruments !== undefined) await instruments.metrics();
+  await producer.close();
+  await owner.close();
+  await transport.close();
+  return perSec;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+const { values } = parseArgs({ options: { commands: { type: 'string' }, rounds: { type: 'string' } } });
+const options = parseChecked(
+  z.strictObject({ commands: z.number().int().positive().default(200_000), rounds: z.number().int().positive().max(50).default(5) }),
+  {
+    commands: values.commands === undefined ? undefined : Number(values.commands),
+    rounds: values.rounds === undefined ? undefined : Number(values.rounds),
+  },
+);
+const report: Record<string, unknown> = { node: process.version, commands: options.commands, rounds: options.rounds };
+for (const mode of ['batched', 'per-command'] as const) {
+  await run(mode, Math.min(options.commands, 20_000), true);
+  const off: number[] = [];
+  const on: number[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    // Alternate the order so drift (JIT, GC, a noisy neighbour) hits both sides alike.
+    if (round % 2 === 0) {
+      off.push(await run(mode, options.commands, false));
+      on.push(await run(mode, options.commands, true));
+    } else {
+      on.push(await run(mode, options.commands, true));
+      off.push(await run(mode, options.commands, false));
+    }
+  }
+  report[mode] = {
+    offPerSec: Math.round(median(off)),
+    onPerSec: Math.round(median(on)),
+    ratioOnToOff: Math.round((median(on) / median(off)) * 1000) / 1000,
+    off: off.map(Math.round),
+    on: on.map(Math.round),
+  };
+}
+process.stdout.write(`${JSON.stringify(report)}\n`);
