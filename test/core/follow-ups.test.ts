@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { encodeCommand } from '../../src/core/command.ts';
+import { defineDomain } from '../../src/core/domain.ts';
 import { ConnectionError } from '../../src/core/errors.ts';
 import { accounts, type Account } from '../../src/domains/accounts.ts';
 import { Owner } from '../../src/runtime/owner.ts';
@@ -231,5 +233,52 @@ describe('a follow-up whose enqueue fails is retried and still applied', () => {
     expect(after.get(ALICE)).toEqual({ open: true, balance: 970 });
     expect(after.get(BOB)).toEqual({ open: true, balance: 30 });
     expect(a.observer.count('credit', 'ok')).toBe(2);
+  });
+});
+
+/** A relay: `forward` emits a `note` to another key, then may reject or throw. */
+let forwardRuns = 0;
+const runsById = new Map<string, number>();
+const relay = defineDomain({
+  name: 'relay',
+  initial: (): { notes: readonly string[] } => ({ notes: [] }),
+  commands: {
+    forward: z.object({ to: z.string(), text: z.string(), then: z.enum(['ok', 'reject', 'throw-once', 'throw-always']) }),
+    note: z.object({ text: z.string() }),
+  },
+}).handle({
+  forward(state, { to, text, then }, ctx) {
+    forwardRuns++;
+    runsById.set(ctx.id, (runsById.get(ctx.id) ?? 0) + 1);
+    ctx.emit('note', to, { text });
+    if (then === 'reject') ctx.reject('refused after emitting');
+    if (then === 'throw-always' || (then === 'throw-once' && runsById.get(ctx.id) === 1)) throw new Error('failed after emitting');
+    return { state };
+  },
+  note: (state, { text }) => ({ state: { notes: [...state.notes, text] } }),
+});
+
+describe('what a handler emits counts only if the command is applied', () => {
+  it('emits of a rejected command, of a failed attempt, and of a dead-lettered command are never sent', async () => {
+    forwardRuns = 0;
+    runsById.clear();
+    const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 32 });
+    const store = new MemoryStateStore();
+    const owner = new Owner({ domain: relay, transport: processOn(broker), store, maxAttempts: 3, retryBackoffMs: 1 });
+    closers.push(() => owner.close());
+    await owner.start();
+    const producer = new Producer({ domain: relay, transport: processOn(broker) });
+    closers.push(() => producer.close());
+
+    await expect(producer.request('forward', ALICE, { to: BOB, text: 'rejected', then: 'reject' })).rejects.toMatchObject({ code: 'REJECTED' });
+    await producer.request('forward', ALICE, { to: BOB, text: 'retried', then: 'throw-once' });
+    await expect(producer.request('forward', ALICE, { to: BOB, text: 'dead', then: 'throw-always' })).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
+    await producer.request('forward', ALICE, { to: BOB, text: 'plain', then: 'ok' });
+    await quiesce(processOn(broker), SHARDS);
+
+    const notes = await entries<{ notes: string[] }>(store);
+    expect(notes.get(BOB)?.notes).toEqual(['retried', 'plain']);
+    expect(forwardRuns).toBe(1 + 2 + 3 + 1);
+    expect(await owner.deadLetters.count()).toBe(1);
   });
 });
