@@ -52,48 +52,48 @@ export class OutgoingCommand {
 
 /**
  * An upper bound of the UTF-8 length of `JSON.stringify(value)`, or `Infinity` once it
- * passes `limit` or meets something JSON cannot hold plainly. Walking a small payload is
- * far cheaper than encoding it; only a payload near the limit is encoded to be measured.
+ * passes `limit` or meets something JSON cannot hold plainly (then the caller encodes it
+ * to find out). Walking a small payload costs a fraction of encoding it.
  */
 export function jsonBytesUpperBound(value: unknown, limit: number): number {
-  let total = 0;
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const item = stack.pop();
-    switch (typeof item) {
-      case 'string':
-        total += item.length * 6 + 2;
-        break;
-      case 'number':
-        total += 24;
-        break;
-      case 'boolean':
-        total += 5;
-        break;
-      case 'undefined':
-        break;
-      case 'object':
-        if (item === null) {
-          total += 4;
-        } else if (Array.isArray(item)) {
-          total += 2 + item.length;
-          for (const element of item) stack.push(element);
-        } else if (Object.getPrototypeOf(item) === Object.prototype || Object.getPrototypeOf(item) === null) {
-          total += 2;
-          for (const key in item) {
-            total += key.length * 6 + 4;
-            stack.push((item as Record<string, unknown>)[key]);
-          }
-        } else {
-          return Infinity;
+  return bound(value, limit, 0);
+}
+
+/** Each level of nesting may add this much before the walk gives up and lets JSON decide. */
+const MAX_DEPTH = 64;
+
+function bound(value: unknown, limit: number, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length * 6 + 2;
+    case 'number':
+      return 24;
+    case 'boolean':
+      return 5;
+    case 'undefined':
+      return 0;
+    case 'object': {
+      if (value === null) return 4;
+      if (depth > MAX_DEPTH) return Infinity;
+      let total = 2;
+      if (Array.isArray(value)) {
+        for (const element of value) {
+          total += bound(element, limit, depth + 1) + 1;
+          if (total > limit) return Infinity;
         }
-        break;
-      default:
-        return Infinity;
+        return total;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return Infinity;
+      for (const key in value) {
+        total += key.length * 6 + 4 + bound((value as Record<string, unknown>)[key], limit, depth + 1);
+        if (total > limit) return Infinity;
+      }
+      return total;
     }
-    if (total > limit) return Infinity;
+    default:
+      return Infinity;
   }
-  return total;
 }
 
 /** Why an encoded command could not be turned back into a {@link Command}. */

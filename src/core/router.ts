@@ -8,7 +8,7 @@ const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 
 const encoder = new TextEncoder();
-/** Reused for keys up to 1 KiB of UTF-8, so routing does not allocate. */
+/** Reused for ASCII keys up to 1 KiB, so routing them does not allocate. */
 const scratch = new Uint8Array(1024);
 
 /** Kafka's murmur2 of the given bytes, as a signed 32-bit integer (as Java returns it). */
@@ -46,11 +46,17 @@ export function shardOf(key: string, shardCount: number): number {
   if (!Number.isInteger(shardCount) || shardCount < 1) {
     throw new RangeError(`Expected shardCount to be an integer >= 1, got ${String(shardCount)}`);
   }
-  const bytes = key.length * 3 <= scratch.length ? encodeIntoScratch(key) : undefined;
-  const hash = bytes === undefined ? murmur2(encoder.encode(key)) : murmur2(scratch, bytes);
-  return (hash & 0x7fffffff) % shardCount;
+  const bytes = key.length <= scratch.length ? asciiIntoScratch(key) : -1;
+  if (bytes >= 0) return (murmur2(scratch, bytes) & 0x7fffffff) % shardCount;
+  return (murmur2(encoder.encode(key)) & 0x7fffffff) % shardCount;
 }
 
-function encodeIntoScratch(key: string): number {
-  return encoder.encodeInto(key, scratch).written;
+/** Copies an ASCII key into the scratch buffer (its UTF-8 bytes); -1 when it is not ASCII. */
+function asciiIntoScratch(key: string): number {
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code > 0x7f) return -1;
+    scratch[i] = code;
+  }
+  return key.length;
 }

@@ -86,8 +86,10 @@ export class Owner<D extends AnyDomain> {
       reserve: 0,
       maxBatch: Math.min(this.settings.maxBatch, info.capacity),
       lingerMs: 0,
-      forceOnTimeout: true,
-    }, this.#observer);
+      persistent: { retryDelayMs: Math.max(1, this.settings.retryBackoffMs) },
+    }, this.#observer, (target, error) => {
+      this.#logger.warn({ target, err: error }, 'follow-ups not enqueued; retrying in order');
+    });
     this.#subscription = await this.#transport.consume(this.#handler);
   }
 
@@ -100,6 +102,8 @@ export class Owner<D extends AnyDomain> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#subscription?.close();
+      // Follow-ups still failing stay in the committed outbox for the next owner.
+      this.#sender?.close();
       while (this.#sends.size > 0) await Promise.all(this.#sends);
       await this.#sender?.flush();
     })();
@@ -209,7 +213,8 @@ export class Owner<D extends AnyDomain> {
    * Enqueues follow-ups without holding up the shard: its next batch is applied while they
    * wait for room. Waiting follow-ups are admitted before producers' commands, so a full
    * target pushes back on producers rather than on owners, and owners that send to each
-   * other cannot deadlock. A failed send is retried after `retryBackoffMs`.
+   * other cannot deadlock. The sender retries a failed enqueue in place, keeping each
+   * target's order, which the origin marks at the target rely on.
    */
   #send(owned: OwnedShard, messages: readonly OutboxMessage[]): void {
     if (messages.length === 0) return;
@@ -226,10 +231,8 @@ export class Owner<D extends AnyDomain> {
         for (const message of list) owned.unsent.delete(message);
         owned.wake?.();
       } catch (error) {
-        if (this.#closing !== undefined || this.#shards.get(owned.grant.shard) !== owned) return;
-        this.#logger.warn({ shard: owned.grant.shard, target, err: error }, 'follow-ups not enqueued; retrying');
-        await new Promise((resolve) => setTimeout(resolve, this.settings.retryBackoffMs));
-        this.#send(owned, list);
+        // Only when closing: the outbox is committed, so the next owner sends what is left.
+        this.#logger.info({ shard: owned.grant.shard, target, err: error }, 'follow-ups left to the next owner');
       }
     });
     const all = Promise.all(sends).then(() => undefined);

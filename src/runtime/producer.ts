@@ -132,9 +132,10 @@ export class Producer<D extends AnyDomain> {
     return this.#inOrder(false, () => {
       const outcomes = new Array<SendOutcome>(commands.length);
       const byShard = new Map<number, { indexes: number[]; prepared: Prepared[] }>();
+      const sentAt = Date.now();
       commands.forEach((input, index) => {
         try {
-          const prepared = this.#prepare(input.type, input.key, input.payload, undefined);
+          const prepared = this.#prepare(input.type, input.key, input.payload, undefined, sentAt);
           let group = byShard.get(prepared.shard);
           if (group === undefined) byShard.set(prepared.shard, (group = { indexes: [], prepared: [] }));
           group.indexes.push(index);
@@ -248,7 +249,7 @@ export class Producer<D extends AnyDomain> {
     await this.#replies.close();
   }
 
-  #prepare(type: string, key: string, payload: unknown, replyTo: string | undefined): Prepared {
+  #prepare(type: string, key: string, payload: unknown, replyTo: string | undefined, sentAt = Date.now()): Prepared {
     if (this.#closed) throw new ClosedError('producer');
     if (typeof key !== 'string' || key.length === 0) {
       throw new InvalidCommandError('key', `expected a non-empty string, got ${describe(key)}`);
@@ -277,8 +278,8 @@ export class Producer<D extends AnyDomain> {
     const origin = this.#ids.origin;
     const command: Command =
       replyTo === undefined
-        ? { id, type, key, payload: data, sentAt: Date.now(), origin, seq }
-        : { id, type, key, payload: data, sentAt: Date.now(), replyTo, origin, seq };
+        ? { id, type, key, payload: data, sentAt, origin, seq }
+        : { id, type, key, payload: data, sentAt, replyTo, origin, seq };
     const limit = this.settings.maxCommandBytes;
     let value: string | undefined;
     if (jsonBytesUpperBound(command, limit) > limit) {

@@ -7,8 +7,12 @@ export interface SenderOptions extends EnqueueOptions {
   readonly maxBatch: number;
   /** How long a lane waits for more messages before it enqueues; 0 = only what arrives in the same tick. */
   readonly lingerMs: number;
-  /** When a `block` enqueue times out, enqueue it with `force` instead of failing (owners' follow-ups). */
-  readonly forceOnTimeout?: boolean;
+  /**
+   * Owners' follow-ups: never give up. A `block` enqueue that times out is enqueued with
+   * `force`; any other failure is retried after `retryDelayMs` with the lane held, so the
+   * lane's order is kept (origin marks at the target rely on it) until the sender closes.
+   */
+  readonly persistent?: { readonly retryDelayMs: number };
 }
 
 interface Pending {
@@ -36,11 +40,20 @@ export class ShardSender {
   readonly #options: SenderOptions;
   readonly #lanes: Lane[];
   readonly #observer: RuntimeObserver;
+  readonly #onRetry: ((shard: number, error: unknown) => void) | undefined;
+  #closed = false;
 
-  constructor(transport: Transport, shardCount: number, options: SenderOptions, observer: RuntimeObserver = {}) {
+  constructor(
+    transport: Transport,
+    shardCount: number,
+    options: SenderOptions,
+    observer: RuntimeObserver = {},
+    onRetry?: (shard: number, error: unknown) => void,
+  ) {
     this.#transport = transport;
     this.#options = options;
     this.#observer = observer;
+    this.#onRetry = onRetry;
     this.#lanes = Array.from({ length: shardCount }, () => new Lane());
   }
 
@@ -87,14 +100,28 @@ export class ShardSender {
     }
   }
 
+  /** Stops persistent retries; lanes still retrying fail with the error they last got. */
+  close(): void {
+    this.#closed = true;
+  }
+
   async #enqueue(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
-    try {
-      return await this.#transport.enqueue(shard, messages, this.#options);
-    } catch (error) {
-      if (!this.#options.forceOnTimeout || (error as { code?: unknown }).code !== 'TIMEOUT') throw error;
-      this.#observer.followUpsForced?.(shard, messages.length);
-      await this.#transport.enqueue(shard, messages, { ...this.#options, overflow: 'force' });
-      return { waitedMs: this.#options.timeoutMs };
+    const persistent = this.#options.persistent;
+    let options: EnqueueOptions = this.#options;
+    for (;;) {
+      try {
+        const result = await this.#transport.enqueue(shard, messages, options);
+        return options.overflow === 'force' ? { waitedMs: this.#options.timeoutMs } : result;
+      } catch (error) {
+        if (persistent === undefined || this.#closed) throw error;
+        if ((error as { code?: unknown }).code === 'TIMEOUT' && options.overflow !== 'force') {
+          this.#observer.followUpsForced?.(shard, messages.length);
+          options = { ...this.#options, overflow: 'force' };
+        } else {
+          this.#onRetry?.(shard, error);
+          await new Promise((resolve) => setTimeout(resolve, persistent.retryDelayMs));
+        }
+      }
     }
   }
 
