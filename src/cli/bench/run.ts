@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import cliProgress from 'cli-progress';
 import type { BenchContext, Scenario, ScenarioResult, WorkloadName } from './scenario.ts';
+import { renderChart } from './chart.ts';
 import { makeWorkload } from './workload.ts';
 import { probeServices, type Services } from './services.ts';
 import { targetLines } from './targets.ts';
@@ -115,8 +116,10 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
     for (const line of targets) options.print(`  ${line}`);
   }
   if (options.json !== undefined) {
+    const chart = options.json.replace(/\.json$/i, '') + '.svg';
     await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
-    options.print(`\nwrote ${options.json}`);
+    await writeFile(chart, renderChart(report));
+    options.print(`\nwrote ${options.json} and ${chart}`);
   }
   return { report, exitCode: explicit && skipped.length > 0 ? 1 : 0 };
 }

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Owner } from '../../../runtime/owner.ts';
 import { Producer } from '../../../runtime/producer.ts';
 import { MemoryTransport } from '../../../transports/memory/memory-transport.ts';
@@ -80,12 +82,42 @@ async function measure(context: BenchContext, mode: 'batched' | 'per-command'): 
   };
 }
 
+const FULL_QUEUE = 100_000;
+
+/**
+ * Heap bytes one queued command costs when a memory-transport shard is full: the heap
+ * (after a full collection) before and after filling one shard of capacity 100,000 with
+ * `add` commands, divided by 100,000. Includes the command, its payload, id and slot.
+ */
+async function bytesPerQueuedCommand(context: BenchContext): Promise<number> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const transport = new MemoryTransport({ shards: 1, capacity: FULL_QUEUE });
+  const producer = new Producer({ domain: counters, transport, followUpReserve: 0, maxBatch: 1000 });
+  await producer.connect();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let start = 0; start < FULL_QUEUE; start += 1000) {
+    const batch = [];
+    for (let i = start; i < start + 1000; i++) batch.push({ type: 'add' as const, key: context.workload.keyOf(i % context.workload.commands), payload: { by: 1 } });
+    await producer.sendMany(batch);
+  }
+  gc();
+  const bytes = (process.memoryUsage().heapUsed - before) / (await transport.depth(0));
+  await producer.close();
+  await transport.close();
+  return Math.round(bytes);
+}
+
 /** shardline on the memory transport: `sendMany` batches, then one `send` per command from many tasks. */
 export const scenario: Scenario = {
   name: 'shardline-memory',
   description: `shardline, memory transport, ${SHARDS} shards: sendMany of ${BATCH} from ${BATCH_TASKS} tasks, and send() per command from ${SEND_TASKS} tasks`,
   needs: [],
   async run(context) {
-    return [await measure(context, 'batched'), await measure(context, 'per-command')];
+    const batched = await measure(context, 'batched');
+    const perCommand = await measure(context, 'per-command');
+    const bytes = await bytesPerQueuedCommand(context);
+    return [{ ...batched, notes: { ...batched.notes, bytesPerQueuedCommand: bytes } }, perCommand];
   },
 };
