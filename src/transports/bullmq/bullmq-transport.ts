@@ -13,7 +13,7 @@ import type {
   TransportMessage,
 } from '../transport.ts';
 import { shardKeys, type ShardKeys } from './keys.ts';
-import { parseBullmqOptions, type BullmqOptions, type BullmqOptionsInput } from './options.ts';
+import { MESSAGES_PER_JOB, parseBullmqOptions, type BullmqOptions, type BullmqOptionsInput } from './options.ts';
 import { Ownership } from './ownership.ts';
 import { TransportScripts } from './scripts.ts';
 import type { JobData } from './shard-runner.ts';
@@ -92,9 +92,14 @@ export class BullmqTransport implements Transport {
       await pause(Math.min(wait, left));
       wait = Math.min(wait * 2, this.options.blockPollMs);
     }
-    const data: JobData = { m: messages.map((message) => [message.key, message.value] as const) };
+    const jobs: { name: string; data: JobData }[] = [];
+    for (let start = 0; start < messages.length; start += MESSAGES_PER_JOB) {
+      const chunk = messages.slice(start, start + MESSAGES_PER_JOB);
+      jobs.push({ name: String(chunk.length), data: { m: chunk.map((message) => [message.key, message.value] as const) } });
+    }
     try {
-      await queues[shard]!.add('commands', data);
+      if (jobs.length === 1) await queues[shard]!.add(jobs[0]!.name, jobs[0]!.data);
+      else await queues[shard]!.addBulk(jobs);
     } catch (error) {
       await this.#connecting?.then(({ client }) => client.decrby(keys.held, messages.length)).catch(() => undefined);
       throw new ConnectionError(`redis at ${redact(this.options.url)}`, `adding a job to ${keys.queue} failed: ${(error as Error).message}`, { cause: error });

@@ -21,6 +21,8 @@ export interface ShardKeys {
   readonly lease: string;
   /** The grant counter; each new lease takes the next value as its epoch. */
   readonly epoch: string;
+  /** Commands ever given a position: the next job's first position. */
+  readonly positions: string;
 }
 
 /** Keys of one shard. */
@@ -37,6 +39,7 @@ export function shardKeys(prefix: string, domain: string, shard: number): ShardK
     held: `${base}:sl:held`,
     lease: `${base}:sl:lease`,
     epoch: `${base}:sl:epoch`,
+    positions: `${base}:sl:positions`,
   };
 }
 

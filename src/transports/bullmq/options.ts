@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { parseOptions } from '../../runtime/options.ts';
 import { defaultRedisUrl } from '../../state/redis-connection.ts';
 
-/** Most commands one job (one enqueue) may carry; positions are `jobId * MESSAGES_PER_JOB + index`. */
-export const MESSAGES_PER_JOB = 2 ** 20;
+/** Most commands one job carries; a larger enqueue becomes several jobs, added atomically. */
+export const MESSAGES_PER_JOB = 1024;
 
 const positiveInt = z.number().int().positive();
 
@@ -19,7 +19,7 @@ export const bullmqOptionsSchema = z
     /** Number of shards (one BullMQ queue each). @defaultValue 8 */
     shards: positiveInt.max(4096).default(8),
     /** Unacknowledged commands per shard, enforced in Redis across every producer. @defaultValue 4096 */
-    capacity: positiveInt.max(MESSAGES_PER_JOB).default(4096),
+    capacity: positiveInt.max(2 ** 24).default(4096),
     /** How long a shard lease and a membership heartbeat live unless renewed. @defaultValue 5000 */
     leaseTtlMs: positiveInt.min(100).default(5_000),
     /** Most jobs (each a batch of commands) handed to the owner in one delivery. @defaultValue 8 */

@@ -45,6 +45,7 @@ export class Ownership {
   readonly #releasing = new Map<number, Promise<void>>();
   readonly #timer: NodeJS.Timeout;
   #tick: Promise<void> = Promise.resolve();
+  #busy = false;
   #closing: Promise<void> | undefined;
 
   constructor(context: RunnerContext, wakeups: Wakeups) {
@@ -67,7 +68,7 @@ export class Ownership {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#timer);
-      await this.#tick;
+      await Promise.race([this.#tick, pause(this.#context.options.leaseTtlMs)]);
       await Promise.all([...this.#runners.keys()].map((shard) => this.#giveUp(shard, true)));
       await Promise.all(this.#releasing.values());
       await this.#context.scripts
@@ -77,19 +78,29 @@ export class Ownership {
     return this.#closing;
   }
 
+  /**
+   * Every round first stops the runners whose lease ran out locally, without Redis, so a
+   * round stuck on an unreachable Redis cannot keep a runner going; a new round starts
+   * only once the previous one finished.
+   */
   #schedule(): void {
     if (this.#closing !== undefined) return;
-    this.#tick = this.#tick.then(() => this.#rebalance()).catch((error: unknown) => {
-      this.#context.logger.warn({ err: error }, 'ownership round failed; trying again next round');
-    });
-  }
-
-  async #rebalance(): Promise<void> {
-    if (this.#closing !== undefined) return;
-    const { scripts, options } = this.#context;
     for (const [shard, runner] of this.#runners) {
       if (performance.now() > runner.validUntil) void this.#giveUp(shard, false);
     }
+    if (this.#busy) return;
+    this.#busy = true;
+    this.#tick = this.#rebalance()
+      .catch((error: unknown) => {
+        this.#context.logger.warn({ err: error }, 'ownership round failed; trying again next round');
+      })
+      .finally(() => {
+        this.#busy = false;
+      });
+  }
+
+  async #rebalance(): Promise<void> {
+    const { scripts, options } = this.#context;
     const members = await scripts.heartbeat(this.#membersKey, this.member, options.leaseTtlMs, false);
     if (this.#closing !== undefined) return;
     const kept: ShardRunner[] = [];

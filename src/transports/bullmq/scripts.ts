@@ -97,10 +97,13 @@ return #ids
 `;
 
 /**
- * fetch — the owner takes the oldest waiting jobs, fenced by its lease.
- * KEYS[1] lease  KEYS[2] wait list  KEYS[3] active list
+ * fetch — the owner takes the oldest waiting jobs, fenced by its lease. A job's first
+ * position is given on its first fetch (the shard's position counter advances by the
+ * job's command count: its name, or its data's length) and kept on the job, so positions are dense, grow in
+ * queue order and stay the same when a job is delivered again.
+ * KEYS[1] lease  KEYS[2] wait list  KEYS[3] active list  KEYS[4] position counter
  * ARGV[1] token  ARGV[2] most jobs  ARGV[3] job key prefix
- * Returns { id1, data1, id2, data2, ... } (oldest first), or -1 when the lease is not this grant's.
+ * Returns { id1, data1, first position1, ... } (oldest first), or -1 when the lease is not this grant's.
  */
 const FETCH = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -108,10 +111,18 @@ local out = {}
 for i = 1, tonumber(ARGV[2]) do
   local id = redis.call('RPOPLPUSH', KEYS[2], KEYS[3])
   if not id then break end
-  local data = redis.call('HGET', ARGV[3] .. id, 'data')
-  if data then
+  local job = ARGV[3] .. id
+  local fields = redis.call('HMGET', job, 'data', 'name', 'slpos')
+  if fields[1] then
+    local first = fields[3]
+    if not first then
+      local count = tonumber(fields[2]) or #cjson.decode(fields[1]).m
+      first = redis.call('INCRBY', KEYS[4], count) - count
+      redis.call('HSET', job, 'slpos', first)
+    end
     out[#out + 1] = id
-    out[#out + 1] = data
+    out[#out + 1] = fields[1]
+    out[#out + 1] = tostring(first)
   else
     redis.call('LREM', KEYS[3], 1, id)
   end
@@ -138,10 +149,11 @@ if freed > 0 then redis.call('DECRBY', KEYS[3], freed) end
 return freed
 `;
 
-/** A job taken by `fetch`: its BullMQ id and its JSON data. */
+/** A job taken by `fetch`: its BullMQ id, its JSON data and the position of its first command. */
 export interface FetchedJob {
   readonly id: string;
   readonly data: string;
+  readonly first: number;
 }
 
 /** The transport's Lua scripts bound to one connection, with typed arguments. */
@@ -201,11 +213,11 @@ export class TransportScripts {
 
   /** The oldest waiting jobs, or `undefined` when the lease is lost. */
   async fetch(keys: ShardKeys, token: string, maxJobs: number): Promise<FetchedJob[] | undefined> {
-    const reply = (await this.#fetch([keys.lease, keys.wait, keys.active], [token, maxJobs, keys.jobPrefix])) as string[] | number;
+    const reply = (await this.#fetch([keys.lease, keys.wait, keys.active, keys.positions], [token, maxJobs, keys.jobPrefix])) as string[] | number;
     if (reply === -1) return undefined;
     const jobs: FetchedJob[] = [];
     const flat = reply as string[];
-    for (let i = 0; i < flat.length; i += 2) jobs.push({ id: flat[i]!, data: flat[i + 1]! });
+    for (let i = 0; i < flat.length; i += 3) jobs.push({ id: flat[i]!, data: flat[i + 1]!, first: Number(flat[i + 2]) });
     return jobs;
   }
 

@@ -1,11 +1,11 @@
 import type { Logger } from '../../runtime/logger.ts';
 import type { Delivery, ShardGrant, ShardHandler } from '../transport.ts';
 import type { ShardKeys } from './keys.ts';
-import { MESSAGES_PER_JOB, type BullmqOptions } from './options.ts';
+import type { BullmqOptions } from './options.ts';
 import type { TransportScripts } from './scripts.ts';
 import { Signal, pause } from './signal.ts';
 
-/** The data of one job: the encoded commands of one enqueue, as `[key, value]` pairs. */
+/** The data of one job: encoded commands of one enqueue, as `[key, value]` pairs (the job's name is their count). */
 export interface JobData {
   readonly m: readonly (readonly [key: string, value: string])[];
 }
@@ -92,9 +92,8 @@ export class ShardRunner {
       const batch: Delivery[] = [];
       const counts: { id: string; count: number }[] = [];
       for (const job of jobs) {
-        const base = Number(job.id) * MESSAGES_PER_JOB;
         const { m } = JSON.parse(job.data) as JobData;
-        m.forEach(([key, value], index) => batch.push({ key, value, position: base + index }));
+        m.forEach(([key, value], index) => batch.push({ key, value, position: job.first + index }));
         counts.push({ id: job.id, count: m.length });
       }
       const outcome = await this.#deliver(batch);
