@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { parseChecked } from '../config/issues.ts';
 import { ShardlineInstruments } from '../metrics/instruments.ts';
 import { MetricsObserver } from '../metrics/metrics-observer.ts';
-import type { RuntimeObserver } from '../runtime/observer.ts';
+import { combineObservers, type RuntimeObserver } from '../runtime/observer.ts';
 import { Owner } from '../runtime/owner.ts';
 import { Producer } from '../runtime/producer.ts';
 import { MemoryTransport } from '../transports/memory/memory-transport.ts';
@@ -40,21 +40,7 @@ async function run(mode: Mode, commands: number, metrics: boolean): Promise<numb
   if (metrics) {
     instruments = new ShardlineInstruments({ domain: counters.name, transport: transport.name });
     const recorder = new MetricsObserver(instruments);
-    observer = {
-      enqueued: (type, n) => recorder.enqueued(type, n),
-      enqueueRefused: (shard, reason) => recorder.enqueueRefused(shard, reason),
-      backpressureWait: (seconds) => recorder.backpressureWait(seconds),
-      applied: (type, outcome, n) => {
-        recorder.applied(type, outcome, n);
-        count(outcome, n);
-      },
-      batch: (shard, size, seconds) => recorder.batch(shard, size, seconds),
-      endToEnd: (seconds) => recorder.endToEnd(seconds),
-      ownership: (shard, epoch, event) => recorder.ownership(shard, epoch, event),
-      followUpsForced: (shard, n) => recorder.followUpsForced(shard, n),
-      staleEpoch: (shard) => recorder.staleEpoch(shard),
-      deadLettered: (shard, type) => recorder.deadLettered(shard, type),
-    };
+    observer = combineObservers(recorder.hooks(), observer);
   }
   const owner = new Owner({ domain: counters, transport, observer });
   const producer = new Producer({ domain: counters, transport, observer });

@@ -3,6 +3,7 @@ import { ShardlineError } from '../core/errors.ts';
 import { bench, type BenchFlags } from './commands/bench.ts';
 import { runConsumer } from './commands/consumer.ts';
 import { formatDeadLetters, listDeadLetters } from './commands/dead-letters.ts';
+import { runDemoCommand } from './commands/demo.ts';
 import { formatInspect, inspect } from './commands/inspect.ts';
 import { runProducer } from './commands/producer.ts';
 import { addConfigFlags, configFrom, PRODUCER_FLAGS } from './config-flags.ts';
@@ -20,6 +21,19 @@ const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
 };
+
+interface DemoFlags {
+  readonly transfers?: number;
+  readonly durationMs?: number;
+  readonly producers?: number;
+  readonly seed?: number;
+  readonly json?: boolean;
+}
+
+/** The given keys of `object` that are set. */
+function pick<T extends object, K extends keyof T>(object: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((key) => object[key] !== undefined).map((key) => [key, object[key]])) as Partial<Pick<T, K>>;
+}
 
 function positiveInt(value: string): number {
   const number = Number(value);
@@ -74,6 +88,26 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     const result = await listDeadLetters(await configFrom(command, io.env), options.limit);
     io.out(`${options.json ? JSON.stringify(result) : formatDeadLetters(result)}\n`);
     exit(ExitCode.ok);
+  });
+
+  addConfigFlags(
+    program
+      .command('demo')
+      .description('the accounts demo in one process (memory transport): concurrent random transfers, then a summary; serves /metrics')
+      .option('--transfers <count>', 'transfers to send (default 200000)', positiveInt)
+      .option('--duration-ms <ms>', 'send for this long instead of a fixed count (to watch the metrics)', positiveInt)
+      .option('--producers <tasks>', 'concurrent producer tasks (default 512)', positiveInt)
+      .option('--seed <n>', 'random seed (default 7)', positiveInt)
+      .option('--json', 'print the summary as one JSON object on the last stdout line'),
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (options: DemoFlags, command: Command) => {
+    const config = await configFrom(command, io.env);
+    const { shards, capacity } = config.transport.options as { shards?: number; capacity?: number };
+    const demo = {
+      ...pick(options, ['transfers', 'durationMs', 'producers', 'seed']),
+      ...(shards === undefined ? {} : { shards }),
+      ...(capacity === undefined ? {} : { capacity }),
+    };
+    exit(await runDemoCommand(config, demo, options.json === true));
   });
 
   program

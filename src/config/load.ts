@@ -57,6 +57,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     provenance.set(override.path === 'transport' ? 'transport' : override.path, override.source);
   }
 
+  raw = withDefaultTransport(raw);
   const result = configSchema.safeParse(raw, { reportInput: true });
   const issues = result.success ? [] : formatIssues(result.error.issues, [], provenance);
   const transport = raw.transport as { kind?: unknown; options?: unknown } | undefined;
@@ -85,6 +86,15 @@ async function readConfigFile(file: string): Promise<Record<string, unknown>> {
     throw new ConfigError([`config file ${file}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`]);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** Transport options given without a kind or module (`--shards 4`) are the default memory transport's. */
+function withDefaultTransport(raw: Record<string, unknown>): Record<string, unknown> {
+  const transport = raw.transport;
+  if (typeof transport !== 'object' || transport === null || Array.isArray(transport)) return raw;
+  const selected = transport as Record<string, unknown>;
+  if (selected.kind !== undefined || selected.module !== undefined) return raw;
+  return { ...raw, transport: { kind: 'memory', ...selected } };
 }
 
 /** Environment values are strings: convert what is meant as a number, boolean or list. */

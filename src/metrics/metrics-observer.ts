@@ -39,6 +39,25 @@ export class MetricsObserver implements RuntimeObserver {
     this.#timeout = instruments.tally(instruments.enqueueRejected, 'timeout');
   }
 
+  /**
+   * The hooks as own properties of a plain object, bound to this observer, for code that
+   * copies hooks by key (`combineObservers`), which a class's prototype methods escape.
+   */
+  hooks(): Required<RuntimeObserver> {
+    return {
+      enqueued: (type, count) => this.enqueued(type, count),
+      enqueueRefused: (shard, reason) => this.enqueueRefused(shard, reason),
+      backpressureWait: (seconds) => this.backpressureWait(seconds),
+      applied: (type, outcome, count) => this.applied(type, outcome, count),
+      batch: (shard, size, seconds) => this.batch(shard, size, seconds),
+      endToEnd: (seconds) => this.endToEnd(seconds),
+      ownership: (shard, epoch, event) => this.ownership(shard, epoch, event),
+      followUpsForced: (shard, count) => this.followUpsForced(shard, count),
+      staleEpoch: (shard) => this.staleEpoch(shard),
+      deadLettered: (shard, type, error) => this.deadLettered(shard, type, error),
+    };
+  }
+
   enqueued(type: string, count: number): void {
     let tally = this.#enqueued.get(type);
     if (tally === undefined) {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { ConfigError } from '../core/errors.ts';
 
 /** Whether the process can do its work now, and if not, why. */
 export interface Readiness {
@@ -37,12 +38,20 @@ export class MetricsServer {
     });
   }
 
-  /** Starts listening; resolves with the bound port. */
+  /** Starts listening; resolves with the bound port. A port in use is a `ConfigError` naming it. */
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
+      const fail = (error: NodeJS.ErrnoException): void => {
+        const { host, port } = this.#options;
+        reject(
+          error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
+            ? new ConfigError([`metrics.port: expected a port this process can listen on at ${host}, got ${port} (${error.code})`])
+            : error,
+        );
+      };
+      this.#server.once('error', fail);
       this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off('error', reject);
+        this.#server.off('error', fail);
         resolve(this.port);
       });
     });
