@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineDomain } from '../../src/core/domain.ts';
+import { MemoryDeadLetterQueue } from '../../src/state/dead-letters.ts';
 import { ShardlineError, StaleEpochError } from '../../src/core/errors.ts';
 import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
@@ -169,5 +172,60 @@ describe('a second owner fences the first', () => {
     expect((await values(store)).get('k')).toBe(11);
     await expect(store.commit(0, commit(elsewhere.epoch, 99, 0))).rejects.toBeInstanceOf(StaleEpochError);
     expect((await values(store)).get('k')).toBe(11);
+  });
+});
+
+/** Counters whose `poison` command always throws. */
+const poisoned = defineDomain({
+  name: 'poisoned',
+  initial: (): { value: number } => ({ value: 0 }),
+  commands: { add: z.object({ by: z.number().int() }), poison: z.object({}) },
+}).handle({
+  add: (state, { by }) => ({ state: { value: state.value + by } }),
+  poison(): never {
+    throw new Error('poison');
+  },
+});
+
+describe('a fenced owner leaves no effect behind', () => {
+  it('the dead letters of a batch whose commit was refused are not recorded: one dead letter per command in the shared queue', async () => {
+    const SHARDS = 4;
+    const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 32, revokeTimeoutMs: 50, retryDelayMs: 10 });
+    const store = new MemoryStateStore();
+    const deadLetters = new MemoryDeadLetterQueue();
+    const paused = new FaultyStore(store);
+    const start = (s: MemoryStateStore | FaultyStore) => {
+      const observer = new RecordingObserver();
+      const created = new Owner({ domain: poisoned, transport: processOn(broker), store: s, deadLetters, observer, maxAttempts: 1 });
+      closers.push(() => created.close());
+      return { owner: created, observer };
+    };
+    const a = start(paused);
+    await a.owner.start();
+    const producer = new Producer({ domain: poisoned, transport: processOn(broker) });
+    closers.push(() => producer.close());
+    const monitor = processOn(broker);
+    const keys = Array.from({ length: SHARDS }, (_, shard) => keysOnShard(shard, SHARDS, 1, 'acct-')[0]!);
+    for (const key of keys) await producer.send('add', key, { by: 1 });
+    await quiesce(monitor, SHARDS);
+
+    paused.pause();
+    for (const key of keys) await producer.send('poison', key, {});
+    await waitFor('A holding a commit of every shard', () => paused.waiting === SHARDS, 5_000);
+    const b = start(store);
+    await b.owner.start();
+    await waitFor('B owning some shards', () => b.owner.owned().length > 0, 5_000);
+    const moved = b.owner.owned().map((g) => g.shard);
+    await waitFor('B applied the moved shards', async () => {
+      for (const shard of moved) if ((await monitor.depth(shard)) > 0) return false;
+      return true;
+    }, 5_000);
+    paused.resume();
+    await quiesce(monitor, SHARDS);
+    expect([...a.observer.stale].sort()).toEqual([...moved].sort());
+
+    const letters = await deadLetters.list();
+    expect(letters.map((l) => `${l.shard}@${l.position}`).sort()).toEqual([...new Set(letters.map((l) => `${l.shard}@${l.position}`))].sort());
+    expect(await deadLetters.count()).toBe(SHARDS);
   });
 });
