@@ -42,6 +42,8 @@ export class GroupSubscription implements Subscription {
   readonly #timers = new Set<NodeJS.Timeout>();
   #assignment = new Set<number>();
   #memberId: string | undefined;
+  /** Consecutive restarts after crashes kafkajs would not restart from; reset by a successful join. */
+  #restarts = 0;
   #ticker: NodeJS.Timeout | undefined;
   #abandon: () => void = () => {};
   readonly #abandoned = new Promise<void>((resolve) => {
@@ -64,18 +66,41 @@ export class GroupSubscription implements Subscription {
     this.#consumer.on(events.REBALANCING, () => this.#revokeAll('rebalancing'));
     this.#consumer.on(events.STOP, () => this.#revokeAll('stopped'));
     this.#consumer.on(events.CRASH, (event) => {
-      this.#logger.warn({ topic: this.#topic, err: event.payload.error, restart: event.payload.restart }, 'kafka consumer crashed');
+      const { error, restart } = event.payload;
+      this.#logger.warn({ topic: this.#topic, err: error, restart }, 'kafka consumer crashed');
       this.#revokeAll('crashed');
+      if (!restart) this.#restart();
     });
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
     this.#ticker = setInterval(() => this.#heartbeat(), this.#settings.heartbeatIntervalMs);
     this.#ticker.unref();
-    await this.#consumer.run({
+    await this.#run();
+  }
+
+  #run(): Promise<void> {
+    return this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.#settings.partitionsConsumedConcurrently,
       eachBatch: (payload) => this.#eachBatch(payload),
+    });
+  }
+
+  /**
+   * kafkajs gives up on errors it deems final, such as INVALID_REQUEST, which some brokers
+   * (librdkafka's mock among them) answer to a SyncGroup that arrives after the leader's.
+   * An owner must not silently stop: rejoin after a growing pause (doubling up to 32 retry delays).
+   */
+  #restart(): void {
+    this.#restarts++;
+    const delayMs = this.#settings.retryDelayMs * Math.min(2 ** this.#restarts, 32);
+    this.#later(delayMs, () => {
+      this.#logger.warn({ topic: this.#topic, attempt: this.#restarts }, 'rejoining the consumer group after a crash');
+      this.#run().catch((error: unknown) => {
+        this.#logger.warn({ topic: this.#topic, err: error }, 'rejoin failed');
+        this.#restart();
+      });
     });
   }
 
@@ -107,6 +132,7 @@ export class GroupSubscription implements Subscription {
     if (this.#closing !== undefined) return;
     const rejoined = memberId !== this.#memberId;
     this.#memberId = memberId;
+    this.#restarts = 0;
     this.#assignment = new Set(partitions);
     for (const runner of [...this.#runners.values()]) {
       if (rejoined || !this.#assignment.has(runner.grant.shard)) this.#revoke(runner);

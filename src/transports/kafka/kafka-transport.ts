@@ -1,5 +1,5 @@
 import { Partitioners, type Admin, type Producer } from 'kafkajs';
-import { ClosedError, ConfigError, ConnectionError } from '../../core/errors.ts';
+import { ClosedError, ConfigError, ConnectionError, InvalidCommandError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../runtime/logger.ts';
 import type {
   EnqueueOptions,
@@ -47,6 +47,8 @@ export class KafkaTransport implements Transport {
   readonly #logger: Logger;
   #connecting: Promise<Connected> | undefined;
   #subscription: GroupSubscription | undefined;
+  /** The last committed offset read per partition. */
+  readonly #committed = new Map<number, number>();
   #closing: Promise<void> | undefined;
 
   constructor(options: KafkaTransportOptions, context: KafkaTransportContext) {
@@ -74,13 +76,16 @@ export class KafkaTransport implements Transport {
       throw new RangeError(`Expected shard in 0..${info.shardCount - 1}, got ${shard}`);
     }
     if (messages.length === 0) return { waitedMs: 0 };
+    const records = messages.map((message, index) => {
+      const { key, value } = message;
+      if (typeof key !== 'string' || typeof value !== 'string') {
+        throw new InvalidCommandError('value', `expected message ${index} to have a string key and value, got ${typeof key} and ${typeof value}`);
+      }
+      return { key, value, partition: shard };
+    });
     const waitedMs = await bound.admit(shard, messages.length, options);
     try {
-      await producer.send({
-        topic: this.topic,
-        acks: this.settings.acks,
-        messages: messages.map((message) => ({ key: message.key, value: message.value, partition: shard })),
-      });
+      await producer.send({ topic: this.topic, acks: this.settings.acks, messages: records });
     } catch (error) {
       throw kafkaConnectionError(this.settings.brokers, `producing ${messages.length} message(s) to ${this.topic} partition ${shard}`, error);
     } finally {
@@ -169,17 +174,29 @@ export class KafkaTransport implements Transport {
     return count;
   }
 
-  /** Every partition's lag: end offset minus the group's committed offset (or the start offset, before any commit). */
+  /**
+   * Every partition's lag: end offset minus the group's committed offset (or the start
+   * offset, before any commit). A group that is rebalancing may not answer for its offsets;
+   * the last ones read stand in, which can only overestimate the lag (commits only move forward).
+   */
   async #sampleLag(admin: Admin, partitions: number): Promise<number[]> {
     try {
       const [ends, committed] = await Promise.all([
         admin.fetchTopicOffsets(this.topic),
-        admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }),
+        admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }).then(
+          (topics) => topics[0]?.partitions ?? [],
+          (error: unknown) => {
+            this.#logger.debug({ topic: this.topic, groupId: this.groupId, err: error }, 'committed offsets unavailable; using the last known');
+            return [];
+          },
+        ),
       ]);
-      const committedBy = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+      for (const { partition, offset } of committed) {
+        this.#committed.set(partition, Number(offset));
+      }
       const lags = new Array<number>(partitions).fill(0);
       for (const end of ends) {
-        const from = committedBy.get(end.partition) ?? -1;
+        const from = this.#committed.get(end.partition) ?? -1;
         lags[end.partition] = Math.max(0, Number(end.high) - (from >= 0 ? from : Number(end.low)));
       }
       return lags;
