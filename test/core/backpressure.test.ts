@@ -166,6 +166,35 @@ describe('reject: a full shard fails fast with QueueFullError', () => {
   });
 });
 
+describe('reject with sendMany', () => {
+  it('the commands of a full shard are refused at their indexes, those of other shards are enqueued and applied', async () => {
+    const SHARDS = 2;
+    const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 4 });
+    const producer = new Producer({ domain: counters, transport: processOn(broker), overflow: 'reject', followUpReserve: 0 });
+    closers.push(() => producer.close());
+    const [full] = keysOnShard(0, SHARDS, 1, 'full-');
+    const [free] = keysOnShard(1, SHARDS, 1, 'free-');
+    for (let i = 0; i < 4; i++) await producer.send('add', full!, { by: 1 });
+    const outcomes = await producer.sendMany([
+      { type: 'add', key: free!, payload: { by: 10 } },
+      { type: 'add', key: full!, payload: { by: 100 } },
+      { type: 'add', key: free!, payload: { by: 10 } },
+    ]);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
+    const refused = outcomes[1]!;
+    expect(refused.ok ? undefined : refused.error).toBeInstanceOf(QueueFullError);
+
+    const store = new MemoryStateStore();
+    const owner = new Owner({ domain: counters, transport: processOn(broker), store });
+    closers.push(() => owner.close());
+    await owner.start();
+    await quiesce(processOn(broker), SHARDS);
+    const state = await entries<{ value: number }>(store);
+    expect(state.get(full!)).toEqual({ value: 4 });
+    expect(state.get(free!)).toEqual({ value: 20 });
+  });
+});
+
 describe('block: a wait past enqueueTimeoutMs fails with TimeoutError', () => {
   it('times out with code, operation and limit; nothing of it is enqueued or applied', async () => {
     const broker = MemoryTransport.broker({ shards: 1, capacity: 4 });

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineDomain } from '../../src/core/domain.ts';
 import { InvalidCommandError, ShardlineError } from '../../src/core/errors.ts';
 import { accounts } from '../../src/domains/accounts.ts';
 import { Owner } from '../../src/runtime/owner.ts';
@@ -154,5 +156,29 @@ describe('bad input is refused at the producer with InvalidCommandError and neve
     expect(state.get('alice')).toEqual({ open: true, balance: 100 + 7 - 30 });
     expect(state.get('bob')).toEqual({ open: true, balance: 30 });
     expect(await owner.deadLetters.count()).toBe(0);
+  });
+});
+
+/** A domain whose payload field takes anything the schema lets through. */
+const blobs = defineDomain({
+  name: 'blobs',
+  initial: (): { data: unknown } => ({ data: undefined }),
+  commands: { put: z.object({ data: z.unknown() }) },
+}).handle({
+  put: (_state, { data }) => ({ state: { data } }),
+});
+
+describe('a payload the schema accepts but JSON cannot carry', () => {
+  it('a BigInt or a cycle is refused with field "payload", never enqueued', async () => {
+    const transport = new MemoryTransport({ shards: SHARDS, capacity: 64 });
+    const producer = new Producer({ domain: blobs, transport });
+    closers.push(() => transport.close(), () => producer.close());
+    const big = await invalid(producer.send('put', 'k', { data: 10n }), 'payload');
+    expect(big.reason).toMatch(/JSON/);
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    const loop = await invalid(producer.send('put', 'k', { data: cyclic }), 'payload');
+    expect(loop.reason).toMatch(/JSON/);
+    expect(await totalDepth(transport, SHARDS)).toBe(0);
   });
 });

@@ -98,6 +98,25 @@ describe('request(): the reply of the handler, after the owner applied the comma
     expect(state.get('bob')).toEqual({ open: true, balance: 0 });
   });
 
+  it('each reply reaches the producer that asked, with several producers (processes) on one broker', async () => {
+    const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 32 });
+    const owner = new Owner({ domain: accounts, transport: new MemoryTransport({ broker }) });
+    closers.push(() => owner.close());
+    await owner.start();
+    const producers = Array.from({ length: 4 }, () => {
+      const producer = new Producer({ domain: accounts, transport: new MemoryTransport({ broker }) });
+      closers.push(() => producer.close());
+      return producer;
+    });
+    await producers[0]!.request('open', 'shared', {});
+    const replies = await Promise.all(
+      producers.flatMap((producer, p) => Array.from({ length: 5 }, (_, i) => producer.request('open', `own-${p}-${i}`, { initialBalance: 100 * p + i }))),
+    );
+    expect(replies.map((r) => r.balance)).toEqual(producers.flatMap((_, p) => Array.from({ length: 5 }, (_, i) => 100 * p + i)));
+    const deposits = await Promise.all(producers.map((producer) => producer.request('deposit', 'shared', { amount: 1 })));
+    expect(deposits.map((d) => d.balance).sort()).toEqual([1, 2, 3, 4]);
+  });
+
   it('rejects with TimeoutError when no owner applies the command in time; the command stays enqueued', async () => {
     const { producer, transport } = await setup({ owner: false });
     const error = await rejection(producer.request('open', 'alice', {}, { timeoutMs: 150 }));
