@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/index.ts';
 import { RecordingHandler, waitFor } from '../../src/testing/index.ts';
@@ -34,11 +35,18 @@ describe.skipIf(!natsAvailable())('bound across connections', () => {
           }
         }),
       );
+      // Two samplers: the transport's own depth(), and the server's count of messages in
+      // the subject (every batch here is 3 commands), which does not trust the transport.
+      const nc = await connect({ servers: server!.url });
+      const jsm = await nc.jetstreamManager();
       let maxDepth = 0;
+      let maxServerCount = 0;
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
           maxDepth = Math.max(maxDepth, await owner.depth(0));
+          const info = await jsm.streams.info(`${options.prefix}_bound`, { subjects_filter: `${options.prefix}.bound.0` });
+          maxServerCount = Math.max(maxServerCount, 3 * (info.state.subjects?.[`${options.prefix}.bound.0`] ?? 0));
           await new Promise((resolve) => setTimeout(resolve, 5));
         }
       })();
@@ -48,8 +56,10 @@ describe.skipIf(!natsAvailable())('bound across connections', () => {
       await waitFor('every message delivered', () => handler.values(0).length === producers.length * batches * 3, 20_000);
       sampling = false;
       await sampler;
+      await nc.close();
       await subscription.close();
 
+      expect(maxServerCount).toBeLessThanOrEqual(12);
       expect(maxDepth).toBeLessThanOrEqual(12);
       expect(waited).toBeGreaterThan(0);
       for (let p = 0; p < producers.length; p++) {

@@ -44,11 +44,9 @@ export type NatsTransportOptions = z.input<typeof natsTransportOptionsSchema>;
 export interface NatsTransportSettings extends Omit<z.output<typeof natsTransportOptionsSchema>, 'servers' | 'heartbeatMs'> {
   readonly servers: string[];
   readonly heartbeatMs: number;
-  /** The domain whose commands the transport carries. */
-  readonly domain: string;
 }
 
-/** Validates options once, reporting every wrong field with its path, and fills in defaults. */
+/** Validates options (and the domain, which becomes part of subjects) once, reporting every wrong field with its path, and fills in defaults. */
 export function parseNatsTransportOptions(options: unknown, domain: string, env: NodeJS.ProcessEnv = process.env): NatsTransportSettings {
   const parsed = natsTransportOptionsSchema.safeParse(options ?? {}, { reportInput: true });
   const domainCheck = token.safeParse(domain);
@@ -64,7 +62,6 @@ export function parseNatsTransportOptions(options: unknown, domain: string, env:
     ...o,
     servers: typeof servers === 'string' ? servers.split(',').map((s) => s.trim()) : servers,
     heartbeatMs: o.heartbeatMs ?? Math.floor(o.leaseTtlMs / 3),
-    domain,
   };
 }
 

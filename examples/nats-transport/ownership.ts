@@ -93,17 +93,22 @@ export class Ownership implements Subscription {
     } catch (error) {
       logger.warn({ member: this.#memberId, err: error }, 'heartbeat failed; leases are kept only while they can be renewed');
     }
+    // Giving a shard up waits for its delivery in hand; it is not awaited here, so that
+    // one slow handler never delays the renewal of the other leases.
     await Promise.all(
       [...this.#held].map(async ([shard, held]) => {
         if (held.leaving !== undefined) return;
-        if (members !== undefined && rendezvous(members, shard) !== this.#memberId) return this.#giveUp(shard, held, true);
+        if (members !== undefined && rendezvous(members, shard) !== this.#memberId) {
+          void this.#giveUp(shard, held, true);
+          return;
+        }
         try {
           const renewed = await this.#bucket.renew(held.lease);
-          if (renewed === undefined) return this.#giveUp(shard, held, false);
-          held.lease = renewed;
+          if (renewed === undefined) void this.#giveUp(shard, held, false);
+          else held.lease = renewed;
         } catch (error) {
           logger.warn({ shard, err: error }, 'lease renewal failed');
-          if (!this.#trusted(held)) await this.#giveUp(shard, held, false);
+          if (!this.#trusted(held)) void this.#giveUp(shard, held, false);
         }
       }),
     );

@@ -83,13 +83,19 @@ export class ShardLog {
    * fit (the depth cannot exceed it), the oldest message is not read.
    */
   async tail(shard: number, wanted = Number.POSITIVE_INFINITY): Promise<ShardTail> {
-    const last = await this.#read(shard, { last_by_subj: this.#names.shard(shard) });
-    if (last === undefined) return { lastSequence: 0, lastTotal: 0, depth: 0 };
-    const lastTotal = header(last, TOTAL_HEADER);
-    if (lastTotal + wanted <= this.#settings.capacity) return { lastSequence: last.seq, lastTotal, depth: lastTotal };
-    const first = await this.#read(shard, { seq: 0, next_by_subj: this.#names.shard(shard) });
-    const before = first === undefined ? lastTotal : header(first, TOTAL_HEADER) - header(first, COUNT_HEADER);
-    return { lastSequence: last.seq, lastTotal, depth: Math.max(0, lastTotal - before) };
+    for (;;) {
+      const last = await this.#read(shard, { last_by_subj: this.#names.shard(shard) });
+      if (last === undefined) return { lastSequence: 0, lastTotal: 0, depth: 0 };
+      const lastTotal = header(last, TOTAL_HEADER);
+      if (lastTotal + wanted <= this.#settings.capacity) return { lastSequence: last.seq, lastTotal, depth: lastTotal };
+      const first = await this.#read(shard, { seq: 0, next_by_subj: this.#names.shard(shard) });
+      if (first === undefined) return { lastSequence: last.seq, lastTotal, depth: 0 };
+      // An oldest message newer than the last one read means the subject emptied in
+      // between and a new run of totals began: the two do not compare; read again.
+      if (first.seq > last.seq) continue;
+      const before = header(first, TOTAL_HEADER) - header(first, COUNT_HEADER);
+      return { lastSequence: last.seq, lastTotal, depth: Math.max(0, lastTotal - before) };
+    }
   }
 
   /**

@@ -41,7 +41,6 @@ export class ShardRunner {
   readonly #buffer: Chunk[] = [];
   #lastSequence = 0;
   #active = true;
-  #refused = false;
   #wake: (() => void) | undefined;
   #messages: ConsumerMessages | undefined;
 
@@ -53,16 +52,6 @@ export class ShardRunner {
     this.done = this.#run().catch((error: unknown) => {
       this.#context.logger.error({ shard: grant.shard, err: error }, 'shard runner failed');
     });
-  }
-
-  /** True until the runner stopped or the handler refused the grant. */
-  get active(): boolean {
-    return this.#active;
-  }
-
-  /** True when the handler refused the grant; the shard should be given up. */
-  get refused(): boolean {
-    return this.#refused;
   }
 
   /** Stops after the delivery in hand (if any); await `done` to know when. Idempotent. */
@@ -81,7 +70,7 @@ export class ShardRunner {
     }
     try {
       while (this.#active && this.#messages === undefined) await this.#subscribe();
-      /** Messages of a rejected batch: delivered again as they were, so a retry sees the same input. */
+      // Messages of a rejected batch: delivered again as they were, so a retry sees the same input.
       let retry = 0;
       while (this.#active) {
         if (this.#buffer.length === 0) {
@@ -160,7 +149,6 @@ export class ShardRunner {
   }
 
   #refuse(): void {
-    this.#refused = true;
     this.#active = false;
     this.#onRefused(this);
   }
