@@ -10,6 +10,7 @@ import type { ShardCommit, ShardSnapshot, StateStore } from '../../src/state/sta
 import type { Transport } from '../../src/transports/transport.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { shardOf } from '../../src/core/router.ts';
+import { ConnectionError } from '../../src/core/errors.ts';
 
 /** A counter per key: `add` returns the new value. */
 export const counters = defineDomain({
@@ -132,6 +133,7 @@ export class FaultyStore implements StateStore {
   #release: (() => void) | undefined;
   #crashNext = false;
   #revive: (() => void) | undefined;
+  #failNext = 0;
 
   constructor(inner: StateStore) {
     this.inner = inner;
@@ -152,6 +154,11 @@ export class FaultyStore implements StateStore {
     this.#crashNext = true;
   }
 
+  /** The next `times` commits fail with a retriable error before reaching the store (nothing written). */
+  failNextCommits(times = 1): void {
+    this.#failNext = times;
+  }
+
   /** Lets a "crashed" commit return after all, as a zombie that wakes up would. */
   revive(): void {
     this.#revive?.();
@@ -170,6 +177,11 @@ export class FaultyStore implements StateStore {
       this.waiting++;
       await this.#gate;
       this.waiting--;
+    }
+    if (this.#failNext > 0) {
+      this.#failNext--;
+      this.commits.push({ shard, epoch: commit.epoch, position: commit.position, ok: false });
+      throw new ConnectionError('state store', 'connection reset before the write (injected)');
     }
     try {
       await this.inner.commit(shard, commit);

@@ -201,6 +201,27 @@ describe('a redelivered command is not applied twice', () => {
     expect(await store.status(0)).toMatchObject({ position: 5 });
   });
 
+  it('a batch whose commit failed (nothing written) is delivered again and applied exactly once, not skipped as already seen', async () => {
+    const broker = MemoryTransport.broker({ shards: 1, capacity: 32, revokeTimeoutMs: 50, retryDelayMs: 10 });
+    const store = new MemoryStateStore();
+    const flaky = new FaultyStore(store);
+    const { started, observer } = startOwner(broker, flaky, closers);
+    await started;
+    const producer = new Producer({ domain: lists, transport: processOn(broker) });
+    closers.push(() => producer.close());
+    const transport = processOn(broker);
+
+    flaky.failNextCommits(2);
+    await producer.sendMany(['a', 'b', 'c'].map((item) => ({ type: 'append' as const, key: 'k', payload: { item } })));
+    // Commands without an origin (another client's encoding) take the id-window path.
+    await transport.enqueue(0, ['d', 'e'].map((item) => ({ key: 'k', value: encodeCommand({ id: `raw-${item}`, type: 'append', key: 'k', payload: { item }, sentAt: Date.now() }) })), block);
+    await quiesce(transport, 1);
+
+    expect(flaky.commits.filter((c) => !c.ok).length).toBe(2);
+    expect((await items(store)).get('k')).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(observer.count('append', 'duplicate')).toBe(0);
+  });
+
   it('the same command id enqueued again (in the batch, in a later batch, after an owner restart) is applied once', async () => {
     const broker = MemoryTransport.broker({ shards: 2, capacity: 32, revokeTimeoutMs: 50, retryDelayMs: 10 });
     const store = new MemoryStateStore();
