@@ -17,11 +17,6 @@ export async function importConfigured(specifier: string, field: string): Promis
   }
 }
 
-/** Imports one of shardline's own optional modules (bullmq, kafka, redis) only when configuration asks for it. */
-export async function importBuiltIn(relativePath: string): Promise<Record<string, unknown>> {
-  return (await import(new URL(relativePath, import.meta.url).href)) as Record<string, unknown>;
-}
-
 /** The named export of `module`, checked to be a function (a factory or a class). */
 export function exportedFunction<T>(module: Record<string, unknown>, name: string, field: string, from: string): T {
   const value = module[name];

@@ -12,17 +12,10 @@ import type { StateStore } from '../state/state-store.ts';
 import type { TransportContext, TransportModule } from '../transports/factory.ts';
 import { MemoryTransport } from '../transports/memory/memory-transport.ts';
 import type { Transport } from '../transports/transport.ts';
-import { exportedFunction, importBuiltIn, importConfigured } from './module-loader.ts';
+import { exportedFunction, importConfigured } from './module-loader.ts';
 
 /** The domains a configuration can name. */
 export const DOMAINS: Readonly<Record<Config['domain'], AnyDomain>> = { accounts };
-
-/** Where the optional built-ins live; imported only when configuration names them. */
-const BUILT_IN = {
-  bullmq: '../transports/bullmq/index.ts',
-  kafka: '../transports/kafka/index.ts',
-  kafkaReplies: '../transports/kafka/index.ts',
-} as const;
 
 const TRANSPORT_MEMBERS = ['connect', 'enqueue', 'depth', 'consume', 'close'] as const;
 
@@ -35,14 +28,18 @@ export async function createTransport(config: Config, logger: Logger): Promise<T
   const { kind, module, options } = config.transport;
   const context: TransportContext = { domain: config.domain, logger };
   if (kind === 'memory') return new MemoryTransport(memoryTransportOptionsSchema.parse(options));
-  const from = module ?? BUILT_IN[kind!];
-  const loaded = module === undefined ? await importBuiltIn(from) : await importConfigured(module, 'transport.module');
+  if (kind === 'bullmq') {
+    const bullmq = await import('../transports/bullmq/index.ts');
+    return bullmq.createTransport({ url: config.redis.url, ...options }, context);
+  }
+  if (kind === 'kafka') {
+    const kafka = await import('../transports/kafka/index.ts');
+    return kafka.createTransport({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, ...options }, context);
+  }
+  const from = module!;
+  const loaded = await importConfigured(from, 'transport.module');
   const factory = exportedFunction<TransportModule['createTransport']>(loaded, 'createTransport', 'transport.module', from);
-  const withEndpoints =
-    kind === 'bullmq' ? { url: config.redis.url, ...options }
-    : kind === 'kafka' ? { brokers: config.kafka.brokers, clientId: config.kafka.clientId, ...options }
-    : options;
-  const transport = await factory(withEndpoints, context);
+  const transport = await factory(options, context);
   const missing = TRANSPORT_MEMBERS.filter((member) => typeof (transport as unknown as Record<string, unknown>)?.[member] !== 'function');
   if (missing.length > 0 || typeof transport?.name !== 'string') {
     throw new ConfigError([
@@ -101,7 +98,6 @@ export async function createReplies(config: Config, redis: RedisLink): Promise<R
     const { RedisReplyBus } = await import('../transports/bullmq/redis-reply-bus.ts');
     return new RedisReplyBus({ client: await redis.client() });
   }
-  type KafkaBus = new (options: { brokers: readonly string[]; clientId: string; domain: string }) => ReplyBus;
-  const KafkaReplyBus = exportedFunction<KafkaBus>(await importBuiltIn(BUILT_IN.kafkaReplies), 'KafkaReplyBus', 'replies.kind', BUILT_IN.kafkaReplies);
-  return new KafkaReplyBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, domain: config.domain });
+  const { KafkaReplyBus } = await import('../transports/kafka/kafka-reply-bus.ts');
+  return new KafkaReplyBus({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId });
 }

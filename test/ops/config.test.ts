@@ -7,7 +7,7 @@ import { ConfigError } from '../../src/core/errors.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { runCli, startCli } from './support/cli.ts';
-import { available, pollUntil, startRedis, type Service } from './support/services.ts';
+import { available, freePort, pollUntil, startRedis, type Service } from './support/services.ts';
 
 let dir: string;
 
@@ -139,6 +139,15 @@ describe('a transport named by module path', () => {
     const result = await runCli(['consumer', '--transport', module, '--no-metrics']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
+  });
+});
+
+describe('an unreachable service', () => {
+  it('exits 3 with an error naming the Redis URL', async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const result = await runCli(['consumer', '--transport', 'bullmq', '--store', 'redis', '--redis-url', url, '--no-metrics', '--log-level', 'silent']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`redis at ${url}`);
   });
 });
 
