@@ -1,7 +1,7 @@
 import type { AnyDomain } from '../core/domain.ts';
 import { StaleEpochError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
-import { MemoryDeadLetterQueue, type DeadLetterQueue } from '../state/dead-letters.ts';
+import type { DeadLetterQueue } from '../state/dead-letters.ts';
 import { MemoryStateStore } from '../state/memory-store.ts';
 import type { OutboxMessage, StateStore } from '../state/state-store.ts';
 import type { Delivery, ShardGrant, ShardHandler, Subscription, Transport } from '../transports/transport.ts';
@@ -17,10 +17,8 @@ import { ShardSender } from './sender.ts';
 export interface OwnerOptions<D extends AnyDomain> extends Partial<OwnerSettings> {
   readonly domain: D;
   readonly transport: Transport;
-  /** Entity state, positions and epochs; defaults to a memory store. */
+  /** Entity state, positions, epochs and dead letters; defaults to a memory store. */
   readonly store?: StateStore;
-  /** Where failing commands go; defaults to memory. */
-  readonly deadLetters?: DeadLetterQueue;
   /** Where replies to `request()` are published; defaults to in-process replies. */
   readonly replies?: ReplyBus;
   readonly observer?: RuntimeObserver;
@@ -64,11 +62,11 @@ export class Owner<D extends AnyDomain> {
   #closing: Promise<void> | undefined;
 
   constructor(options: OwnerOptions<D>) {
-    const { domain, transport, store, deadLetters, replies, observer, logger, ...settings } = options;
+    const { domain, transport, store, replies, observer, logger, ...settings } = options;
     this.settings = parseOptions(ownerSettingsSchema, settings, 'owner');
     this.domain = domain;
     this.store = store ?? new MemoryStateStore({ dedupeWindow: this.settings.dedupeWindow });
-    this.deadLetters = deadLetters ?? new MemoryDeadLetterQueue();
+    this.deadLetters = this.store.deadLetters;
     this.#transport = transport;
     this.#replies = replies ?? new MemoryReplyBus();
     this.#observer = observer ?? {};
@@ -186,11 +184,6 @@ export class Owner<D extends AnyDomain> {
 
   async #commit(owned: OwnedShard, result: BatchResult): Promise<void> {
     const shard = owned.grant.shard;
-    for (const letter of result.deadLetters) {
-      await this.deadLetters.add(letter);
-      this.#observer.deadLettered?.(shard, letter.type, letter.error);
-      this.#logger.warn({ shard, position: letter.position, id: letter.id, error: letter.error }, 'command dead-lettered');
-    }
     if (result.lastPosition > owned.position) {
       // Follow-ups still unsent from earlier batches stay in the outbox with the new ones,
       // so a new owner resends every one of them whatever moment this owner dies at.
@@ -202,7 +195,12 @@ export class Owner<D extends AnyDomain> {
         marks: result.marks,
         forgottenMarks: result.forgottenMarks,
         outbox: owned.unsent.size === 0 ? result.outbox : [...owned.unsent, ...result.outbox],
+        deadLetters: result.deadLetters,
       });
+      for (const letter of result.deadLetters) {
+        this.#observer.deadLettered?.(shard, letter.type, letter.error);
+        this.#logger.warn({ shard, position: letter.position, id: letter.id, error: letter.error }, 'command dead-lettered');
+      }
       owned.position = result.lastPosition;
       for (const message of result.outbox) owned.unsent.add(message);
       this.#send(owned, result.outbox);

@@ -36,6 +36,11 @@ export class MemoryDeadLetterQueue implements DeadLetterQueue {
   }
 
   async add(letter: DeadLetter): Promise<void> {
+    this.push(letter);
+  }
+
+  /** Adds at once, for a memory store committing letters with its batch. */
+  push(letter: DeadLetter): void {
     this.#count++;
     this.#letters.push(letter);
     if (this.#letters.length > this.#capacity) this.#letters.shift();

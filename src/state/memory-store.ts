@@ -1,4 +1,5 @@
 import { StaleEpochError } from '../core/errors.ts';
+import { MemoryDeadLetterQueue } from './dead-letters.ts';
 import type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
 
 interface ShardRecord {
@@ -18,12 +19,17 @@ interface ShardRecord {
  */
 export class MemoryStateStore implements StateStore {
   readonly name = 'memory';
+  readonly deadLetters: MemoryDeadLetterQueue;
   readonly #shards = new Map<number, ShardRecord>();
   readonly #dedupeWindow: number;
 
-  /** @param options.dedupeWindow how many recent command ids per shard are kept for dedupe. */
-  constructor(options: { dedupeWindow?: number } = {}) {
+  /**
+   * @param options.dedupeWindow how many recent command ids per shard are kept for dedupe.
+   * @param options.deadLetters where commits put dead letters (share one between stores to see them together).
+   */
+  constructor(options: { dedupeWindow?: number; deadLetters?: MemoryDeadLetterQueue } = {}) {
     this.#dedupeWindow = options.dedupeWindow ?? 10_000;
+    this.deadLetters = options.deadLetters ?? new MemoryDeadLetterQueue();
   }
 
   #record(shard: number): ShardRecord {
@@ -65,6 +71,7 @@ export class MemoryStateStore implements StateStore {
     for (const [origin, seq] of commit.marks) record.marks.set(origin, seq);
     for (const origin of commit.forgottenMarks) record.marks.delete(origin);
     record.outbox = commit.outbox;
+    for (const letter of commit.deadLetters) this.deadLetters.push(letter);
   }
 
   async *entries(): AsyncIterable<[string, unknown]> {

@@ -1,3 +1,5 @@
+import type { DeadLetter, DeadLetterQueue } from './dead-letters.ts';
+
 /**
  * Where owners keep entity state, the last applied position and the ownership epoch of
  * each shard. A store instance serves one domain. The store is the fencing authority:
@@ -39,13 +41,20 @@ export interface ShardCommit {
   readonly marks: ReadonlyMap<string, number>;
   /** Origins the owner stopped tracking (least recently seen, beyond its limit); delete them. */
   readonly forgottenMarks: readonly string[];
-  /** Follow-ups the batch emitted; replaces the shard's previous outbox (which was sent already). */
+  /** Follow-ups not yet sent (earlier ones still unsent, then the batch's); replaces the shard's outbox. */
   readonly outbox: readonly OutboxMessage[];
+  /** Commands of the batch that could not be applied; added to `deadLetters` in the same write. */
+  readonly deadLetters: readonly DeadLetter[];
 }
 
 export interface StateStore {
   /** Short name for logs (`memory`, `redis`). */
   readonly name: string;
+  /**
+   * The dead letters this store's commits recorded: written atomically with the batch
+   * they belong to, so a fenced owner's batch leaves none and a crash loses none.
+   */
+  readonly deadLetters: DeadLetterQueue;
   /**
    * Takes the shard over: atomically sets its epoch to `max(current + 1, offeredEpoch)`
    * (the transport's epoch, 0 if it has none) and returns that epoch with where the
