@@ -1,8 +1,9 @@
 /**
  * What metrics cost on the hot path: the memory-transport pipeline (producer → shard
  * queues → owners) run with no metrics and with the full prom-client observer, in
- * alternating rounds in one process, on the same commands; prints the throughput of
- * each and the ratio (on / off) as JSON. Timing lives here, not in tests.
+ * alternating rounds in one process, on the same commands; prints, as JSON, the median
+ * throughput and CPU time per command of each, and the medians of the per-round ratios
+ * (on / off). Timing lives here, not in tests.
  *
  *   node --import tsx src/cli/metrics-overhead.ts [--commands 200000] [--rounds 5]
  */
@@ -24,8 +25,14 @@ const SEND_TASKS = 64;
 
 type Mode = 'batched' | 'per-command';
 
-/** Commands per second for one run of `commands` adds, with or without metrics. */
-async function run(mode: Mode, commands: number, metrics: boolean): Promise<number> {
+/** One run: wall-clock throughput, and CPU time per command (steadier on a shared machine). */
+interface Measurement {
+  readonly perSec: number;
+  readonly cpuUsPerCommand: number;
+}
+
+/** Runs `commands` adds through the pipeline, with or without metrics. */
+async function run(mode: Mode, commands: number, metrics: boolean): Promise<Measurement> {
   const transport = new MemoryTransport({ shards: SHARDS, capacity: 4096 });
   let applied = 0;
   let done!: () => void;
@@ -49,6 +56,7 @@ async function run(mode: Mode, commands: number, metrics: boolean): Promise<numb
   instruments?.watchQueues({ shardCount: info.shardCount, capacity: info.capacity, depth: (shard) => transport.depth(shard) });
   const key = (i: number) => `acct-${(i * 7919) % ACCOUNTS}`;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   if (mode === 'batched') {
     for (let start = 0; start < commands; start += BATCH) {
       const batch = [];
@@ -63,12 +71,16 @@ async function run(mode: Mode, commands: number, metrics: boolean): Promise<numb
     );
   }
   await finished;
-  const perSec = commands / ((performance.now() - started) / 1000);
+  const used = process.cpuUsage(cpu);
+  const measurement = {
+    perSec: commands / ((performance.now() - started) / 1000),
+    cpuUsPerCommand: (used.user + used.system) / commands,
+  };
   if (instruments !== undefined) await instruments.metrics();
   await producer.close();
   await owner.close();
   await transport.close();
-  return perSec;
+  return measurement;
 }
 
 function median(values: readonly number[]): number {
@@ -87,8 +99,8 @@ const options = parseChecked(
 const report: Record<string, unknown> = { node: process.version, commands: options.commands, rounds: options.rounds };
 for (const mode of ['batched', 'per-command'] as const) {
   await run(mode, Math.min(options.commands, 20_000), true);
-  const off: number[] = [];
-  const on: number[] = [];
+  const off: Measurement[] = [];
+  const on: Measurement[] = [];
   for (let round = 0; round < options.rounds; round++) {
     // Alternate the order so drift (JIT, GC, a noisy neighbour) hits both sides alike.
     if (round % 2 === 0) {
@@ -99,12 +111,14 @@ for (const mode of ['batched', 'per-command'] as const) {
       off.push(await run(mode, options.commands, false));
     }
   }
+  const round3 = (x: number) => Math.round(x * 1000) / 1000;
   report[mode] = {
-    offPerSec: Math.round(median(off)),
-    onPerSec: Math.round(median(on)),
-    ratioOnToOff: Math.round((median(on) / median(off)) * 1000) / 1000,
-    off: off.map(Math.round),
-    on: on.map(Math.round),
+    offPerSec: Math.round(median(off.map((m) => m.perSec))),
+    onPerSec: Math.round(median(on.map((m) => m.perSec))),
+    throughputRatioOnToOff: round3(median(on.map((m, i) => m.perSec / off[i]!.perSec))),
+    offCpuUsPerCommand: round3(median(off.map((m) => m.cpuUsPerCommand))),
+    onCpuUsPerCommand: round3(median(on.map((m) => m.cpuUsPerCommand))),
+    cpuRatioOnToOff: round3(median(on.map((m, i) => m.cpuUsPerCommand / off[i]!.cpuUsPerCommand))),
   };
 }
 process.stdout.write(`${JSON.stringify(report)}\n`);

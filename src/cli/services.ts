@@ -6,7 +6,6 @@ import { memoryTransportOptionsSchema } from '../config/schema.ts';
 import { accounts } from '../domains/accounts.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { MemoryReplyBus, type ReplyBus } from '../runtime/replies.ts';
-import { MemoryDeadLetterQueue, type DeadLetterQueue } from '../state/dead-letters.ts';
 import { MemoryStateStore } from '../state/memory-store.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { TransportContext, TransportModule } from '../transports/factory.ts';
@@ -77,18 +76,11 @@ export class RedisLink {
   }
 }
 
-/** Builds the configured state store (memory, or Redis shared by every process). */
+/** Builds the configured state store (memory, or Redis shared by every process), with its dead letters. */
 export async function createStore(config: Config, redis: RedisLink): Promise<StateStore> {
   if (config.store.kind === 'memory') return new MemoryStateStore({ dedupeWindow: config.owner.dedupeWindow });
   const { RedisStateStore } = await import('../state/redis-store.ts');
   return new RedisStateStore({ client: await redis.client(), domain: config.domain, dedupeWindow: config.owner.dedupeWindow });
-}
-
-/** Dead letters follow the store: in this process with the memory store, in Redis with the redis one. */
-export async function createDeadLetters(config: Config, redis: RedisLink): Promise<DeadLetterQueue> {
-  if (config.store.kind === 'memory') return new MemoryDeadLetterQueue();
-  const { RedisDeadLetterQueue } = await import('../state/redis-dead-letters.ts');
-  return new RedisDeadLetterQueue({ client: await redis.client(), domain: config.domain });
 }
 
 /** Builds the configured reply bus for `request()`. */

@@ -3,9 +3,8 @@ import type { AnyDomain } from '../../core/domain.ts';
 import { Owner } from '../../runtime/owner.ts';
 import { openProcess } from '../process-kit.ts';
 import type { ReplyBus } from '../../runtime/replies.ts';
-import type { DeadLetterQueue } from '../../state/dead-letters.ts';
 import type { StateStore } from '../../state/state-store.ts';
-import { createDeadLetters, createReplies, createStore, RedisLink } from '../services.ts';
+import { createReplies, createStore, RedisLink } from '../services.ts';
 import { ShutdownGate } from '../shutdown.ts';
 
 /**
@@ -27,16 +26,14 @@ export async function runConsumer(config: Config): Promise<number> {
       await owner?.close();
     } finally {
       await kit.close();
-      await Promise.allSettled([store?.close(), deadLetters?.close(), replies?.close()]);
+      await Promise.allSettled([store?.close(), replies?.close()]);
       await redis.close();
     }
   };
   let store: StateStore | undefined;
-  let deadLetters: DeadLetterQueue | undefined;
   let replies: ReplyBus | undefined;
   try {
     store = await createStore(config, redis);
-    deadLetters = await createDeadLetters(config, redis);
     replies = await createReplies(config, redis);
     await kit.connect();
     owner = new Owner({
@@ -44,7 +41,6 @@ export async function runConsumer(config: Config): Promise<number> {
       domain: kit.domain,
       transport: kit.transport,
       store,
-      deadLetters,
       replies,
       observer: kit.observer,
       logger: kit.logger,
@@ -52,6 +48,7 @@ export async function runConsumer(config: Config): Promise<number> {
     kit.instruments.watchOwnership(() => owner?.owned().length ?? 0);
     await Promise.race([owner.start(), gate.signalled]);
     if (!gate.stopping) kit.logger.info({ store: store.name }, 'consumer running');
+    if (config.transport.kind === 'memory') kit.logger.warn({}, 'memory transport: only commands sent from this process reach this owner; use bullmq or kafka to share shards');
     await gate.signalled;
   } catch (error) {
     gate.close();

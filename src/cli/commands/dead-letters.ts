@@ -1,6 +1,6 @@
 import type { Config } from '../../config/schema.ts';
 import type { DeadLetter } from '../../state/dead-letters.ts';
-import { createDeadLetters, RedisLink } from '../services.ts';
+import { createStore, RedisLink } from '../services.ts';
 
 /**
  * `shardline dead-letters`: the newest `limit` dead letters of the domain, oldest first,
@@ -9,12 +9,12 @@ import { createDeadLetters, RedisLink } from '../services.ts';
 export async function listDeadLetters(config: Config, limit: number): Promise<{ total: number; letters: DeadLetter[] }> {
   const redis = new RedisLink(config.redis.url);
   try {
-    const queue = await createDeadLetters(config, redis);
+    const store = await createStore(config, redis);
     try {
-      const [letters, total] = await Promise.all([queue.list(limit), queue.count()]);
+      const [letters, total] = await Promise.all([store.deadLetters.list(limit), store.deadLetters.count()]);
       return { total, letters };
     } finally {
-      await queue.close();
+      await store.close();
     }
   } finally {
     await redis.close();

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/schema.ts';
 import type { Transport } from '../../transports/transport.ts';
 import { createLogger } from '../log.ts';
-import { createDeadLetters, createStore, createTransport, RedisLink } from '../services.ts';
+import { createStore, createTransport, RedisLink } from '../services.ts';
 
 /** One shard as `shardline inspect` shows it. */
 export interface ShardReport {
@@ -56,7 +56,7 @@ export async function inspect(config: Config): Promise<InspectReport> {
   try {
     const info = await transport.connect();
     const store = await createStore(config, redis);
-    const deadLetters = await createDeadLetters(config, redis);
+    const { deadLetters } = store;
     try {
       const shards = Array.from({ length: info.shardCount }, (_, shard) => shard);
       const [statuses, depths, owners, letters, total] = await Promise.all([
@@ -84,7 +84,7 @@ export async function inspect(config: Config): Promise<InspectReport> {
         })),
       };
     } finally {
-      await Promise.allSettled([store.close(), deadLetters.close()]);
+      await store.close();
     }
   } finally {
     await transport.close();

@@ -1,4 +1,5 @@
 import type { Config } from '../../config/schema.ts';
+import { ConfigError } from '../../core/errors.ts';
 import type { Accounts } from '../../domains/accounts.ts';
 import { Producer } from '../../runtime/producer.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -19,6 +20,11 @@ const EXPECTED_REFUSALS = new Set(['QUEUE_FULL', 'TIMEOUT', 'CLOSED']);
  * other than backpressure.
  */
 export async function runProducer(config: Config): Promise<number> {
+  if (config.transport.kind === 'memory') {
+    throw new ConfigError([
+      'transport: expected a transport shared between processes (bullmq, kafka or a module), got memory, whose queues live in one process and would never reach an owner; run `shardline demo` for producers and owners in one process',
+    ]);
+  }
   const kit = await openProcess(config, 'producer', (connected) => (connected ? { ready: true } : { ready: false, reason: 'connecting' }));
   const gate = new ShutdownGate({ logger: kit.logger });
   const redis = new RedisLink(config.redis.url);
