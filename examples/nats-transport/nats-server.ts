@@ -14,6 +14,8 @@ const START_TIMEOUT_MS = 10_000;
 /** A NATS server for tests and the demo: its URL and how to stop it. */
 export interface NatsServer {
   readonly url: string;
+  /** Stops the server and starts it again on the same port and data; undefined for `NATS_URL`. */
+  readonly restart: (() => Promise<void>) | undefined;
   /** Stops the server this process started and removes its data; does nothing for `NATS_URL`. Idempotent. */
   stop(): Promise<void>;
 }
@@ -35,23 +37,37 @@ export function natsAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
  * and a fresh data directory, and resolves once it accepts connections.
  */
 export async function startNatsServer(env: NodeJS.ProcessEnv = process.env): Promise<NatsServer> {
-  if (env.NATS_URL !== undefined) return { url: env.NATS_URL, stop: async () => {} };
+  if (env.NATS_URL !== undefined) return { url: env.NATS_URL, restart: undefined, stop: async () => {} };
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'shardline-nats-'));
-  const child = spawn(binary(env), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const launch = async () => {
+    const started = spawn(binary(env), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      await ready(started);
+    } catch (error) {
+      await terminate(started);
+      throw error;
+    }
+    return started;
+  };
+  let child: ChildProcess | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await terminate(child);
+      if (child !== undefined) await terminate(child);
       await rm(dir, { recursive: true, force: true });
     })());
   try {
-    await ready(child);
+    child = await launch();
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url: `nats://127.0.0.1:${port}`, stop };
+  const restart = async () => {
+    await terminate(child!);
+    child = await launch();
+  };
+  return { url: `nats://127.0.0.1:${port}`, restart, stop };
 }
 
 function binary(env: NodeJS.ProcessEnv): string {
