@@ -15,11 +15,12 @@ import {
   type TransportMessage,
 } from '../../src/index.ts';
 import { BoundedEnqueue } from './bounded-enqueue.ts';
+import { errorText } from './error-text.ts';
 import { Names } from './names.ts';
 import { parseNatsTransportOptions, type NatsTransportOptions, type NatsTransportSettings } from './options.ts';
 import { OwnershipBucket } from './ownership-bucket.ts';
 import { Ownership } from './ownership.ts';
-import { describe, ShardLog } from './shard-log.ts';
+import { ShardLog } from './shard-log.ts';
 
 /** Bytes of a server's `max_payload` left for headers and subject when batches are split. */
 const HEADER_ROOM_BYTES = 4096;
@@ -138,7 +139,7 @@ export class NatsTransport implements Transport {
     try {
       nc = await connect({ servers, name: `shardline-${this.#names.stream}`, timeout: requestTimeoutMs, maxReconnectAttempts: -1 });
     } catch (error) {
-      throw new ConnectionError(where, `expected a reachable nats-server, got ${describe(error)}`, { cause: error });
+      throw new ConnectionError(where, `expected a reachable nats-server, got ${errorText(error)}`, { cause: error });
     }
     try {
       const jsm = await nc.jetstreamManager({ timeout: requestTimeoutMs });
@@ -155,7 +156,7 @@ export class NatsTransport implements Transport {
     } catch (error) {
       await nc.close();
       if (error instanceof ConfigError || error instanceof ConnectionError) throw error;
-      throw new ConnectionError(where, `expected JetStream to be enabled (nats-server -js), got ${describe(error)}`, { cause: error });
+      throw new ConnectionError(where, `expected JetStream to be enabled (nats-server -js), got ${errorText(error)}`, { cause: error });
     }
   }
 }

@@ -1,8 +1,8 @@
 import { StorageType, type JetStreamClient, type KV } from 'nats';
 import { ConfigError, ConnectionError } from '../../src/index.ts';
+import { errorText } from './error-text.ts';
 import type { Names } from './names.ts';
 import type { NatsTransportSettings } from './options.ts';
-import { describe } from './shard-log.ts';
 
 /** A shard lease this member holds. */
 export interface Lease {
@@ -52,7 +52,7 @@ export class OwnershipBucket {
       return new OwnershipBucket(kv, names, memberId);
     } catch (error) {
       if (error instanceof ConfigError) throw error;
-      throw new ConnectionError(`JetStream KV bucket ${names.bucket}`, describe(error), { cause: error });
+      throw new ConnectionError(`JetStream KV bucket ${names.bucket}`, errorText(error), { cause: error });
     }
   }
 

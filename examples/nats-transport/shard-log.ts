@@ -1,6 +1,7 @@
 import { headers, StorageType, type JetStreamClient, type JetStreamManager, type MsgRequest, type StoredMsg } from 'nats';
 import { ConfigError, ConnectionError } from '../../src/index.ts';
 import { COUNT_HEADER, TOTAL_HEADER, type EncodedChunk } from './batch-codec.ts';
+import { errorText } from './error-text.ts';
 import type { Names } from './names.ts';
 import type { NatsTransportSettings } from './options.ts';
 
@@ -55,7 +56,7 @@ export class ShardLog {
     const description = JSON.stringify({ shardline: { shards, capacity } });
     const found = await this.#jsm.streams.info(this.#names.stream).catch((error: unknown) => {
       if (isNotFound(error)) return undefined;
-      throw new ConnectionError(`JetStream stream ${this.#names.stream}`, describe(error), { cause: error });
+      throw new ConnectionError(`JetStream stream ${this.#names.stream}`, errorText(error), { cause: error });
     });
     if (found !== undefined) {
       if (found.config.description !== description) {
@@ -74,7 +75,7 @@ export class ShardLog {
         num_replicas: this.#settings.replicas,
       })
       .catch((error: unknown) => {
-        throw new ConnectionError(`JetStream stream ${this.#names.stream}`, `could not be created: ${describe(error)}`, { cause: error });
+        throw new ConnectionError(`JetStream stream ${this.#names.stream}`, `could not be created: ${errorText(error)}`, { cause: error });
       });
   }
 
@@ -117,7 +118,7 @@ export class ShardLog {
       return ack.seq;
     } catch (error) {
       if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE) return 'conflict';
-      throw new ConnectionError(`JetStream publish to ${this.#names.shard(shard)}`, describe(error), { cause: error });
+      throw new ConnectionError(`JetStream publish to ${this.#names.shard(shard)}`, errorText(error), { cause: error });
     }
   }
 
@@ -136,7 +137,7 @@ export class ShardLog {
       return await this.#jsm.streams.getMessage(this.#names.stream, query as MsgRequest);
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw new ConnectionError(`JetStream read of shard ${shard}`, describe(error), { cause: error });
+      throw new ConnectionError(`JetStream read of shard ${shard}`, errorText(error), { cause: error });
     }
   }
 }
@@ -149,9 +150,4 @@ function header(message: StoredMsg, name: string): number {
 function isNotFound(error: unknown): boolean {
   const e = error as { code?: unknown; api_error?: { code?: number } };
   return String(e.code) === '404' || e.api_error?.code === 404;
-}
-
-/** The message of an error from the NATS client, for error details. */
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
