@@ -1,6 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { DeadLetter, DeadLetterQueue } from './dead-letters.ts';
 
+/** The keys of a domain's dead letters: a capped list of JSON letters and a counter of all ever added. */
+export function deadLetterKeys(prefix: string, domain: string): { list: string; count: string } {
+  const base = `${prefix}:dead-letters:{${domain}}`;
+  return { list: `${base}:list`, count: `${base}:count` };
+}
+
 /** Where a {@link RedisDeadLetterQueue} keeps its letters. */
 export interface RedisDeadLetterQueueOptions {
   /** An open connection; closed with the queue only when `ownsClient`. */
@@ -19,21 +25,23 @@ export interface RedisDeadLetterQueueOptions {
  * Dead letters in Redis, shared by every owner process of a domain and listable from
  * anywhere (`shardline dead-letters`): a capped list of JSON letters (the command as
  * delivered, the error, the attempt count) plus a counter of all letters ever added.
+ * The Redis state store writes a batch's letters into the same keys within its commit.
  */
 export class RedisDeadLetterQueue implements DeadLetterQueue {
   readonly #client: Redis;
   readonly #listKey: string;
   readonly #countKey: string;
-  readonly #capacity: number;
+  /** Newest letters kept. */
+  readonly capacity: number;
   readonly #ownsClient: boolean;
   #closed = false;
 
   constructor(options: RedisDeadLetterQueueOptions) {
     this.#client = options.client;
-    const base = `${options.prefix ?? 'shardline'}:dead-letters:{${options.domain}}`;
-    this.#listKey = `${base}:list`;
-    this.#countKey = `${base}:count`;
-    this.#capacity = options.capacity ?? 10_000;
+    const keys = deadLetterKeys(options.prefix ?? 'shardline', options.domain);
+    this.#listKey = keys.list;
+    this.#countKey = keys.count;
+    this.capacity = options.capacity ?? 10_000;
     this.#ownsClient = options.ownsClient ?? false;
   }
 
@@ -41,7 +49,7 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
     await this.#client
       .multi()
       .rpush(this.#listKey, JSON.stringify(letter))
-      .ltrim(this.#listKey, -this.#capacity, -1)
+      .ltrim(this.#listKey, -this.capacity, -1)
       .incr(this.#countKey)
       .exec();
   }

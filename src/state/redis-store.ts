@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { StaleEpochError } from '../core/errors.ts';
 import { defineScript, type RedisScript } from './redis-connection.ts';
+import { RedisDeadLetterQueue, deadLetterKeys } from './redis-dead-letters.ts';
 import type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
 
 /**
@@ -21,26 +22,34 @@ return { epoch, position, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('GET'
  * commit — writes one batch of a shard, or nothing when the epoch is not the current one.
  * KEYS[1] meta hash  KEYS[2] state hash (entity key -> JSON)  KEYS[3] recent ids list
  * KEYS[4] outbox string  KEYS[5] origin marks hash (origin -> highest applied seq)
+ * KEYS[6] dead letters list  KEYS[7] dead letters counter
  * ARGV[1] epoch  ARGV[2] position  ARGV[3] dedupe window  ARGV[4] outbox JSON ('' for none)
- * ARGV[5] c changes  ARGV[6] i applied ids  ARGV[7] m raised marks, then: c (key, JSON)
- * pairs, i ids, m (origin, seq) pairs, and the forgotten origins to the end
+ * ARGV[5] c changes  ARGV[6] i applied ids  ARGV[7] m raised marks  ARGV[8] d dead letters
+ * ARGV[9] dead letters kept, then: c (key, JSON) pairs, i ids, m (origin, seq) pairs,
+ * d letters (JSON), and the forgotten origins to the end
  * Returns { 1 } when written, { 0, current epoch } when refused.
  */
 const COMMIT = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
 if current ~= tonumber(ARGV[1]) then return { 0, current } end
-local function each(first, last, step, fn)
-  for i = first, last, step do fn(i, math.min(i + step - 1, last)) end
+local function each(first, last, fn)
+  for i = first, last, 200 do fn(i, math.min(i + 199, last)) end
 end
-local changesFrom = 8
+local changesFrom = 10
 local idsFrom = changesFrom + 2 * tonumber(ARGV[5])
 local marksFrom = idsFrom + tonumber(ARGV[6])
-local forgottenFrom = marksFrom + 2 * tonumber(ARGV[7])
-each(changesFrom, idsFrom - 1, 200, function(a, b) redis.call('HSET', KEYS[2], unpack(ARGV, a, b)) end)
-each(idsFrom, marksFrom - 1, 200, function(a, b) redis.call('RPUSH', KEYS[3], unpack(ARGV, a, b)) end)
+local lettersFrom = marksFrom + 2 * tonumber(ARGV[7])
+local forgottenFrom = lettersFrom + tonumber(ARGV[8])
+each(changesFrom, idsFrom - 1, function(a, b) redis.call('HSET', KEYS[2], unpack(ARGV, a, b)) end)
+each(idsFrom, marksFrom - 1, function(a, b) redis.call('RPUSH', KEYS[3], unpack(ARGV, a, b)) end)
 if marksFrom > idsFrom then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1) end
-each(marksFrom, forgottenFrom - 1, 200, function(a, b) redis.call('HSET', KEYS[5], unpack(ARGV, a, b)) end)
-each(forgottenFrom, #ARGV, 200, function(a, b) redis.call('HDEL', KEYS[5], unpack(ARGV, a, b)) end)
+each(marksFrom, lettersFrom - 1, function(a, b) redis.call('HSET', KEYS[5], unpack(ARGV, a, b)) end)
+each(lettersFrom, forgottenFrom - 1, function(a, b) redis.call('RPUSH', KEYS[6], unpack(ARGV, a, b)) end)
+if forgottenFrom > lettersFrom then
+  redis.call('LTRIM', KEYS[6], -tonumber(ARGV[9]), -1)
+  redis.call('INCRBY', KEYS[7], forgottenFrom - lettersFrom)
+end
+each(forgottenFrom, #ARGV, function(a, b) redis.call('HDEL', KEYS[5], unpack(ARGV, a, b)) end)
 redis.call('HSET', KEYS[1], 'position', ARGV[2])
 if ARGV[4] == '' then redis.call('DEL', KEYS[4]) else redis.call('SET', KEYS[4], ARGV[4]) end
 return { 1 }
@@ -56,6 +65,8 @@ export interface RedisStateStoreOptions {
   readonly prefix?: string;
   /** Recent command ids per shard kept for dedupe. @defaultValue 10000 */
   readonly dedupeWindow?: number;
+  /** Dead letters kept (older ones are dropped, still counted). @defaultValue 10000 */
+  readonly deadLetterCapacity?: number;
   /** Close `client` with the store. @defaultValue false */
   readonly ownsClient?: boolean;
 }
@@ -65,18 +76,21 @@ type CommitReply = [1] | [0, number];
 
 /**
  * The shared state store: every shard's entities, last applied position, dedupe window,
- * origin marks, outbox and epoch live in Redis, so any process that is granted a shard (with any
+ * origin marks, outbox, epoch and the domain's dead letters live in Redis, so any process that is granted a shard (with any
  * transport) starts from where the last owner committed. Each commit is one Lua script
  * that checks the epoch and writes everything, so a stale owner changes nothing. The
  * keys of a shard share a hash tag and therefore a cluster slot.
  */
 export class RedisStateStore implements StateStore {
   readonly name = 'redis';
+  /** The domain's dead letters, written by this store's commits; listable from any process. */
+  readonly deadLetters: RedisDeadLetterQueue;
   readonly #client: Redis;
   readonly #prefix: string;
   readonly #domain: string;
   readonly #dedupeWindow: number;
   readonly #ownsClient: boolean;
+  readonly #deadLetterKeys: { list: string; count: string };
   readonly #claim: RedisScript;
   readonly #commit: RedisScript;
   #closed = false;
@@ -87,6 +101,8 @@ export class RedisStateStore implements StateStore {
     this.#domain = options.domain;
     this.#dedupeWindow = options.dedupeWindow ?? 10_000;
     this.#ownsClient = options.ownsClient ?? false;
+    this.deadLetters = new RedisDeadLetterQueue({ client: this.#client, prefix: this.#prefix, domain: this.#domain, capacity: options.deadLetterCapacity });
+    this.#deadLetterKeys = deadLetterKeys(this.#prefix, this.#domain);
     this.#claim = defineScript(this.#client, 'shardlineStoreClaim', CLAIM);
     this.#commit = defineScript(this.#client, 'shardlineStoreCommit', COMMIT);
   }
@@ -124,12 +140,16 @@ export class RedisStateStore implements StateStore {
       commit.changes.size,
       commit.appliedIds.length,
       commit.marks.size,
+      commit.deadLetters.length,
+      this.deadLetters.capacity,
     ];
     for (const [key, state] of commit.changes) args.push(key, JSON.stringify(state));
     for (const id of commit.appliedIds) args.push(id);
     for (const [origin, seq] of commit.marks) args.push(origin, seq);
+    for (const letter of commit.deadLetters) args.push(JSON.stringify(letter));
     for (const origin of commit.forgottenMarks) args.push(origin);
-    const reply = (await this.#commit([k.meta, k.state, k.ids, k.outbox, k.marks], args)) as CommitReply;
+    const keys = [k.meta, k.state, k.ids, k.outbox, k.marks, this.#deadLetterKeys.list, this.#deadLetterKeys.count];
+    const reply = (await this.#commit(keys, args)) as CommitReply;
     if (reply[0] === 0) throw new StaleEpochError(shard, commit.epoch, reply[1]);
   }
 

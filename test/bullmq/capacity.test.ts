@@ -56,8 +56,8 @@ describe.skipIf(redis === undefined)('the per-shard bound across producer proces
     await expect(transport.enqueue(0, junk(1), { overflow: 'block', timeoutMs: 100, reserve: 0 })).rejects.toMatchObject({ code: 'TIMEOUT' });
 
     const blocked = transport.enqueue(0, junk(2), { overflow: 'block', timeoutMs: 20_000, reserve: 0 });
+    const owner = new Owner({ domain: accounts, transport, store: new RedisStateStore({ client, domain: 'blocked' }) });
     const deadLetters = new RedisDeadLetterQueue({ client, domain: 'blocked' });
-    const owner = new Owner({ domain: accounts, transport, store: new RedisStateStore({ client, domain: 'blocked' }), deadLetters });
     await owner.start();
     try {
       await expect(blocked).resolves.toMatchObject({ waitedMs: expect.any(Number) });

@@ -20,7 +20,7 @@ describe.skipIf(redis === undefined)('redis state store, reply bus and connectio
     await service.close();
   });
 
-  it('issues a greater epoch on every claim and refuses commits of any other epoch', async () => {
+  it('issues a greater epoch on every claim and refuses commits of any other epoch, dead letters included', async () => {
     const store = new RedisStateStore({ client, domain: 'fencing', dedupeWindow: 3 });
     const first = await store.claim(2, 0);
     expect(first).toEqual({ epoch: 1, position: -1, recentIds: [], marks: new Map(), outbox: [] });
@@ -32,14 +32,17 @@ describe.skipIf(redis === undefined)('redis state store, reply bus and connectio
       marks: new Map([['p1', 4], ['p2', 9]]),
       forgottenMarks: [],
       outbox: [{ key: 'b', value: 'x' }],
+      deadLetters: [{ shard: 2, position: 6, value: 'junk', error: 'decode: not JSON', attempts: 0, failedAt: 1 }],
     });
 
     const second = await store.claim(2, 40);
     expect(second).toEqual({ epoch: 40, position: 7, recentIds: ['i1', 'i2'], marks: new Map([['p1', 4], ['p2', 9]]), outbox: [{ key: 'b', value: 'x' }] });
-    const nothing = { marks: new Map<string, number>(), forgottenMarks: [], outbox: [] };
+    const nothing = { marks: new Map<string, number>(), forgottenMarks: [], outbox: [], deadLetters: [] };
     await expect(
       store.commit(2, { ...nothing, epoch: 1, position: 9, changes: new Map([['a', { n: 99 }]]), appliedIds: ['zombie'] }),
     ).rejects.toMatchObject({ code: 'STALE_EPOCH', epoch: 1, currentEpoch: 40 });
+    expect(await store.deadLetters.list()).toEqual([{ shard: 2, position: 6, value: 'junk', error: 'decode: not JSON', attempts: 0, failedAt: 1 }]);
+    expect(await store.deadLetters.count()).toBe(1);
 
     await store.commit(2, { ...nothing, epoch: 40, position: 9, changes: new Map([['c', { n: 3 }]]), appliedIds: ['i3', 'i4'], marks: new Map([['p1', 6]]), forgottenMarks: ['p2'] });
     expect(await store.claim(2, 0)).toEqual({ epoch: 41, position: 9, recentIds: ['i2', 'i3', 'i4'], marks: new Map([['p1', 6]]), outbox: [] });
