@@ -256,7 +256,7 @@ export class GroupSubscription implements Subscription {
         inHand.payload.resolveOffset(String(acknowledged));
       }
     } finally {
-      if (acknowledged !== undefined) await this.#commit(shard, acknowledged + 1, inHand.payload);
+      if (acknowledged !== undefined) this.#commit(runner, acknowledged + 1, inHand.payload);
     }
   }
 
@@ -276,17 +276,29 @@ export class GroupSubscription implements Subscription {
   }
 
   /**
-   * Commits the offset after the acknowledged batch to the group, for lag and tools. A
-   * failure is harmless to correctness (the store has the position) and is logged, except
-   * that kafkajs's own errors are rethrown so that it can rejoin a rebalancing group.
+   * Commits the offset after an acknowledged batch to the group, for lag and tools, without
+   * holding up the next fetch: one commit per partition at a time, the newest offset wins.
+   * A failure is harmless (the store has the position; the next batch commits again), and
+   * nothing is committed once the grant is gone, so a late commit never moves a partition
+   * that another member owns now.
    */
-  async #commit(shard: number, offset: number, payload: EachBatchPayload): Promise<void> {
-    try {
-      await payload.commitOffsetsIfNecessary({ topics: [{ topic: this.#topic, partitions: [{ partition: shard, offset: String(offset) }] }] });
-    } catch (error) {
-      this.#logger.debug({ topic: this.#topic, shard, offset, err: error }, 'offset commit failed');
-      if ((error as Error).name?.startsWith('KafkaJS')) throw error;
-    }
+  #commit(runner: PartitionRunner, offset: number, payload: EachBatchPayload): void {
+    runner.commitTo = Math.max(runner.commitTo, offset);
+    if (runner.committing) return;
+    runner.committing = true;
+    void (async () => {
+      while (runner.active && runner.committed < runner.commitTo) {
+        const target = runner.commitTo;
+        try {
+          await payload.commitOffsetsIfNecessary({ topics: [{ topic: this.#topic, partitions: [{ partition: runner.grant.shard, offset: String(target) }] }] });
+          runner.committed = target;
+        } catch (error) {
+          this.#logger.debug({ topic: this.#topic, shard: runner.grant.shard, offset: target, err: error }, 'offset commit failed');
+          break;
+        }
+      }
+      runner.committing = false;
+    })();
   }
 
   #heartbeat(): void {

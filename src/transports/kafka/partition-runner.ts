@@ -16,6 +16,10 @@ export class PartitionRunner {
   soughtTo: number | undefined;
   /** Settles with the next offset once `assigned` did, or `undefined` when the claim was refused or the grant revoked first. */
   ready: Promise<number | undefined> = Promise.resolve(undefined);
+  /** The offset to commit to the group next, the last one committed, and whether a commit is in flight. */
+  commitTo = 0;
+  committed = 0;
+  committing = false;
   /** The batch being handled, if any; a revocation waits for it. */
   busy: Promise<void> | undefined;
 

@@ -1,0 +1,88 @@
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { LatencyRecorder } from '../latency.ts';
+import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
+import { countAnomalies, expectedCounts } from '../workload.ts';
+
+/** Messages per `producer.send`, and tasks sending, as shardline-kafka's `sendMany`. */
+const BATCH = 1024;
+const TASKS = 4;
+
+/**
+ * The same `add` commands as shardline-kafka, encoded the same way (JSON with id, type,
+ * key, payload and sentAt), produced in batches of 1024 by plain kafkajs with its default
+ * (murmur2) partitioner, and consumed by one consumer-group member with `eachBatch`
+ * (default auto-commit, every partition at once) into an in-memory map.
+ */
+async function measure(context: BenchContext): Promise<ScenarioResult> {
+  const { workload, progress } = context;
+  const topic = `shardline-bench.raw.${process.pid}.${Date.now().toString(36)}`;
+  const kafka = new Kafka({ brokers: [...context.kafkaBrokers!], clientId: 'bench-kafkajs-raw', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const consumer = kafka.consumer({ groupId: `${topic}.group`, maxWaitTimeInMs: 100 });
+  const latency = new LatencyRecorder();
+  const counts = new Map<string, number>();
+  let applied = 0;
+  let batches = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  try {
+    await admin.connect();
+    const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.length;
+    await producer.connect();
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      partitionsConsumedConcurrently: partitions,
+      eachBatch: async ({ batch }) => {
+        batches++;
+        const now = Date.now();
+        for (const message of batch.messages) {
+          const command = JSON.parse(message.value!.toString()) as { key: string; payload: { by: number }; sentAt: number };
+          counts.set(command.key, (counts.get(command.key) ?? 0) + command.payload.by);
+          latency.record(Math.max(0, now - command.sentAt));
+        }
+        applied += batch.messages.length;
+        progress(applied);
+        if (applied >= workload.commands) finish();
+      },
+    });
+    await joined;
+
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: TASKS }, async (_, task) => {
+        for (let start = task * BATCH; start < workload.commands; start += BATCH * TASKS) {
+          const messages = [];
+          for (let i = start; i < Math.min(start + BATCH, workload.commands); i++) {
+            const key = workload.keyOf(i);
+            messages.push({ key, value: JSON.stringify({ id: `raw-${i}`, type: 'add', key, payload: { by: 1 }, sentAt: Date.now() }) });
+          }
+          await producer.send({ topic, messages });
+        }
+      }),
+    );
+    await finished;
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      commandsPerSec: workload.commands / seconds,
+      ...countAnomalies(expectedCounts(workload), counts),
+      p50Ms: latency.percentile(50),
+      p99Ms: latency.percentile(99),
+      notes: { partitions, batches },
+    };
+  } finally {
+    await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]);
+  }
+}
+
+/** Plain kafkajs: batched produce, `eachBatch` consume into a map; the baseline of shardline-kafka. */
+export const scenario: Scenario = {
+  name: 'kafkajs-raw',
+  description: `plain kafkajs: produce batches of ${BATCH} from ${TASKS} tasks, one group member consumes with eachBatch into a map`,
+  needs: ['kafka'],
+  run: measure,
+};
