@@ -7,7 +7,9 @@ import { shardOf } from '../../src/core/router.ts';
 import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
-import { entries, keysOnShard, quiesce, RecordingObserver } from './helpers.ts';
+import { MemoryStateStore } from '../../src/state/memory-store.ts';
+import { waitFor } from '../../src/testing/recording-handler.ts';
+import { entries, FaultyStore, keysOnShard, quiesce, RecordingObserver } from './helpers.ts';
 
 /** When each command id's handler ran (performance.now()), to count attempts and see the backoff. */
 const runs = new Map<string, number[]>();
@@ -103,7 +105,7 @@ describe('a command that keeps failing is retried with backoff, then dead-letter
     await quiesce(transport, SHARDS);
     await owner.close();
 
-    const next = new Owner({ domain: jobs, transport, store: owner.store, deadLetters: owner.deadLetters, maxAttempts: 2, retryBackoffMs: 1 });
+    const next = new Owner({ domain: jobs, transport, store: owner.store, maxAttempts: 2, retryBackoffMs: 1 });
     closers.push(() => next.close());
     await next.start();
     await producer.send('run', a!, { label: 'later' });
@@ -111,6 +113,32 @@ describe('a command that keeps failing is retried with backoff, then dead-letter
     expect(runs.get(poison.id)).toHaveLength(2);
     expect(await owner.deadLetters.count()).toBe(1);
     expect((await done(next))(a!)).toEqual(['after', 'later']);
+  });
+
+  it('dead letters are written with the batch: an owner that dies right after its commit leaves exactly one, and the next owner does not retry the command', async () => {
+    const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 64, revokeTimeoutMs: 50, retryDelayMs: 10 });
+    const store = new MemoryStateStore();
+    const crashing = new FaultyStore(store);
+    const transport = new MemoryTransport({ broker });
+    const producer = new Producer({ domain: jobs, transport });
+    const first = new Owner({ domain: jobs, transport: new MemoryTransport({ broker }), store: crashing, maxAttempts: 2, retryBackoffMs: 1 });
+    closers.push(() => transport.close(), () => producer.close(), () => first.close());
+    await first.start();
+    crashing.crashAfterCommit();
+    const poison = await producer.send('poison', 'job-c', { label: 'c' });
+    await waitFor('the commit landed and the owner "died"', () => crashing.crashed === 1, 5_000);
+    expect(await store.deadLetters.count()).toBe(1);
+
+    const next = new Owner({ domain: jobs, transport: new MemoryTransport({ broker }), store, maxAttempts: 2, retryBackoffMs: 1 });
+    closers.push(() => next.close());
+    await next.start();
+    await first.close();
+    await producer.send('run', 'job-c', { label: 'after' });
+    await quiesce(transport, SHARDS);
+    expect(runs.get(poison.id)).toHaveLength(2);
+    expect(await store.deadLetters.count()).toBe(1);
+    expect((await store.deadLetters.list())[0]).toMatchObject({ id: poison.id, attempts: 2 });
+    expect((await done(next))('job-c')).toEqual(['after']);
   });
 
   it('a handler that fails fewer than maxAttempts times is applied once and not dead-lettered', async () => {

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineDomain } from '../../src/core/domain.ts';
-import { MemoryDeadLetterQueue } from '../../src/state/dead-letters.ts';
 import { ShardlineError, StaleEpochError } from '../../src/core/errors.ts';
 import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
@@ -40,6 +39,7 @@ const commit = (epoch: number, position: number, value: number): ShardCommit => 
   marks: new Map(),
   forgottenMarks: [],
   outbox: [],
+  deadLetters: [],
 });
 
 async function values(store: MemoryStateStore): Promise<Map<string, number>> {
@@ -188,15 +188,15 @@ const poisoned = defineDomain({
 });
 
 describe('a fenced owner leaves no effect behind', () => {
-  it('the dead letters of a batch whose commit was refused are not recorded: one dead letter per command in the shared queue', async () => {
+  it('the dead letters of a batch whose commit was refused are not recorded: one dead letter per command in the store', async () => {
     const SHARDS = 4;
     const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 32, revokeTimeoutMs: 50, retryDelayMs: 10 });
     const store = new MemoryStateStore();
-    const deadLetters = new MemoryDeadLetterQueue();
+    const deadLetters = store.deadLetters;
     const paused = new FaultyStore(store);
     const start = (s: MemoryStateStore | FaultyStore) => {
       const observer = new RecordingObserver();
-      const created = new Owner({ domain: poisoned, transport: processOn(broker), store: s, deadLetters, observer, maxAttempts: 1 });
+      const created = new Owner({ domain: poisoned, transport: processOn(broker), store: s, observer, maxAttempts: 1 });
       closers.push(() => created.close());
       return { owner: created, observer };
     };

@@ -193,9 +193,10 @@ describe('an owner that dies between its commit and sending its follow-ups', () 
       marks: new Map(),
       forgottenMarks: [],
       outbox: [credit],
+      deadLetters: [],
     });
     const bobShard = await store.claim(1, 0);
-    await store.commit(1, { epoch: bobShard.epoch, position: -1, changes: new Map([[BOB, { open: true, balance: 0 }]]), appliedIds: [], marks: new Map(), forgottenMarks: [], outbox: [] });
+    await store.commit(1, { epoch: bobShard.epoch, position: -1, changes: new Map([[BOB, { open: true, balance: 0 }]]), appliedIds: [], marks: new Map(), forgottenMarks: [], outbox: [], deadLetters: [] });
     // ...and which it had in fact sent before dying.
     const monitor = processOn(broker);
     await monitor.enqueue(1, [credit], { overflow: 'block', timeoutMs: 1_000, reserve: 0 });

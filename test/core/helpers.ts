@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { defineDomain } from '../../src/core/domain.ts';
 import type { ApplyOutcome, RuntimeObserver } from '../../src/runtime/observer.ts';
+import type { DeadLetterQueue } from '../../src/state/dead-letters.ts';
 import type { ShardCommit, ShardSnapshot, StateStore } from '../../src/state/state-store.ts';
 import type { Transport } from '../../src/transports/transport.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
@@ -137,6 +138,11 @@ export class FaultyStore implements StateStore {
 
   constructor(inner: StateStore) {
     this.inner = inner;
+  }
+
+  /** The inner store's: dead letters are written by its commits. */
+  get deadLetters(): DeadLetterQueue {
+    return this.inner.deadLetters;
   }
 
   pause(): void {
