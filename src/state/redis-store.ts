@@ -136,7 +136,7 @@ export class RedisStateStore implements StateStore {
       commit.epoch,
       commit.position,
       this.#dedupeWindow,
-      commit.outbox.length === 0 ? '' : JSON.stringify(commit.outbox),
+      commit.outbox.length === 0 ? '' : JSON.stringify(commit.outbox.map(encodeOutbox)),
       commit.changes.size,
       commit.appliedIds.length,
       commit.marks.size,
@@ -180,6 +180,11 @@ export class RedisStateStore implements StateStore {
     this.#closed = true;
     if (this.#ownsClient) await this.#client.quit().catch(() => undefined);
   }
+}
+
+/** An outbox message as stored: `value` read out, since it may be a getter that encodes on first read. */
+function encodeOutbox(message: OutboxMessage): OutboxMessage {
+  return { key: message.key, value: message.value };
 }
 
 function escapeGlob(text: string): string {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OutgoingCommand } from '../../src/core/command.ts';
 import { openRedis } from '../../src/state/redis-connection.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport, RedisReplyBus } from '../../src/transports/bullmq/index.ts';
@@ -31,12 +32,14 @@ describe.skipIf(redis === undefined)('redis state store, reply bus and connectio
       appliedIds: ['i1', 'i2'],
       marks: new Map([['p1', 4], ['p2', 9]]),
       forgottenMarks: [],
-      outbox: [{ key: 'b', value: 'x' }],
+      outbox: [new OutgoingCommand({ id: 'f1', type: 'credit', key: 'b', payload: { amount: 1 }, sentAt: 5 })],
       deadLetters: [{ shard: 2, position: 6, value: 'junk', error: 'decode: not JSON', attempts: 0, failedAt: 1 }],
     });
 
     const second = await store.claim(2, 40);
-    expect(second).toEqual({ epoch: 40, position: 7, recentIds: ['i1', 'i2'], marks: new Map([['p1', 4], ['p2', 9]]), outbox: [{ key: 'b', value: 'x' }] });
+    expect(second).toEqual({ epoch: 40, position: 7, recentIds: ['i1', 'i2'], marks: new Map([['p1', 4], ['p2', 9]]),
+      outbox: [{ key: 'b', value: '{"id":"f1","type":"credit","key":"b","payload":{"amount":1},"sentAt":5}' }],
+    });
     const nothing = { marks: new Map<string, number>(), forgottenMarks: [], outbox: [], deadLetters: [] };
     await expect(
       store.commit(2, { ...nothing, epoch: 1, position: 9, changes: new Map([['a', { n: 99 }]]), appliedIds: ['zombie'] }),
