@@ -124,7 +124,7 @@ export function describeTransportConformance(options: ConformanceOptions): void 
       await waitFor('shard 0 owned', () => handler.owned().includes(0), handOverMs);
       handler.failNext(0, 2);
       for (let i = 0; i < 10; i++) await producer.enqueue(0, [message(0, i)], block());
-      await waitFor('10 messages of shard 0', () => handler.values(0).length === 10, handOverMs + 10_000);
+      await waitFor('10 messages of shard 0 acknowledged', () => handler.log(0).acknowledged.length === 10, handOverMs + 10_000);
       expect(handler.values(0)).toEqual(Array.from({ length: 10 }, (_, i) => `0:${i}`));
       const deliveries = handler.log(0).deliveries;
       const first = deliveries[0]!;

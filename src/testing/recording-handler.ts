@@ -6,6 +6,8 @@ export interface ShardLog {
   readonly revoked: ShardGrant[];
   /** Every delivery, in the order received (redeliveries included). */
   readonly deliveries: Delivery[];
+  /** Deliveries of calls that resolved (acknowledged), in order. */
+  readonly acknowledged: Delivery[];
 }
 
 /** Counts deliveries in flight per shard across all handlers of a test, to catch two owners at once. */
@@ -45,7 +47,7 @@ export class RecordingHandler implements ShardHandler {
 
   log(shard: number): ShardLog {
     let log = this.shards.get(shard);
-    if (log === undefined) this.shards.set(shard, (log = { grants: [], revoked: [], deliveries: [] }));
+    if (log === undefined) this.shards.set(shard, (log = { grants: [], revoked: [], deliveries: [], acknowledged: [] }));
     return log;
   }
 
@@ -87,6 +89,7 @@ export class RecordingHandler implements ShardHandler {
         this.#failNext.set(grant.shard, failures - 1);
         throw new Error('transient failure injected by the conformance suite');
       }
+      this.log(grant.shard).acknowledged.push(...batch);
     } finally {
       this.#overlap?.leave(grant.shard);
     }
