@@ -48,6 +48,11 @@ export class OutgoingCommand {
   get value(): string {
     return (this.#value ??= JSON.stringify(this.command));
   }
+
+  /** What `JSON.stringify` writes: the plain message (the getter alone would be skipped). */
+  toJSON(): { key: string; value: string } {
+    return { key: this.key, value: this.value };
+  }
 }
 
 /**
