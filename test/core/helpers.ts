@@ -135,6 +135,7 @@ export class FaultyStore implements StateStore {
   #crashNext = false;
   #revive: (() => void) | undefined;
   #failNext = 0;
+  #loseNextReply = 0;
 
   constructor(inner: StateStore) {
     this.inner = inner;
@@ -163,6 +164,14 @@ export class FaultyStore implements StateStore {
   /** The next `times` commits fail with a retriable error before reaching the store (nothing written). */
   failNextCommits(times = 1): void {
     this.#failNext = times;
+  }
+
+  /**
+   * The next `times` commits land in the store and then fail with a retriable error, as a
+   * write whose reply was lost on the network: the owner cannot tell it went through.
+   */
+  loseNextReplies(times = 1): void {
+    this.#loseNextReply = times;
   }
 
   /** Lets a "crashed" commit return after all, as a zombie that wakes up would. */
@@ -195,6 +204,10 @@ export class FaultyStore implements StateStore {
     } catch (error) {
       this.commits.push({ shard, epoch: commit.epoch, position: commit.position, ok: false });
       throw error;
+    }
+    if (this.#loseNextReply > 0) {
+      this.#loseNextReply--;
+      throw new ConnectionError('state store', 'connection reset after the write (injected)');
     }
     if (this.#crashNext) {
       this.#crashNext = false;

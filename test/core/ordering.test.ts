@@ -222,6 +222,26 @@ describe('a redelivered command is not applied twice', () => {
     expect(observer.count('append', 'duplicate')).toBe(0);
   });
 
+  it('a batch whose commit landed but whose reply was lost is not applied again when it is delivered again', async () => {
+    const broker = MemoryTransport.broker({ shards: 1, capacity: 32, revokeTimeoutMs: 50, retryDelayMs: 10 });
+    const store = new MemoryStateStore();
+    const lossy = new FaultyStore(store);
+    const { started } = startOwner(broker, lossy, closers);
+    await started;
+    const producer = new Producer({ domain: lists, transport: processOn(broker) });
+    closers.push(() => producer.close());
+    const transport = processOn(broker);
+
+    lossy.loseNextReplies(1);
+    await producer.sendMany(['a', 'b', 'c'].map((item) => ({ type: 'append' as const, key: 'k', payload: { item } })));
+    await quiesce(transport, 1);
+    await producer.send('append', 'k', { item: 'd' });
+    await quiesce(transport, 1);
+
+    expect(lossy.commits.filter((c) => c.ok).length).toBeGreaterThanOrEqual(2);
+    expect((await items(store)).get('k')).toEqual(['a', 'b', 'c', 'd']);
+  });
+
   it('the same command id enqueued again (in the batch, in a later batch, after an owner restart) is applied once', async () => {
     const broker = MemoryTransport.broker({ shards: 2, capacity: 32, revokeTimeoutMs: 50, retryDelayMs: 10 });
     const store = new MemoryStateStore();
