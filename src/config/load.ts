@@ -29,6 +29,7 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
 /** The environment variable that names a config file when `--config` is not given. */
 export const CONFIG_FILE_ENV = 'SHARDLINE_CONFIG';
 
+/** Where {@link loadConfig} reads from, lowest precedence first. */
 export interface LoadConfigOptions {
   /** A JSON config file; its values override the defaults. */
   readonly file?: string | undefined;

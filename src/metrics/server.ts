@@ -9,6 +9,7 @@ export interface Readiness {
   readonly reason?: string;
 }
 
+/** What a {@link MetricsServer} serves, and where. */
 export interface MetricsServerOptions {
   readonly registry: Registry;
   readonly host: string;
