@@ -170,6 +170,9 @@ export class GroupSubscription implements Subscription {
         if (!runner.active) return undefined;
         runner.claimed = true;
         runner.next = position + 1;
+        // Resume where the store stands, not at the group's committed offset: with nothing new
+        // to fetch, no batch would arrive to tell the two apart.
+        this.#seek(shard, runner.next);
         return runner.next;
       } catch (error) {
         this.#logger.warn({ topic: this.#topic, shard, err: error }, 'partition claim refused; claiming it again later');
@@ -225,7 +228,7 @@ export class GroupSubscription implements Subscription {
 
   async #handle(runner: PartitionRunner, batch: Batch, inHand: InHand): Promise<void> {
     const shard = runner.grant.shard;
-    if ((await runner.ready) === undefined || !runner.active) return;
+    if ((await runner.ready) === undefined || !runner.active || inHand.payload.isStale()) return;
     const first = batch.messages.length > 0 ? Number(batch.messages[0]!.offset) : undefined;
     if (first !== undefined && first > runner.next) {
       if (runner.soughtTo !== runner.next) {
