@@ -7,7 +7,9 @@ import { openRedis } from '../../src/state/redis-connection.ts';
 import { RedisDeadLetterQueue } from '../../src/state/redis-dead-letters.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport } from '../../src/transports/bullmq/index.ts';
-import { startChild, type Child } from './processes.ts';
+import { shardKeys } from '../../src/transports/bullmq/keys.ts';
+import { TransportScripts } from '../../src/transports/bullmq/scripts.ts';
+import { startChild, until, type Child } from './processes.ts';
 import { startRedis, type RedisService } from './redis-server.ts';
 
 const redis = await startRedis();
@@ -46,6 +48,15 @@ describe.skipIf(redis === undefined)('the per-shard bound across producer proces
     expect(refused).toBeGreaterThan(0);
     expect(held).toBe(admitted);
     expect(Number(await client.get('shardline:flood.0:sl:held'))).toBe(admitted);
+  });
+
+  it('gives back the room of a producer that died between reserving it and adding its job', async () => {
+    const keys = shardKeys('shardline', 'lapsed', 0);
+    const scripts = new TransportScripts(client);
+    expect(await scripts.reserve(keys, 3, 4, 0, false, 'dead', 50)).toEqual({ admitted: true, held: 3 });
+    expect(await scripts.reserve(keys, 3, 4, 0, false, 'next', 60_000)).toEqual({ admitted: false, held: 3 });
+    await until('the dead producer’s reservation to lapse', async () => (await scripts.reserve(keys, 3, 4, 0, false, 'next', 60_000)).admitted, 5_000);
+    expect(Number(await client.get(keys.held))).toBe(3);
   });
 
   it('blocks a full shard until its owner frees room, and dead-letters what cannot be decoded', async () => {

@@ -69,8 +69,8 @@ describe.skipIf(redis === undefined)('two consumers, two producers, one consumer
       return found;
     };
     const drained = async () => {
-      const depths = await Promise.all(Array.from({ length: SHARDS }, (_, s) => client.get(`shardline:accounts.${s}:sl:held`)));
-      if (depths.some((d) => Number(d ?? 0) !== 0)) return false;
+      const waiting = await Promise.all(Array.from({ length: SHARDS }, (_, s) => client.llen(`shardline:accounts.${s}:wait`)));
+      if (waiting.some((n) => n > 0)) return false;
       const found = await balances();
       return [...expected].every(([key, balance]) => found.get(key) === balance);
     };

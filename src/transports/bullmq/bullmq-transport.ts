@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ClosedError, ConnectionError, QueueFullError, TimeoutError } from '../../core/errors.ts';
@@ -73,15 +74,16 @@ export class BullmqTransport implements Transport {
     if (keys === undefined) throw new RangeError(`Expected shard in 0..${this.#keys.length - 1}, got ${shard}`);
     if (messages.length === 0) return { waitedMs: 0 };
     const { capacity } = this.options;
-    const force = options.overflow === 'force';
-    if (!force && messages.length + options.reserve > capacity) {
+    if (options.overflow !== 'force' && messages.length + options.reserve > capacity) {
       throw new QueueFullError(shard, capacity, `a batch of ${messages.length} with a reserve of ${options.reserve} can never fit`);
     }
     const { scripts, queues } = await this.#connected();
     const started = performance.now();
+    const tokens = Array.from({ length: Math.ceil(messages.length / MESSAGES_PER_JOB) }, () => randomBytes(8).toString('hex'));
+    const chunks = tokens.map((token, i) => messages.slice(i * MESSAGES_PER_JOB, (i + 1) * MESSAGES_PER_JOB));
     let wait = 1;
     for (;;) {
-      const { admitted, held } = await scripts.reserve(keys, messages.length, capacity, options.reserve, force);
+      const { admitted, held } = await this.#reserveAll(scripts, keys, chunks, tokens, options);
       if (admitted) break;
       if (options.overflow === 'reject') {
         throw new QueueFullError(shard, capacity, `${held} held, ${messages.length} more asked, ${options.reserve} kept in reserve`);
@@ -92,19 +94,47 @@ export class BullmqTransport implements Transport {
       await pause(Math.min(wait, left));
       wait = Math.min(wait * 2, this.options.blockPollMs);
     }
-    const jobs: { name: string; data: JobData }[] = [];
-    for (let start = 0; start < messages.length; start += MESSAGES_PER_JOB) {
-      const chunk = messages.slice(start, start + MESSAGES_PER_JOB);
-      jobs.push({ name: String(chunk.length), data: { m: chunk.map((message) => [message.key, message.value] as const) } });
-    }
+    const jobs = chunks.map((chunk, i) => ({
+      name: `${tokens[i]}:${chunk.length}`,
+      data: { m: chunk.map((message) => [message.key, message.value] as const) } satisfies JobData,
+    }));
     try {
       if (jobs.length === 1) await queues[shard]!.add(jobs[0]!.name, jobs[0]!.data);
       else await queues[shard]!.addBulk(jobs);
     } catch (error) {
-      await this.#connecting?.then(({ client }) => client.decrby(keys.held, messages.length)).catch(() => undefined);
+      await scripts.cancel(keys, jobs.map((job) => job.name)).catch(() => undefined);
       throw new ConnectionError(`redis at ${redact(this.options.url)}`, `adding a job to ${keys.queue} failed: ${(error as Error).message}`, { cause: error });
     }
     return { waitedMs: Math.round(performance.now() - started) };
+  }
+
+  /**
+   * Reserves room for every chunk of one enqueue, all or none: one chunk is one script; a
+   * larger enqueue (over MESSAGES_PER_JOB commands, rare) reserves its chunks one by one
+   * and gives back what it got when one is refused.
+   */
+  async #reserveAll(
+    scripts: TransportScripts,
+    keys: ShardKeys,
+    chunks: readonly (readonly TransportMessage[])[],
+    tokens: readonly string[],
+    options: EnqueueOptions,
+  ): Promise<{ admitted: boolean; held: number }> {
+    const { capacity } = this.options;
+    const force = options.overflow === 'force';
+    let reserved = 0;
+    let total = 0;
+    for (const [i, chunk] of chunks.entries()) {
+      const rest = chunks.slice(i + 1).reduce((sum, c) => sum + c.length, 0);
+      const result = await scripts.reserve(keys, chunk.length, capacity, options.reserve + rest, force, tokens[i]!, this.options.reservationTtlMs);
+      if (!result.admitted) {
+        if (reserved > 0) await scripts.cancel(keys, tokens.slice(0, reserved).map((token, j) => `${token}:${chunks[j]!.length}`));
+        return { admitted: false, held: result.held - total };
+      }
+      reserved++;
+      total += chunk.length;
+    }
+    return { admitted: true, held: 0 };
   }
 
   async depth(shard: number): Promise<number> {

@@ -15,8 +15,10 @@ export interface ShardKeys {
   readonly marker: string;
   /** Prefix of a job's hash: `jobPrefix + id`. */
   readonly jobPrefix: string;
-  /** Commands held (waiting or active), the counter that bounds the shard. */
+  /** Commands held (reserved, waiting or active), the counter that bounds the shard. */
   readonly held: string;
+  /** Admissions whose job the owner has not taken yet, `token:n` scored by expiry. */
+  readonly reservations: string;
   /** The ownership lease: `member:epoch` of the owner, with a TTL. */
   readonly lease: string;
   /** The grant counter; each new lease takes the next value as its epoch. */
@@ -37,6 +39,7 @@ export function shardKeys(prefix: string, domain: string, shard: number): ShardK
     marker: `${base}:marker`,
     jobPrefix: `${base}:`,
     held: `${base}:sl:held`,
+    reservations: `${base}:sl:reservations`,
     lease: `${base}:sl:lease`,
     epoch: `${base}:sl:epoch`,
     positions: `${base}:sl:positions`,

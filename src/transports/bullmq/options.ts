@@ -28,6 +28,11 @@ export const bullmqOptionsSchema = z
     idlePollMs: positiveInt.default(1_000),
     /** Longest pause between two attempts of a blocked enqueue (the first is 1 ms, doubling). @defaultValue 20 */
     blockPollMs: positiveInt.default(20),
+    /**
+     * How long an admission waits for its job before its slots are given back: what a
+     * producer that dies between reserving room and adding the job costs. @defaultValue 60000
+     */
+    reservationTtlMs: positiveInt.default(60_000),
     /** Pause before a failed delivery or Redis call is tried again. @defaultValue 50 */
     retryDelayMs: positiveInt.default(50),
   })

@@ -3,16 +3,45 @@ import { defineScript } from '../../state/redis-connection.ts';
 import type { ShardKeys } from './keys.ts';
 
 /**
- * reserve — admits `n` commands to a shard or refuses, atomically across producers.
- * KEYS[1] held counter
+ * reserve — admits `n` commands to a shard or refuses, atomically across producers. An
+ * admission is held as a reservation until the owner takes the job that carries it, so
+ * the slots of a producer that died between reserving and adding come back once the
+ * reservation expires. Expired reservations are reclaimed here first.
+ * KEYS[1] held counter  KEYS[2] reservations sorted set (member 'token:n', score = expiry ms)
  * ARGV[1] n  ARGV[2] capacity  ARGV[3] reserve (slots that must stay free)  ARGV[4] '1' to force
+ * ARGV[5] reservation token  ARGV[6] reservation ttl ms
  * Returns { 1, held after } when admitted, { 0, held now } when refused.
  */
 const RESERVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+if #expired > 0 then
+  local lapsed = 0
+  for i = 1, #expired do lapsed = lapsed + tonumber(string.match(expired[i], ':(%d+)$')) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  redis.call('DECRBY', KEYS[1], lapsed)
+end
 local held = tonumber(redis.call('GET', KEYS[1]) or '0')
 local n = tonumber(ARGV[1])
 if ARGV[4] ~= '1' and held + n > tonumber(ARGV[2]) - tonumber(ARGV[3]) then return { 0, held } end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[5] .. ':' .. n)
 return { 1, redis.call('INCRBY', KEYS[1], n) }
+`;
+
+/**
+ * cancel — gives back reservations whose job could not be added.
+ * KEYS[1] held counter  KEYS[2] reservations sorted set
+ * ARGV reservation members ('token:n')
+ * Returns the slots given back (a reservation already taken or lapsed gives none).
+ */
+const CANCEL = `
+local freed = 0
+for i = 1, #ARGV do
+  if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then freed = freed + tonumber(string.match(ARGV[i], ':(%d+)$')) end
+end
+if freed > 0 then redis.call('DECRBY', KEYS[1], freed) end
+return freed
 `;
 
 /**
@@ -97,11 +126,14 @@ return #ids
 `;
 
 /**
- * fetch — the owner takes the oldest waiting jobs, fenced by its lease. A job's first
- * position is given on its first fetch (the shard's position counter advances by the
- * job's command count: its name, or its data's length) and kept on the job, so positions are dense, grow in
- * queue order and stay the same when a job is delivered again.
+ * fetch — the owner takes the oldest waiting jobs, fenced by its lease. Taking a job ends
+ * its reservation; a job whose reservation had lapsed (its producer stalled past the
+ * TTL) is counted in `held` again here. A job's first position is given on its first
+ * fetch (the shard's position counter advances by the job's command count) and kept on
+ * the job, so positions are dense, grow in queue order and stay the same when a job is
+ * delivered again.
  * KEYS[1] lease  KEYS[2] wait list  KEYS[3] active list  KEYS[4] position counter
+ * KEYS[5] held counter  KEYS[6] reservations sorted set
  * ARGV[1] token  ARGV[2] most jobs  ARGV[3] job key prefix
  * Returns { id1, data1, first position1, ... } (oldest first), or -1 when the lease is not this grant's.
  */
@@ -116,7 +148,9 @@ for i = 1, tonumber(ARGV[2]) do
   if fields[1] then
     local first = fields[3]
     if not first then
-      local count = tonumber(fields[2]) or #cjson.decode(fields[1]).m
+      local reservation = fields[2]
+      local count = tonumber(string.match(reservation, ':(%d+)$') or '') or #cjson.decode(fields[1]).m
+      if redis.call('ZREM', KEYS[6], reservation) == 0 then redis.call('INCRBY', KEYS[5], count) end
       first = redis.call('INCRBY', KEYS[4], count) - count
       redis.call('HSET', job, 'slpos', first)
     end
@@ -159,6 +193,7 @@ export interface FetchedJob {
 /** The transport's Lua scripts bound to one connection, with typed arguments. */
 export class TransportScripts {
   readonly #reserve;
+  readonly #cancel;
   readonly #heartbeat;
   readonly #acquire;
   readonly #renew;
@@ -169,6 +204,7 @@ export class TransportScripts {
 
   constructor(client: Redis) {
     this.#reserve = defineScript(client, 'shardlineReserve', RESERVE);
+    this.#cancel = defineScript(client, 'shardlineCancel', CANCEL);
     this.#heartbeat = defineScript(client, 'shardlineHeartbeat', HEARTBEAT);
     this.#acquire = defineScript(client, 'shardlineAcquire', ACQUIRE);
     this.#renew = defineScript(client, 'shardlineRenew', RENEW);
@@ -178,10 +214,19 @@ export class TransportScripts {
     this.#ack = defineScript(client, 'shardlineAck', ACK);
   }
 
-  /** Admits `n` commands unless that leaves fewer than `reserve` slots free (or `force`). */
-  async reserve(keys: ShardKeys, n: number, capacity: number, reserve: number, force: boolean): Promise<{ admitted: boolean; held: number }> {
-    const [admitted, held] = (await this.#reserve([keys.held], [n, capacity, reserve, force ? '1' : '0'])) as [number, number];
+  /**
+   * Admits `n` commands unless that leaves fewer than `reserve` slots free (or `force`),
+   * holding them as reservation `token:n` (the name of the job that will carry them).
+   */
+  async reserve(keys: ShardKeys, n: number, capacity: number, reserve: number, force: boolean, token: string, ttlMs: number): Promise<{ admitted: boolean; held: number }> {
+    const args = [n, capacity, reserve, force ? '1' : '0', token, ttlMs];
+    const [admitted, held] = (await this.#reserve([keys.held, keys.reservations], args)) as [number, number];
     return { admitted: admitted === 1, held };
+  }
+
+  /** Gives back the slots of reservations (`token:n`) whose jobs were not added. */
+  async cancel(keys: ShardKeys, reservations: readonly string[]): Promise<number> {
+    return (await this.#cancel([keys.held, keys.reservations], reservations)) as number;
   }
 
   /** Renews (or ends) membership and returns the live members. */
@@ -213,7 +258,8 @@ export class TransportScripts {
 
   /** The oldest waiting jobs, or `undefined` when the lease is lost. */
   async fetch(keys: ShardKeys, token: string, maxJobs: number): Promise<FetchedJob[] | undefined> {
-    const reply = (await this.#fetch([keys.lease, keys.wait, keys.active, keys.positions], [token, maxJobs, keys.jobPrefix])) as string[] | number;
+    const fetchKeys = [keys.lease, keys.wait, keys.active, keys.positions, keys.held, keys.reservations];
+    const reply = (await this.#fetch(fetchKeys, [token, maxJobs, keys.jobPrefix])) as string[] | number;
     if (reply === -1) return undefined;
     const jobs: FetchedJob[] = [];
     const flat = reply as string[];
