@@ -54,7 +54,7 @@ async function run(mode: Mode, commands: number, metrics: boolean): Promise<Meas
   if (metrics) {
     instruments = shared;
     const recorder = new MetricsObserver(instruments);
-    observer = combineObservers(recorder.hooks(), observer);
+    observer = combineObservers(recorder, observer);
   }
   const owner = new Owner({ domain: counters, transport, observer });
   const producer = new Producer({ domain: counters, transport, observer });

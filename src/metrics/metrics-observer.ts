@@ -7,7 +7,8 @@ import type { Tally } from './tally.ts';
  * The runtime's hooks, recorded into the shardline instruments. The domain and transport
  * labels never change within a process, so every series is looked up once and kept:
  * a hook costs a map lookup and an addition (counters are {@link Tally}s added to their
- * prom-client counters on scrape; histograms are {@link BucketHistogram}s).
+ * prom-client counters on scrape; histograms are {@link BucketHistogram}s). Hooks are
+ * bound properties, so the runtime may call them detached or copy them by key.
  */
 export class MetricsObserver implements RuntimeObserver {
   readonly #instruments: ShardlineInstruments;
@@ -39,43 +40,24 @@ export class MetricsObserver implements RuntimeObserver {
     this.#timeout = instruments.tally(instruments.enqueueRejected, 'timeout');
   }
 
-  /**
-   * The hooks as own properties of a plain object, bound to this observer, for code that
-   * copies hooks by key (`combineObservers`), which a class's prototype methods escape.
-   */
-  hooks(): Required<RuntimeObserver> {
-    return {
-      enqueued: (type, count) => this.enqueued(type, count),
-      enqueueRefused: (shard, reason) => this.enqueueRefused(shard, reason),
-      backpressureWait: (seconds) => this.backpressureWait(seconds),
-      applied: (type, outcome, count) => this.applied(type, outcome, count),
-      batch: (shard, size, seconds) => this.batch(shard, size, seconds),
-      endToEnd: (seconds) => this.endToEnd(seconds),
-      ownership: (shard, epoch, event) => this.ownership(shard, epoch, event),
-      followUpsForced: (shard, count) => this.followUpsForced(shard, count),
-      staleEpoch: (shard) => this.staleEpoch(shard),
-      deadLettered: (shard, type, error) => this.deadLettered(shard, type, error),
-    };
-  }
-
-  enqueued(type: string, count: number): void {
+  readonly enqueued = (type: string, count: number): void => {
     let tally = this.#enqueued.get(type);
     if (tally === undefined) {
       tally = this.#instruments.tally(this.#instruments.enqueued, type);
       this.#enqueued.set(type, tally);
     }
     tally.pending += count;
-  }
+  };
 
-  enqueueRefused(_shard: number, reason: 'full' | 'timeout'): void {
+  readonly enqueueRefused = (_shard: number, reason: 'full' | 'timeout'): void => {
     (reason === 'full' ? this.#full : this.#timeout).pending++;
-  }
+  };
 
-  backpressureWait(seconds: number): void {
+  readonly backpressureWait = (seconds: number): void => {
     this.#backpressureWait.observe(seconds);
-  }
+  };
 
-  applied(type: string, outcome: ApplyOutcome, count: number): void {
+  readonly applied = (type: string, outcome: ApplyOutcome, count: number): void => {
     let byOutcome = this.#applied.get(type);
     if (byOutcome === undefined) {
       byOutcome = new Map();
@@ -87,30 +69,30 @@ export class MetricsObserver implements RuntimeObserver {
       byOutcome.set(outcome, tally);
     }
     tally.pending += count;
-  }
+  };
 
-  batch(_shard: number, size: number, seconds: number): void {
+  readonly batch = (_shard: number, size: number, seconds: number): void => {
     this.#batchSize.observe(size);
     this.#applyDuration.observe(seconds);
-  }
+  };
 
-  endToEnd(seconds: number): void {
+  readonly endToEnd = (seconds: number): void => {
     this.#endToEnd.observe(seconds);
-  }
+  };
 
-  ownership(_shard: number, _epoch: number, event: 'gained' | 'lost'): void {
+  readonly ownership = (_shard: number, _epoch: number, event: 'gained' | 'lost'): void => {
     (event === 'gained' ? this.#gained : this.#lost).pending++;
-  }
+  };
 
-  followUpsForced(_shard: number, count: number): void {
+  readonly followUpsForced = (_shard: number, count: number): void => {
     this.#followUpsForced.pending += count;
-  }
+  };
 
-  staleEpoch(_shard: number): void {
+  readonly staleEpoch = (_shard: number): void => {
     this.#staleEpoch.pending++;
-  }
+  };
 
-  deadLettered(_shard: number, type: string | undefined, _error?: string): void {
+  readonly deadLettered = (_shard: number, type: string | undefined, _error?: string): void => {
     const name = type ?? 'unknown';
     let tally = this.#deadLetters.get(name);
     if (tally === undefined) {
@@ -118,5 +100,5 @@ export class MetricsObserver implements RuntimeObserver {
       this.#deadLetters.set(name, tally);
     }
     tally.pending++;
-  }
+  };
 }

@@ -3,6 +3,7 @@ import { accounts } from '../../src/domains/accounts.ts';
 import { ShardlineInstruments } from '../../src/metrics/instruments.ts';
 import { MetricsObserver } from '../../src/metrics/metrics-observer.ts';
 import { MetricsServer } from '../../src/metrics/server.ts';
+import { combineObservers } from '../../src/runtime/observer.ts';
 import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
@@ -108,6 +109,14 @@ describe('metrics of a running memory runtime', () => {
     expect(value(text, `shardline_backpressure_wait_seconds_count{${labels}}`)).toBe(1);
     expect(value(text, `shardline_stale_epoch_total{${labels}}`)).toBe(1);
     expect(value(text, `shardline_dead_letters_total{${labels},type="unknown"}`)).toBe(1);
+  });
+
+  it('works when the runtime calls its hooks detached or copies them by key', async () => {
+    const { enqueued } = observer;
+    enqueued('deposit', 2);
+    combineObservers(observer, {}).enqueued!('deposit', 3);
+    const text = await instruments.metrics();
+    expect(value(text, 'shardline_commands_enqueued_total{domain="accounts",transport="memory",type="deposit"}')).toBe(6);
   });
 
   it('keeps its instruments off the global registry, so two runtimes in one process do not collide', () => {

@@ -32,7 +32,7 @@ export async function runDemoCommand(config: Config, options: DemoOptions, json:
   try {
     if (server !== undefined) logger.info({ host: config.metrics.host, port: await server.listen() }, 'serving /metrics, /healthz, /readyz');
     const summary = await runDemo(options, {
-      observer: observer.hooks(),
+      observer,
       progress: !json && process.stdout.isTTY === true,
       onReady: async ({ transport, owner }) => {
         const info = await transport.connect();
