@@ -36,6 +36,11 @@ interface OwnedShard {
   readonly unsent: Set<OutboxMessage>;
   /** Wakes the shard's next batch when a follow-up send settles while `unsent` is over the limit. */
   wake: (() => void) | undefined;
+  /**
+   * A batch whose commit failed in a way that does not say whether the write landed (a
+   * reply lost on the network): settled against the store before the next batch.
+   */
+  inDoubt: { readonly result: BatchResult; readonly size: number; readonly started: number } | undefined;
 }
 
 /**
@@ -120,6 +125,7 @@ export class Owner<D extends AnyDomain> {
           marks: new OriginMarks(this.settings.maxOrigins, snapshot.marks),
           unsent: new Set(snapshot.outbox),
           wake: undefined,
+          inDoubt: undefined,
         };
         this.#shards.set(grant.shard, owned);
         this.#send(owned, snapshot.outbox);
@@ -168,6 +174,8 @@ export class Owner<D extends AnyDomain> {
       });
     }
 
+    if (owned.inDoubt !== undefined) await this.#settle(owned, owned.inDoubt);
+
     const keys: string[] = [];
     for (const delivery of batch) if (delivery.position > owned.position) keys.push(delivery.key);
     const loaded = keys.length > 0 ? await this.store.load(shard, keys) : new Map<string, unknown>();
@@ -175,11 +183,35 @@ export class Owner<D extends AnyDomain> {
     try {
       await this.#commit(owned, result);
     } catch (error) {
-      owned.ids.remove(result.appliedIds);
-      owned.marks.restore(result.markUndo);
+      if (error instanceof StaleEpochError || result.lastPosition <= owned.position) {
+        owned.ids.remove(result.appliedIds);
+        owned.marks.restore(result.markUndo);
+      } else {
+        owned.inDoubt = { result, size: batch.length, started };
+      }
       throw error;
     }
     this.#announce(shard, batch.length, started, result);
+  }
+
+  /**
+   * Finds out whether the in-doubt batch's commit landed: if it did, finishes it as if the
+   * commit had returned (its redelivery is then skipped by position); if not, forgets the
+   * ids and marks it took so that its redelivery is applied.
+   */
+  async #settle(owned: OwnedShard, inDoubt: NonNullable<OwnedShard['inDoubt']>): Promise<void> {
+    const shard = owned.grant.shard;
+    const status = await this.store.status(shard);
+    if (status.epoch !== owned.epoch) throw new StaleEpochError(shard, owned.epoch, status.epoch);
+    owned.inDoubt = undefined;
+    const { result } = inDoubt;
+    if (status.position >= result.lastPosition) {
+      this.#committed(owned, result);
+      this.#announce(shard, inDoubt.size, inDoubt.started, result);
+    } else {
+      owned.ids.remove(result.appliedIds);
+      owned.marks.restore(result.markUndo);
+    }
   }
 
   async #commit(owned: OwnedShard, result: BatchResult): Promise<void> {
@@ -197,14 +229,20 @@ export class Owner<D extends AnyDomain> {
         outbox: owned.unsent.size === 0 ? result.outbox : [...owned.unsent, ...result.outbox],
         deadLetters: result.deadLetters,
       });
-      for (const letter of result.deadLetters) {
-        this.#observer.deadLettered?.(shard, letter.type, letter.error);
-        this.#logger.warn({ shard, position: letter.position, id: letter.id, error: letter.error }, 'command dead-lettered');
-      }
-      owned.position = result.lastPosition;
-      for (const message of result.outbox) owned.unsent.add(message);
-      this.#send(owned, result.outbox);
+      this.#committed(owned, result);
     }
+  }
+
+  /** What follows a commit that landed: the shard moves on and the follow-ups leave. */
+  #committed(owned: OwnedShard, result: BatchResult): void {
+    const shard = owned.grant.shard;
+    for (const letter of result.deadLetters) {
+      this.#observer.deadLettered?.(shard, letter.type, letter.error);
+      this.#logger.warn({ shard, position: letter.position, id: letter.id, error: letter.error }, 'command dead-lettered');
+    }
+    owned.position = result.lastPosition;
+    for (const message of result.outbox) owned.unsent.add(message);
+    this.#send(owned, result.outbox);
   }
 
   /**

@@ -101,6 +101,7 @@ export class Producer<D extends AnyDomain> {
           reserve,
           maxBatch,
           lingerMs: this.settings.lingerMs,
+          countEnqueued: true,
         },
         this.#observer,
       );
@@ -117,10 +118,7 @@ export class Producer<D extends AnyDomain> {
   send<K extends CommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
     return this.#inOrder(false, () => {
       const prepared = this.#prepare(type, key, payload, undefined);
-      return this.#sender!.send(prepared.shard, [prepared]).then(() => {
-        this.#observer.enqueued?.(type, 1);
-        return { id: prepared.command.id, shard: prepared.shard };
-      });
+      return this.#sender!.sendResolving(prepared.shard, [prepared], { id: prepared.command.id, shard: prepared.shard });
     });
   }
 
@@ -150,7 +148,6 @@ export class Producer<D extends AnyDomain> {
             group.prepared.forEach((p, i) => {
               outcomes[group.indexes[i]!] = { ok: true, id: p.command.id, shard };
             });
-            this.#countEnqueued(group.prepared);
           },
           (error: unknown) => {
             for (const index of group.indexes) outcomes[index] = { ok: false, error: error as Error };
@@ -190,7 +187,6 @@ export class Producer<D extends AnyDomain> {
         this.#requests.delete(id);
         throw error;
       }
-      this.#observer.enqueued?.(type, 1);
       return reply as Promise<ReplyOf<D, K>>;
     });
   }
@@ -292,13 +288,6 @@ export class Producer<D extends AnyDomain> {
       if (bytes > limit) throw new InvalidCommandError('size', `encoded command is ${bytes} bytes, over maxCommandBytes ${limit}`);
     }
     return new Prepared(command, shardOf(key, this.#info!.shardCount), value);
-  }
-
-  #countEnqueued(prepared: readonly Prepared[]): void {
-    if (this.#observer.enqueued === undefined) return;
-    const counts = new Map<string, number>();
-    for (const p of prepared) counts.set(p.command.type, (counts.get(p.command.type) ?? 0) + 1);
-    for (const [type, count] of counts) this.#observer.enqueued(type, count);
   }
 
   #onReplies(replies: readonly Reply[]): void {

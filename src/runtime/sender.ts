@@ -13,11 +13,15 @@ export interface SenderOptions extends EnqueueOptions {
    * lane's order is kept (origin marks at the target rely on it) until the sender closes.
    */
   readonly persistent?: { readonly retryDelayMs: number };
+  /** Report each accepted enqueue through `observer.enqueued` (producers, not owners' follow-ups). */
+  readonly countEnqueued?: boolean;
 }
 
 interface Pending {
   readonly messages: readonly TransportMessage[];
-  readonly resolve: (result: EnqueueResult) => void;
+  /** Resolved with `value` when given, else with the enqueue's result. */
+  readonly value: unknown;
+  readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -60,18 +64,26 @@ export class ShardSender {
   /** Enqueues `messages` to `shard` after everything sent to it before; resolves once enqueued. */
   send(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
     const max = this.#options.maxBatch;
-    if (messages.length <= max) return this.#sendChunk(shard, messages);
+    if (messages.length <= max) return this.#sendChunk(shard, messages) as Promise<EnqueueResult>;
     const chunks: Promise<EnqueueResult>[] = [];
     for (let start = 0; start < messages.length; start += max) {
-      chunks.push(this.#sendChunk(shard, messages.slice(start, start + max)));
+      chunks.push(this.#sendChunk(shard, messages.slice(start, start + max)) as Promise<EnqueueResult>);
     }
     return Promise.all(chunks).then((results) => ({ waitedMs: results.reduce((sum, r) => sum + r.waitedMs, 0) }));
   }
 
-  #sendChunk(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
+  /**
+   * Like `send` for at most `maxBatch` messages, but resolves with `value`: a caller with
+   * its answer ready (a receipt) needs no continuation of its own per command.
+   */
+  sendResolving<T>(shard: number, messages: readonly TransportMessage[], value: T): Promise<T> {
+    return this.#sendChunk(shard, messages, value) as Promise<T>;
+  }
+
+  #sendChunk(shard: number, messages: readonly TransportMessage[], value?: unknown): Promise<unknown> {
     const lane = this.#lanes[shard]!;
-    return new Promise<EnqueueResult>((resolve, reject) => {
-      lane.pending.push({ messages, resolve, reject });
+    return new Promise((resolve, reject) => {
+      lane.pending.push({ messages, value, resolve, reject });
       lane.size += messages.length;
       this.#schedule(shard, lane);
     });
@@ -103,6 +115,24 @@ export class ShardSender {
   /** Stops persistent retries; lanes still retrying fail with the error they last got. */
   close(): void {
     this.#closed = true;
+  }
+
+  /** Reports enqueued commands by type, one call per run of the same type. */
+  #countEnqueued(messages: readonly TransportMessage[]): void {
+    const observer = this.#observer;
+    if (this.#options.countEnqueued !== true || observer.enqueued === undefined) return;
+    let type: string | undefined;
+    let run = 0;
+    for (const message of messages) {
+      const next = message.command?.type ?? '(encoded)';
+      if (next !== type) {
+        if (run > 0) observer.enqueued(type!, run);
+        type = next;
+        run = 0;
+      }
+      run++;
+    }
+    if (run > 0) observer.enqueued(type!, run);
   }
 
   async #enqueue(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
@@ -142,7 +172,8 @@ export class ShardSender {
     lane.inFlight = this.#enqueue(shard, messages).then(
       (result) => {
         if (result.waitedMs > 0) this.#observer.backpressureWait?.(result.waitedMs / 1000);
-        for (const item of taken) item.resolve(result);
+        this.#countEnqueued(messages);
+        for (const item of taken) item.resolve(item.value === undefined ? result : item.value);
       },
       (error: unknown) => {
         const code = (error as { code?: unknown }).code;

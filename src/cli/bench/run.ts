@@ -18,6 +18,7 @@ export const SCENARIO_NAMES = [
   'shardline-bullmq',
   'kafkajs-raw',
   'shardline-kafka',
+  'python-manager-dict',
 ] as const;
 
 export interface BenchOptions {
