@@ -28,11 +28,13 @@ interface Connected {
 }
 
 /**
- * The Redis transport: one BullMQ queue per shard, each job a batch of encoded commands
- * of one shard. Producers admit commands through an atomic counter per shard (so the
- * capacity holds for any number of producer processes), then add the job. Consumers
- * hold a Redis lease per shard, chosen by rendezvous hashing over the live members and
- * numbered by a per-shard epoch, and run the shard's queue only while they hold it.
+ * The Redis transport: one BullMQ queue per shard (`prefix:domain.shard`), each job a
+ * batch of encoded commands of one shard, added with BullMQ's `Queue.add`/`addBulk`.
+ * Producers first reserve room in an atomic per-shard counter (so the capacity holds for
+ * any number of producer processes), then add the job. Consumers register with a
+ * heartbeat, agree on owners by rendezvous hashing over the live members, and hold a
+ * Redis lease per shard whose every new grant takes the shard's next epoch; a
+ * shard runner (`shard-runner.ts`) works the shard's queue only while its lease holds.
  */
 export class BullmqTransport implements Transport {
   readonly name = 'bullmq';

@@ -22,12 +22,19 @@ export interface RunnerContext {
 }
 
 /**
- * Runs one grant of one shard, the BullMQ worker of that shard's queue with concurrency
- * 1: tells the handler, puts back in line what an earlier owner took and never
- * acknowledged, then takes the oldest jobs, delivers their commands in order and
- * acknowledges them. Taking and acknowledging are Lua scripts that check this grant's
- * lease token, so once the lease is gone this runner can neither take nor remove a job;
- * a delivery already in hand is fenced by the state store's epoch instead.
+ * Runs one grant of one shard: the worker of that shard's BullMQ queue, concurrency 1,
+ * while the lease is held. It tells the handler, puts back in line what an earlier owner
+ * took and never acknowledged, then takes the oldest jobs, delivers their commands in
+ * order and acknowledges them.
+ *
+ * It works on BullMQ's own lists (wait, active, the job hashes) through Lua scripts
+ * rather than through BullMQ's `Worker`, for two reasons: a `Worker` takes jobs without
+ * knowing our lease, so a resumed zombie could take one; and a dead owner's job returns
+ * to the queue only after its lock expires and two stalled checks, by which time the new
+ * owner's `Worker` may have taken newer jobs, breaking the per-shard order that position
+ * and origin-mark dedupe rely on. Taking and acknowledging check this grant's lease
+ * token, so once the lease is gone this runner can neither take nor remove a job; a
+ * delivery already in hand is fenced by the state store's epoch instead.
  */
 export class ShardRunner {
   readonly grant: ShardGrant;
