@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadConfig } from '../../config/schema.ts';
 import type { Accounts } from '../../domains/accounts.ts';
@@ -43,6 +44,8 @@ export class LoadGenerator {
   constructor(producer: Producer<Accounts>, load: LoadConfig) {
     this.#producer = producer;
     this.#load = load;
+    // Every pacing task waits on the stop signal at once.
+    setMaxListeners(load.concurrency + 1, this.#stop.signal);
   }
 
   /** Load commands acknowledged so far. */
