@@ -1,7 +1,7 @@
 import { afterAll, describe, it } from 'vitest';
 import { describeTransportConformance } from '../../src/testing/index.ts';
 import { KafkaTransport } from '../../src/transports/kafka/index.ts';
-import { FAST_KAFKA, startKafka, uniquePrefix } from '../support/kafka.ts';
+import { FAST_KAFKA, MOCK_PARTITIONS, startKafka, uniquePrefix } from '../support/kafka.ts';
 
 const kafka = await startKafka();
 afterAll(() => kafka?.close());
@@ -11,11 +11,12 @@ if (kafka === undefined) {
     it('needs a Kafka-protocol broker', () => {});
   });
 } else {
-  const brokers = kafka.brokers;
+  const { brokers } = kafka;
   describeTransportConformance({
     name: 'kafka',
     async setup() {
       const topicPrefix = uniquePrefix('conformance');
+      await kafka.createTopic(`${topicPrefix}conformance`, MOCK_PARTITIONS);
       // trustedFill 1/4: the suite fills a shard from 4 producers at once (see LagBound's overshoot bound).
       return { create: () => new KafkaTransport({ brokers, topicPrefix, capacity: 32, trustedFill: 0.25, ...FAST_KAFKA }, { domain: 'conformance' }) };
     },

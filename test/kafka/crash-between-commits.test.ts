@@ -25,6 +25,7 @@ describe.skipIf(kafka === undefined || redis === undefined)('an owner killed bet
   let admin: ReturnType<Kafka['admin']>;
 
   beforeAll(async () => {
+    await kafka!.createTopic(`${topicPrefix}accounts`, SHARDS);
     env = { KAFKA_BROKERS: kafka!.brokers.join(','), REDIS_URL: redis!.url, TOPIC_PREFIX: topicPrefix, SHARDS: String(SHARDS), MAX_BATCH: '25' };
     client = await openRedis(redis!.url, 'kafka-test');
     store = new RedisStateStore({ client, domain: accounts.name });

@@ -34,6 +34,7 @@ describe.skipIf(kafka === undefined || redis === undefined)('owners in one consu
   let store: RedisStateStore;
 
   beforeAll(async () => {
+    await kafka!.createTopic(`${topicPrefix}accounts`, SHARDS);
     env = { KAFKA_BROKERS: kafka!.brokers.join(','), REDIS_URL: redis!.url, TOPIC_PREFIX: topicPrefix, SHARDS: String(SHARDS) };
     client = await openRedis(redis!.url, 'kafka-test');
     store = new RedisStateStore({ client, domain: accounts.name });

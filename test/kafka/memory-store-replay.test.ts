@@ -4,7 +4,7 @@ import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { KafkaTransport } from '../../src/transports/kafka/index.ts';
 import type { StateStore } from '../../src/state/state-store.ts';
-import { FAST_KAFKA, startKafka, uniquePrefix } from '../support/kafka.ts';
+import { FAST_KAFKA, MOCK_PARTITIONS, startKafka, uniquePrefix } from '../support/kafka.ts';
 import { until } from './children.ts';
 
 const kafka = await startKafka();
@@ -23,6 +23,7 @@ function equal(a: Record<string, number>, b: Record<string, number>): boolean {
 describe.skipIf(kafka === undefined)('owners with the memory store', () => {
   it('rebuild the state by replaying each partition from its beginning', async () => {
     const options = { brokers: kafka!.brokers, topicPrefix: uniquePrefix('replay'), ...FAST_KAFKA };
+    await kafka!.createTopic(`${options.topicPrefix}accounts`, MOCK_PARTITIONS);
     const producerTransport = new KafkaTransport(options, { domain: accounts.name });
     const producer = new Producer({ domain: accounts, transport: producerTransport });
     const keys = Array.from({ length: 12 }, (_, i) => `r${i}`);

@@ -1,14 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { Kafka, logLevel } from 'kafkajs';
 
 /** A Kafka-protocol cluster for a test file: the one named by `KAFKA_BROKERS`, or a kcat mock cluster started for it. */
 export interface KafkaService {
   readonly brokers: string[];
   /** Whether the test started the cluster (a mock) rather than reusing `KAFKA_BROKERS`. */
   readonly mock: boolean;
+  /**
+   * Makes sure `topic` will have `partitions` partitions: a real cluster creates it now; the
+   * mock creates every topic with 4 on first use (and cannot create topics otherwise).
+   */
+  createTopic(topic: string, partitions: number): Promise<void>;
   /** Stops the cluster the test started; does nothing for `KAFKA_BROKERS`. Idempotent. */
   close(): Promise<void>;
 }
+
+/** The partition count the kcat mock cluster gives every auto-created topic. */
+export const MOCK_PARTITIONS = 4;
 
 /** How long the mock cluster may take to print its bootstrap servers. */
 const START_TIMEOUT_MS = 10_000;
@@ -23,7 +32,8 @@ const START_TIMEOUT_MS = 10_000;
 export async function startKafka(): Promise<KafkaService | undefined> {
   const configured = process.env.KAFKA_BROKERS;
   if (configured !== undefined && configured.trim() !== '') {
-    return { brokers: configured.split(',').map((b) => b.trim()).filter(Boolean), mock: false, close: async () => {} };
+    const brokers = configured.split(',').map((b) => b.trim()).filter(Boolean);
+    return { brokers, mock: false, createTopic: (topic, partitions) => createTopic(brokers, topic, partitions), close: async () => {} };
   }
   try {
     return await startMockCluster();
@@ -55,9 +65,25 @@ function startMockCluster(): Promise<KafkaService> {
       if (match === null || settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ brokers: match[1]!.split(','), mock: true, close: () => stop(child) });
+      resolve({ brokers: match[1]!.split(','), mock: true, createTopic: mockTopic, close: () => stop(child) });
     });
   });
+}
+
+async function createTopic(brokers: string[], topic: string, partitions: number): Promise<void> {
+  const admin = new Kafka({ brokers, clientId: 'shardline-test', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function mockTopic(topic: string, partitions: number): Promise<void> {
+  if (partitions !== MOCK_PARTITIONS) {
+    throw new Error(`the kcat mock cluster creates ${topic} with ${MOCK_PARTITIONS} partitions, not ${partitions}; use KAFKA_BROKERS for other counts`);
+  }
 }
 
 function stop(child: ChildProcess): Promise<void> {
