@@ -32,21 +32,29 @@ export function encodeCommand(command: Command): string {
 
 /**
  * A command on its way to a transport: `value` is encoded on first read and kept, so an
- * in-process transport that hands `command` through never pays for encoding.
+ * in-process transport that hands `command` through never pays for encoding. A command
+ * given with its encoding already made (a payload that is not plain JSON) offers no
+ * `command`: every transport then delivers the encoding, decoded and checked at the owner.
  */
 export class OutgoingCommand {
   readonly key: string;
-  readonly command: Command;
+  /** The command as the producer made it. */
+  readonly source: Command;
   #value: string | undefined;
 
-  constructor(command: Command, value?: string) {
-    this.key = command.key;
-    this.command = command;
+  constructor(source: Command, value?: string) {
+    this.key = source.key;
+    this.source = source;
     this.#value = value;
   }
 
+  /** The command for an in-process hand-over, when its payload is plain JSON. */
+  get command(): Command | undefined {
+    return this.#value === undefined ? this.source : undefined;
+  }
+
   get value(): string {
-    return (this.#value ??= JSON.stringify(this.command));
+    return (this.#value ??= JSON.stringify(this.source));
   }
 
   /** What `JSON.stringify` writes: the plain message (the getter alone would be skipped). */
@@ -57,8 +65,9 @@ export class OutgoingCommand {
 
 /**
  * An upper bound of the UTF-8 length of `JSON.stringify(value)`, or `Infinity` once it
- * passes `limit` or meets something JSON cannot hold plainly (then the caller encodes it
- * to find out). Walking a small payload costs a fraction of encoding it.
+ * passes `limit` or meets anything a JSON round trip would change (a `Date`, a `Map`,
+ * `NaN`, `undefined`, a class instance): then the caller encodes it to find out. Walking
+ * a small plain payload costs a fraction of encoding it.
  */
 export function jsonBytesUpperBound(value: unknown, limit: number): number {
   return bound(value, limit, 0);
@@ -72,11 +81,9 @@ function bound(value: unknown, limit: number, depth: number): number {
     case 'string':
       return value.length * 6 + 2;
     case 'number':
-      return 24;
+      return Number.isFinite(value) ? 24 : Infinity;
     case 'boolean':
       return 5;
-    case 'undefined':
-      return 0;
     case 'object': {
       if (value === null) return 4;
       if (depth > MAX_DEPTH) return Infinity;

@@ -118,7 +118,7 @@ export class Producer<D extends AnyDomain> {
   send<K extends CommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
     return this.#inOrder(false, () => {
       const prepared = this.#prepare(type, key, payload, undefined);
-      return this.#sender!.sendResolving(prepared.shard, [prepared], { id: prepared.command.id, shard: prepared.shard });
+      return this.#sender!.sendResolving(prepared.shard, [prepared], { id: prepared.source.id, shard: prepared.shard });
     });
   }
 
@@ -146,7 +146,7 @@ export class Producer<D extends AnyDomain> {
         this.#sender!.send(shard, group.prepared).then(
           () => {
             group.prepared.forEach((p, i) => {
-              outcomes[group.indexes[i]!] = { ok: true, id: p.command.id, shard };
+              outcomes[group.indexes[i]!] = { ok: true, id: p.source.id, shard };
             });
           },
           (error: unknown) => {
@@ -171,7 +171,7 @@ export class Producer<D extends AnyDomain> {
   ): Promise<ReplyOf<D, K>> {
     return this.#inOrder(true, async () => {
       const prepared = this.#prepare(type, key, payload, this.#address);
-      const id = prepared.command.id;
+      const id = prepared.source.id;
       const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
       const reply = new Promise<unknown>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -277,16 +277,17 @@ export class Producer<D extends AnyDomain> {
         ? { id, type, key, payload: data, sentAt, origin, seq }
         : { id, type, key, payload: data, sentAt, replyTo, origin, seq };
     const limit = this.settings.maxCommandBytes;
-    let value: string | undefined;
-    if (jsonBytesUpperBound(command, limit) > limit) {
-      try {
-        value = JSON.stringify(command);
-      } catch (error) {
-        throw new InvalidCommandError('payload', `cannot be encoded as JSON: ${(error as Error).message}`, { cause: error });
-      }
-      const bytes = Buffer.byteLength(value);
-      if (bytes > limit) throw new InvalidCommandError('size', `encoded command is ${bytes} bytes, over maxCommandBytes ${limit}`);
+    if (jsonBytesUpperBound(command, limit) <= limit) return new Prepared(command, shardOf(key, this.#info!.shardCount), undefined);
+    // Near the limit, or not plain JSON: encode to measure. Such a command travels encoded
+    // on every transport (memory too), so its payload arrives the same way everywhere.
+    let value: string;
+    try {
+      value = JSON.stringify(command);
+    } catch (error) {
+      throw new InvalidCommandError('payload', `cannot be encoded as JSON: ${(error as Error).message}`, { cause: error });
     }
+    const bytes = Buffer.byteLength(value);
+    if (bytes > limit) throw new InvalidCommandError('size', `encoded command is ${bytes} bytes, over maxCommandBytes ${limit}`);
     return new Prepared(command, shardOf(key, this.#info!.shardCount), value);
   }
 

@@ -1,3 +1,4 @@
+import { OutgoingCommand } from '../core/command.ts';
 import type { RuntimeObserver } from './observer.ts';
 import type { EnqueueOptions, EnqueueResult, Transport, TransportMessage } from '../transports/transport.ts';
 
@@ -124,7 +125,7 @@ export class ShardSender {
     let type: string | undefined;
     let run = 0;
     for (const message of messages) {
-      const next = message.command?.type ?? '(encoded)';
+      const next = message instanceof OutgoingCommand ? message.source.type : (message.command?.type ?? '(encoded)');
       if (next !== type) {
         if (run > 0) observer.enqueued(type!, run);
         type = next;
