@@ -29,11 +29,11 @@ export async function createTransport(config: Config, logger: Logger): Promise<T
   if (kind === 'memory') return new MemoryTransport(memoryTransportOptionsSchema.parse(options));
   if (kind === 'bullmq') {
     const bullmq = await import('../transports/bullmq/index.ts');
-    return bullmq.createTransport({ url: config.redis.url, ...options }, context);
+    return asTransportOptions(kind, () => bullmq.createTransport({ url: config.redis.url, ...options }, context));
   }
   if (kind === 'kafka') {
     const kafka = await import('../transports/kafka/index.ts');
-    return kafka.createTransport({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, ...options }, context);
+    return asTransportOptions(kind, () => kafka.createTransport({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, ...options }, context));
   }
   const from = module!;
   const loaded = await importConfigured(from, 'transport.module');
@@ -48,6 +48,20 @@ export async function createTransport(config: Config, logger: Logger): Promise<T
     ]);
   }
   return transport;
+}
+
+/**
+ * Runs a built-in transport's factory; the option errors it reports under its own name
+ * (`bullmq.leaseTtlMs`) are renamed to where they sit in the config (`transport.options.leaseTtlMs`).
+ */
+function asTransportOptions(kind: string, create: () => Transport): Transport {
+  try {
+    return create();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const own = new RegExp(`^${kind}(?=[.:])`);
+    throw new ConfigError(error.issues.map((issue) => issue.replace(own, 'transport.options')));
+  }
 }
 
 /**

@@ -178,8 +178,8 @@ describe.skipIf(!available('redis-server'))('invalid configuration with a Redis 
     const file = await configFile('bullmq-bad.json', { transport: { kind: 'bullmq', options: { leaseTtlMs: 1, shards: 0 } } });
     const result = await runCli(['consumer', '--config', file, '--no-metrics'], { REDIS_URL: redis.url });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/leaseTtlMs/);
-    expect(result.stderr).toMatch(/shards/);
+    expect(result.stderr).toMatch(/transport\.options\.leaseTtlMs: /);
+    expect(result.stderr).toMatch(/transport\.options\.shards: /);
     const client = new Redis(redis.url);
     try {
       expect(await client.dbsize()).toBe(0);
