@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseChecked } from '../../config/issues.ts';
+import { coerce } from '../../config/load.ts';
 import { runBench, SCENARIO_NAMES } from '../bench/run.ts';
 
 const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -29,13 +30,12 @@ export interface BenchFlags {
  * scenarios; exit 1 when a scenario named explicitly had to be skipped.
  */
 export async function bench(flags: BenchFlags): Promise<number> {
-  const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
   const options = parseChecked(benchFlagsSchema, {
     scenarios: list(flags.scenarios),
     workload: flags.workload,
-    commands: number(flags.commands),
-    accounts: number(flags.accounts),
-    producerProcesses: number(flags.producerProcesses),
+    commands: coerce(flags.commands),
+    accounts: coerce(flags.accounts),
+    producerProcesses: coerce(flags.producerProcesses),
     json: flags.json,
   }, ['bench']);
   const { exitCode } = await runBench({
