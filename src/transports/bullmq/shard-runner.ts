@@ -85,9 +85,19 @@ export class ShardRunner {
     if (recovered < 0) return this.#end('lost');
     if (recovered > 0) logger.info({ shard: this.grant.shard, jobs: recovered }, 'jobs of an earlier owner put back in line');
 
+    // A batch's acknowledgement goes out together with the next fetch (one round trip on
+    // the pipelined connection, executed in that order) and is awaited before delivering.
+    let acking: Promise<number | undefined> | undefined;
+    const acked = async (): Promise<boolean> => {
+      const freed = await acking;
+      acking = undefined;
+      return freed !== -1;
+    };
     while (this.#active) {
       this.signal.clear();
-      const jobs = await this.#retrying(() => scripts.fetch(this.keys, this.token, options.fetchJobs));
+      const fetching = this.#retrying(() => scripts.fetch(this.keys, this.token, options.fetchJobs));
+      if (!(await acked())) return this.#end('lost');
+      const jobs = await fetching;
       if (jobs === undefined) {
         if (!this.#active) break;
         return this.#end('lost');
@@ -105,10 +115,9 @@ export class ShardRunner {
       }
       const outcome = await this.#deliver(batch);
       if (outcome !== 'delivered') return outcome === 'fenced' ? this.#end('fenced') : 'stopped';
-      const freed = await this.#retrying(() => scripts.ack(this.keys, this.token, counts));
-      if (freed === -1) return this.#end('lost');
+      acking = this.#retrying(() => scripts.ack(this.keys, this.token, counts));
     }
-    return 'stopped';
+    return (await acked()) ? 'stopped' : this.#end('lost');
   }
 
   #end(reason: RunnerEnd): RunnerEnd {
