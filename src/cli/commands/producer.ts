@@ -31,6 +31,7 @@ export async function runProducer(config: Config): Promise<number> {
   const replies = await createReplies(config, redis).catch(async (error: unknown) => {
     gate.close();
     await kit.close();
+    await redis.close();
     throw error;
   });
   const producer = new Producer<Accounts>({
