@@ -52,7 +52,7 @@ export async function applyBatch(
   settings: OwnerSettings,
   cursor: ShardCursor,
   batch: readonly Delivery[],
-  loaded: Map<string, unknown>,
+  loaded: ReadonlyMap<string, unknown>,
 ): Promise<BatchResult> {
   const result: BatchResult = {
     lastPosition: batch[batch.length - 1]!.position,
@@ -124,18 +124,17 @@ export async function applyBatch(
       }
       payload = parsed.data;
     }
-    const state = result.changes.has(command.key)
-      ? result.changes.get(command.key)
-      : loaded.has(command.key)
-        ? loaded.get(command.key)
-        : domain.initial(command.key);
+    // Entity states are never undefined (handlers must return one), so a miss is undefined.
+    let state = result.changes.get(command.key);
+    if (state === undefined) state = loaded.get(command.key);
+    if (state === undefined) state = domain.initial(command.key);
 
     for (let attempt = 1; ; attempt++) {
       const emitted = ctx.reset(command, delivery.position);
       try {
         const outcome = handler(state, payload, ctx);
-        if (outcome === null || typeof outcome !== 'object' || !('state' in outcome)) {
-          throw new TypeError(`handler ${command.type} must return { state, reply? }, got ${outcome === null ? 'null' : typeof outcome}`);
+        if (outcome === null || typeof outcome !== 'object' || outcome.state === undefined) {
+          throw new TypeError(`handler ${command.type} must return { state, reply? } with a defined state, got ${outcome === null ? 'null' : typeof outcome === 'object' ? 'state undefined' : typeof outcome}`);
         }
         if (outcome.state !== state) result.changes.set(command.key, outcome.state);
         if (emitted.length > 0) for (const message of emitted) result.outbox.push(message);

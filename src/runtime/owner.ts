@@ -14,6 +14,8 @@ import { ownerSettingsSchema, parseOptions, type OwnerSettings } from './options
 import { MemoryReplyBus, type ReplyBus } from './replies.ts';
 import { ShardSender } from './sender.ts';
 
+const EMPTY: ReadonlyMap<string, unknown> = new Map();
+
 export interface OwnerOptions<D extends AnyDomain> extends Partial<OwnerSettings> {
   readonly domain: D;
   readonly transport: Transport;
@@ -178,7 +180,7 @@ export class Owner<D extends AnyDomain> {
 
     const keys: string[] = [];
     for (const delivery of batch) if (delivery.position > owned.position) keys.push(delivery.key);
-    const loaded = keys.length > 0 ? await this.store.load(shard, keys) : new Map<string, unknown>();
+    const loaded = keys.length > 0 ? await this.store.load(shard, keys) : EMPTY;
     const result = await applyBatch(this.domain, this.settings, { shard, position: owned.position, ids: owned.ids, marks: owned.marks }, batch, loaded);
     try {
       await this.#commit(owned, result);

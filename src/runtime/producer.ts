@@ -116,10 +116,17 @@ export class Producer<D extends AnyDomain> {
 
   /** Enqueues one command; resolves once its shard's queue holds it. */
   send<K extends CommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
-    return this.#inOrder(false, () => {
-      const prepared = this.#prepare(type, key, payload, undefined);
-      return this.#sender!.sendResolving(prepared.shard, [prepared], { id: prepared.source.id, shard: prepared.shard });
-    });
+    if (this.#sender === undefined || this.#waiting > 0) return this.#inOrder(false, () => this.#sendNow(type, key, payload));
+    try {
+      return this.#sendNow(type, key, payload);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #sendNow(type: string, key: string, payload: unknown): Promise<Receipt> {
+    const prepared = this.#prepare(type, key, payload, undefined);
+    return this.#sender!.sendResolving(prepared.shard, [prepared], { id: prepared.source.id, shard: prepared.shard });
   }
 
   /**

@@ -61,8 +61,11 @@ export interface StateStore {
    * shard stands. Every earlier claimant is fenced from then on.
    */
   claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot>;
-  /** Current state of the given entities of a shard; keys never written are absent. */
-  load(shard: number, keys: readonly string[]): Promise<Map<string, unknown>>;
+  /**
+   * Current state of the given entities of a shard; keys never written are absent. The
+   * map may hold other entities too (the memory store returns its own map, unchanged).
+   */
+  load(shard: number, keys: readonly string[]): Promise<ReadonlyMap<string, unknown>>;
   /** Writes a batch atomically; refuses with `StaleEpochError` when `commit.epoch` is not the shard's current epoch. */
   commit(shard: number, commit: ShardCommit): Promise<void>;
   /** Every entity of the domain (for inspection and tests; may be slow on large stores). */

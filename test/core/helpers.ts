@@ -183,7 +183,7 @@ export class FaultyStore implements StateStore {
     return this.inner.claim(shard, offeredEpoch);
   }
 
-  load(shard: number, keys: readonly string[]): Promise<Map<string, unknown>> {
+  load(shard: number, keys: readonly string[]): Promise<ReadonlyMap<string, unknown>> {
     return this.inner.load(shard, keys);
   }
 
