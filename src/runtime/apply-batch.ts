@@ -24,7 +24,8 @@ export interface BatchResult {
   readonly replies: Map<string, Reply[]>;
   readonly deadLetters: DeadLetter[];
   /** `type/outcome` → count. */
-  readonly counts: Map<string, { type: string; outcome: ApplyOutcome; count: number }>;
+  /** Per command type, how many commands ended with each outcome. */
+  readonly counts: Map<string, Record<ApplyOutcome, number>>;
   /** `sentAt` of each applied command, for end-to-end latency. */
   readonly sentAt: number[];
 }
@@ -234,10 +235,9 @@ class BatchContext implements HandlerContext<AnyDomain['schemas']> {
 }
 
 function count(result: BatchResult, type: string, outcome: ApplyOutcome): void {
-  const id = `${type}/${outcome}`;
-  const entry = result.counts.get(id);
-  if (entry === undefined) result.counts.set(id, { type, outcome, count: 1 });
-  else entry.count++;
+  let counts = result.counts.get(type);
+  if (counts === undefined) result.counts.set(type, (counts = { ok: 0, rejected: 0, failed: 0, duplicate: 0 }));
+  counts[outcome]++;
 }
 
 function reply(result: BatchResult, command: Command, value: Reply): void {

@@ -15,6 +15,7 @@ import { MemoryReplyBus, type ReplyBus } from './replies.ts';
 import { ShardSender } from './sender.ts';
 
 const EMPTY: ReadonlyMap<string, unknown> = new Map();
+const OUTCOMES = ['ok', 'rejected', 'failed', 'duplicate'] as const;
 
 export interface OwnerOptions<D extends AnyDomain> extends Partial<OwnerSettings> {
   readonly domain: D;
@@ -285,7 +286,11 @@ export class Owner<D extends AnyDomain> {
       });
     }
     const observer = this.#observer;
-    if (observer.applied !== undefined) for (const c of result.counts.values()) observer.applied(c.type, c.outcome, c.count);
+    if (observer.applied !== undefined) {
+      for (const [type, counts] of result.counts) {
+        for (const outcome of OUTCOMES) if (counts[outcome] > 0) observer.applied(type, outcome, counts[outcome]);
+      }
+    }
     observer.batch?.(shard, size, (performance.now() - started) / 1000);
     if (observer.endToEnd !== undefined) {
       const now = Date.now();
