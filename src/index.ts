@@ -56,3 +56,10 @@ export { MemoryStateStore } from './state/memory-store.ts';
 export { MemoryDeadLetterQueue, type DeadLetter, type DeadLetterQueue } from './state/dead-letters.ts';
 
 export { accounts, type Account, type Accounts } from './domains/accounts.ts';
+
+export { MetricsObserver } from './metrics/metrics-observer.ts';
+export { ShardlineInstruments, type MetricsLabels, type QueueSource } from './metrics/instruments.ts';
+export { MetricsServer, type MetricsServerOptions, type Readiness } from './metrics/server.ts';
+export { loadConfig, type LoadConfigOptions } from './config/load.ts';
+export { configSchema, type Config } from './config/schema.ts';
+export { combineObservers } from './runtime/observer.ts';

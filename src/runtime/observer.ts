@@ -30,12 +30,27 @@ export interface RuntimeObserver {
   deadLettered?(shard: number, type: string | undefined, error: string): void;
 }
 
-/** One observer that calls each given observer in turn (metrics plus a caller's own counters). */
+const HOOKS = [
+  'enqueued',
+  'enqueueRefused',
+  'backpressureWait',
+  'applied',
+  'batch',
+  'endToEnd',
+  'ownership',
+  'followUpsForced',
+  'staleEpoch',
+  'deadLettered',
+] as const satisfies readonly (keyof RuntimeObserver)[];
+
+/** One observer that calls each given observer in turn (metrics plus a caller's own counters); class methods included. */
 export function combineObservers(...observers: readonly RuntimeObserver[]): RuntimeObserver {
   const combined: Record<string, (...args: never[]) => void> = {};
-  const hooks = new Set(observers.flatMap((o) => Object.keys(o))) as Set<keyof RuntimeObserver>;
-  for (const hook of hooks) {
-    const calls = observers.map((o) => o[hook]?.bind(o)).filter((f) => f !== undefined) as ((...args: never[]) => void)[];
+  for (const hook of HOOKS) {
+    const calls = observers
+      .filter((o) => typeof o[hook] === 'function')
+      .map((o) => (o[hook] as (...args: never[]) => void).bind(o));
+    if (calls.length === 0) continue;
     combined[hook] = calls.length === 1 ? calls[0]! : (...args: never[]) => {
       for (const call of calls) call(...args);
     };

@@ -12,7 +12,7 @@ export function describeIssues(error: z.ZodError, prefix = ''): string[] {
 
 /** Parses `value` with `schema`, or throws one `ConfigError` listing every wrong field. */
 export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, prefix = ''): z.output<T> {
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { reportInput: true });
   if (!result.success) throw new ConfigError(describeIssues(result.error, prefix));
   return result.data;
 }

@@ -152,6 +152,7 @@ export class Owner<D extends AnyDomain> {
         if (error instanceof StaleEpochError) {
           this.#shards.delete(grant.shard);
           this.#observer.staleEpoch?.(grant.shard);
+          this.#observer.ownership?.(grant.shard, owned.epoch, 'lost');
           this.#logger.warn({ shard: grant.shard, epoch: owned.epoch, current: error.currentEpoch }, 'fenced: another owner holds the shard');
         } else {
           this.#logger.error({ shard: grant.shard, err: error }, 'batch failed; it will be delivered again');

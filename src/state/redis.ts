@@ -1,0 +1,4 @@
+// `shardline/redis`: state shared across processes through Redis, usable with any transport.
+export { RedisStateStore, type RedisStateStoreOptions } from './redis-store.ts';
+export { RedisDeadLetterQueue, type RedisDeadLetterQueueOptions } from './redis-dead-letters.ts';
+export { RedisReplyBus, type RedisReplyBusOptions } from '../transports/bullmq/redis-reply-bus.ts';
