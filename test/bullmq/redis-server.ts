@@ -32,6 +32,9 @@ export async function startRedis(options: { durable?: boolean } = {}): Promise<R
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence];
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore' });
+  // Should the test process end without its afterAll (a crash, a timeout), the server goes with it.
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   const kill = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -40,6 +43,7 @@ export async function startRedis(options: { durable?: boolean } = {}): Promise<R
   };
   const close = once(async () => {
     await kill();
+    process.off('exit', orphanGuard);
     rmSync(dir, { recursive: true, force: true });
   });
   const restart = async (downMs = 0) => {
