@@ -40,7 +40,11 @@ export interface TransportMessage {
 
 /** A message as delivered to the owner of its shard. */
 export interface Delivery extends TransportMessage {
-  /** Strictly increasing within the shard and stable across redeliveries. */
+  /**
+   * Strictly increasing within the shard and stable across redeliveries. At most 2^37
+   * (about 137 billion): follow-ups take `position * 65536 + index` as their sequence
+   * number, which must stay a safe integer.
+   */
   readonly position: number;
 }
 
