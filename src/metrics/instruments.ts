@@ -42,6 +42,7 @@ export class ShardlineInstruments {
   readonly staleEpoch: Counter<'domain' | 'transport'>;
   readonly deadLetters: Counter<'domain' | 'transport' | 'type'>;
   readonly followUpsForced: Counter<'domain' | 'transport'>;
+  readonly followUpRetries: Counter<'domain' | 'transport'>;
   readonly #tallies = new Map<Counter, Tally[]>();
   #queues: QueueSource | undefined;
   #owned: (() => number) | undefined;
@@ -167,6 +168,15 @@ export class ShardlineInstruments {
     this.followUpsForced = new Counter({
       name: 'shardline_follow_ups_forced_total',
       help: 'Follow-up commands admitted beyond capacity after waiting for room past the owner limit.',
+      labelNames: BASE,
+      registers,
+      collect() {
+        instruments.#flush(this);
+      },
+    });
+    this.followUpRetries = new Counter({
+      name: 'shardline_follow_up_retries_total',
+      help: 'Failed enqueues of follow-up commands, each retried in order; a steady rise means a lane is stuck.',
       labelNames: BASE,
       registers,
       collect() {

@@ -21,6 +21,7 @@ export class MetricsObserver implements RuntimeObserver {
   readonly #backpressureWait: BucketHistogram;
   readonly #staleEpoch: Tally;
   readonly #followUpsForced: Tally;
+  readonly #followUpRetries: Tally;
   readonly #gained: Tally;
   readonly #lost: Tally;
   readonly #full: Tally;
@@ -34,6 +35,7 @@ export class MetricsObserver implements RuntimeObserver {
     this.#backpressureWait = instruments.backpressureWait;
     this.#staleEpoch = instruments.tally(instruments.staleEpoch);
     this.#followUpsForced = instruments.tally(instruments.followUpsForced);
+    this.#followUpRetries = instruments.tally(instruments.followUpRetries);
     this.#gained = instruments.tally(instruments.ownershipChanges, 'gained');
     this.#lost = instruments.tally(instruments.ownershipChanges, 'lost');
     this.#full = instruments.tally(instruments.enqueueRejected, 'full');
@@ -82,6 +84,10 @@ export class MetricsObserver implements RuntimeObserver {
 
   readonly ownership = (_shard: number, _epoch: number, event: 'gained' | 'lost'): void => {
     (event === 'gained' ? this.#gained : this.#lost).pending++;
+  };
+
+  readonly followUpRetried = (): void => {
+    this.#followUpRetries.pending++;
   };
 
   readonly followUpsForced = (_shard: number, count: number): void => {

@@ -24,6 +24,8 @@ export interface RuntimeObserver {
   ownership?(shard: number, epoch: number, event: 'gained' | 'lost'): void;
   /** `count` follow-ups waited past `followUpForceAfterMs` for room and were admitted beyond capacity. */
   followUpsForced?(shard: number, count: number): void;
+  /** An enqueue of follow-ups to shard `target` failed and will be retried, in order. */
+  followUpRetried?(target: number): void;
   /** A commit was refused because another owner holds a newer epoch. */
   staleEpoch?(shard: number): void;
   /** A command went to the dead-letter queue. */
@@ -39,6 +41,7 @@ const HOOKS = [
   'endToEnd',
   'ownership',
   'followUpsForced',
+  'followUpRetried',
   'staleEpoch',
   'deadLettered',
 ] as const satisfies readonly (keyof RuntimeObserver)[];

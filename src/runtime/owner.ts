@@ -94,6 +94,7 @@ export class Owner<D extends AnyDomain> {
       lingerMs: 0,
       persistent: { retryDelayMs: Math.max(1, this.settings.retryBackoffMs) },
     }, this.#observer, (target, error) => {
+      this.#observer.followUpRetried?.(target);
       this.#logger.warn({ target, err: error }, 'follow-ups not enqueued; retrying in order');
     });
     this.#subscription = await this.#transport.consume(this.#handler);
