@@ -24,7 +24,7 @@ interface InHand {
  * is in flight then), and on `GROUP_JOIN` every assigned partition is granted anew. Each
  * grant resumes from the position its `assigned` resolves with (the state store is the
  * source of truth), seeking back or skipping ahead of the group's committed offset as
- * needed; each acknowledged batch is then committed to Kafka so standard tools see the lag.
+ * needed; each acknowledged delivery is then committed to Kafka so standard tools see the lag.
  * A rejected delivery is fetched again from its first offset after `retryDelayMs`; one
  * rejected with `STALE_EPOCH` revokes the grant and claims the partition again after
  * `retryDelayMs` if the group still assigns it here.
@@ -241,26 +241,26 @@ export class GroupSubscription implements Subscription {
     }
     const messages = batch.messages.filter((message) => Number(message.offset) >= runner.next);
     // What the store already has (the group's committed offset lags it after a crash) is skipped, not delivered.
-    let acknowledged = messages.length < batch.messages.length ? runner.next - 1 : undefined;
-    if (acknowledged !== undefined) inHand.payload.resolveOffset(String(acknowledged));
-    try {
-      for (let start = 0; start < messages.length; start += this.#settings.maxBatch) {
-        if (!runner.active || !inHand.payload.isRunning() || inHand.rebalancing || this.#closing !== undefined) break;
-        const deliveries = messages.slice(start, start + this.#settings.maxBatch).map(toDelivery);
-        try {
-          await this.#handler.deliver(runner.grant, deliveries);
-        } catch (error) {
-          this.#rejected(runner, deliveries[0]!.position, error);
-          break;
-        }
-        if (!runner.active) break;
-        acknowledged = deliveries[deliveries.length - 1]!.position;
-        runner.next = acknowledged + 1;
-        inHand.payload.resolveOffset(String(acknowledged));
+    if (messages.length < batch.messages.length) this.#acknowledge(runner, runner.next - 1, inHand.payload);
+    for (let start = 0; start < messages.length; start += this.#settings.maxBatch) {
+      if (!runner.active || !inHand.payload.isRunning() || inHand.rebalancing || this.#closing !== undefined) break;
+      const deliveries = messages.slice(start, start + this.#settings.maxBatch).map(toDelivery);
+      try {
+        await this.#handler.deliver(runner.grant, deliveries);
+      } catch (error) {
+        this.#rejected(runner, deliveries[0]!.position, error);
+        break;
       }
-    } finally {
-      if (acknowledged !== undefined) this.#commit(runner, acknowledged + 1, inHand.payload);
+      if (!runner.active) break;
+      this.#acknowledge(runner, deliveries[deliveries.length - 1]!.position, inHand.payload);
     }
+  }
+
+  /** Everything up to `offset` is applied: fetch on from after it, and tell the group. */
+  #acknowledge(runner: PartitionRunner, offset: number, payload: EachBatchPayload): void {
+    runner.next = offset + 1;
+    payload.resolveOffset(String(offset));
+    this.#commit(runner, offset + 1, payload);
   }
 
   #rejected(runner: PartitionRunner, position: number, error: unknown): void {
@@ -279,8 +279,9 @@ export class GroupSubscription implements Subscription {
   }
 
   /**
-   * Commits the offset after an acknowledged batch to the group, for lag and tools, without
-   * holding up the next fetch: one commit per partition at a time, the newest offset wins.
+   * Commits the offset after an acknowledged delivery to the group, for lag (the producers'
+   * bound reads it) and tools, without holding up the next delivery: one commit per
+   * partition in flight, the newest offset wins.
    * A failure is harmless (the store has the position; the next batch commits again), and
    * nothing is committed once the grant is gone, so a late commit never moves a partition
    * that another member owns now.

@@ -38,10 +38,11 @@ interface Waiter {
  * at the next sample. The estimate of a partition is
  * `sampled lag + messages this process admitted that had not been written when the sample was requested`,
  * so this process's own appends are never missed; an enqueue is admitted while
- * `estimate + batch + reserve <= capacity`. A sample is trusted while it is younger than
- * `sampleIntervalMs` and either the estimate stays under `trustedFill × capacity` or the
- * sample was requested after this process's previous admission to that partition; otherwise
- * the enqueue waits for a new sample. `reject` decisions always use a sample requested
+ * `estimate + batch + reserve <= capacity`. While the estimate stays under
+ * `trustedFill × capacity` the last sample decides, however old (a sample older than
+ * `sampleIntervalMs` is refreshed in the background); above it, only a sample younger than
+ * that and requested after this process's previous admission to the partition does, and
+ * otherwise the enqueue waits for a new one. `reject` decisions always use a sample requested
  * after the call, and waiting (`block`) enqueues are re-checked on every sample, first
  * come first served per partition (an enqueue with a smaller reserve, an owner's
  * follow-up, is never held behind one with a larger reserve).
@@ -142,10 +143,18 @@ export class LagBound {
     return Math.max(0, sample.lags[shard] ?? 0) + this.#admitted[shard]! - sample.settledAtStart[shard]!;
   }
 
+  /**
+   * Whether the current sample may decide: any sample while the estimate stays within
+   * `trustedFill` (it is refreshed in the background once older than `sampleIntervalMs`),
+   * above that only a recent one requested after this process's last admission to `shard`.
+   */
   #trusted(shard: number, count: number, now: number): boolean {
     const sample = this.#sample;
-    if (sample === undefined || now - sample.startedAt > this.#options.sampleIntervalMs) return false;
-    return sample.startedAt > this.#lastAdmitAt[shard]! || this.#estimate(shard) + count <= this.#options.trustedFill * this.#options.capacity;
+    if (sample === undefined) return false;
+    const fresh = now - sample.startedAt <= this.#options.sampleIntervalMs;
+    if (!fresh) void this.#freshSample(now).catch(() => undefined);
+    if (this.#estimate(shard) + count <= this.#options.trustedFill * this.#options.capacity) return true;
+    return fresh && sample.startedAt > this.#lastAdmitAt[shard]!;
   }
 
   /** Fits, and no waiter among the first `before` of the same shard with a reserve as small or smaller is ahead. */
