@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { RecordingHandler, waitFor } from '../../src/testing/index.ts';
 import { ConfigError, ConnectionError } from '../../src/core/errors.ts';
 import { createTransport, KafkaReplyBus, KafkaTransport } from '../../src/transports/kafka/index.ts';
 import { silentLogger } from '../../src/runtime/logger.ts';
-import { FAST_KAFKA, startKafka, uniquePrefix } from '../support/kafka.ts';
+import { FAST_KAFKA, MOCK_PARTITIONS, startKafka, uniquePrefix } from '../support/kafka.ts';
 
 const kafka = await startKafka();
 afterAll(() => kafka?.close());
@@ -56,4 +57,23 @@ describe('Kafka transport options and connection errors', () => {
     expect((failure as ConfigError).message).toMatch(/kafka\.shards: expected topic test\.shards\.\S+accounts to have 97 partitions \(the configured shard count\), got \d+/);
     await transport.close();
   });
+
+  it.skipIf(kafka === undefined)('writes an enqueue larger than maxProduceBytes in several produce calls, in order', async () => {
+    const topicPrefix = uniquePrefix('chunks');
+    await kafka!.createTopic(`${topicPrefix}chunks`, MOCK_PARTITIONS);
+    const options = { brokers: kafka!.brokers, topicPrefix, maxProduceBytes: 1_000, ...FAST_KAFKA };
+    const producer = new KafkaTransport(options, { domain: 'chunks' });
+    const owner = new KafkaTransport(options, { domain: 'chunks' });
+    const handler = new RecordingHandler('owner');
+    try {
+      const values = Array.from({ length: 40 }, (_, i) => `${i}:${'x'.repeat(100)}`);
+      await producer.enqueue(1, values.map((value) => ({ key: 'k', value })), { overflow: 'reject', timeoutMs: 1_000, reserve: 0 });
+      await owner.consume(handler);
+      await waitFor('every message delivered', () => handler.values(1).length === values.length, 20_000);
+      expect(handler.values(1)).toEqual(values);
+    } finally {
+      await owner.close();
+      await producer.close();
+    }
+  }, 60_000);
 });

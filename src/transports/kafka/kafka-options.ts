@@ -41,6 +41,11 @@ export const kafkaTransportFields = z
     trustedFill: z.number().min(0).max(1).default(0.5),
     /** Longest age of a lag sample used to admit, and the poll period while enqueues wait for room. */
     lagSampleIntervalMs: positiveInt.default(100),
+    /**
+     * Most bytes of keys and values per produce call; a larger enqueue is written in several,
+     * one after another. Keep it under the broker's `message.max.bytes` (1 MiB by default).
+     */
+    maxProduceBytes: positiveInt.default(900_000),
     /** Most messages handed to one `deliver` call (a fetched batch is split). */
     maxBatch: positiveInt.default(512),
     /** Partitions whose batches are handled at the same time in this process. */

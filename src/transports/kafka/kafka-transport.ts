@@ -35,6 +35,12 @@ interface Connected {
  * consumer group, which assigns them partitions (see `GroupSubscription`); positions are
  * offsets. The bound is the partition's consumer lag, sampled (see `LagBound` for how far
  * it can overshoot), and `depth` is that sampled lag.
+ *
+ * Grants carry epoch 0: kafkajs does not expose the group generation, so the state store's
+ * claim issues the fencing epochs. An enqueue is one produce call, all or none, unless it
+ * exceeds `maxProduceBytes`: its parts are then written in order and a failure may leave
+ * the first ones written. A produce that times out may also have been written; either way
+ * the owners' origin marks recognise a resent command.
  */
 export class KafkaTransport implements Transport {
   readonly name = 'kafka';
@@ -85,7 +91,9 @@ export class KafkaTransport implements Transport {
     });
     const waitedMs = await bound.admit(shard, messages.length, options);
     try {
-      await producer.send({ topic: this.topic, acks: this.settings.acks, messages: records });
+      for (const chunk of byteChunks(records, this.settings.maxProduceBytes)) {
+        await producer.send({ topic: this.topic, acks: this.settings.acks, messages: chunk });
+      }
     } catch (error) {
       throw kafkaConnectionError(this.settings.brokers, `producing ${messages.length} message(s) to ${this.topic} partition ${shard}`, error);
     } finally {
@@ -204,4 +212,28 @@ export class KafkaTransport implements Transport {
       throw kafkaConnectionError(this.settings.brokers, `sampling the lag of ${this.topic} for group ${this.groupId}`, error);
     }
   }
+}
+
+/**
+ * Splits records into runs of at most `maxBytes` of keys and values (a record larger than
+ * that goes alone), so that no record batch exceeds what the broker accepts.
+ */
+function byteChunks<T extends { key: string; value: string }>(records: T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    // UTF-16 length × 3 bounds the UTF-8 size; measure exactly only when that bound is too high.
+    const upper = (record.key.length + record.value.length) * 3;
+    const size = bytes + upper <= maxBytes ? upper : Buffer.byteLength(record.key) + Buffer.byteLength(record.value);
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(record);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
