@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import type { BenchContext, Scenario, ScenarioResult, WorkloadName } from './scenario.ts';
 import { renderChart } from './chart.ts';
 import { makeWorkload } from './workload.ts';
+import type { ScalingRow } from './scaling.ts';
 import { probeServices, type Services } from './services.ts';
 import { targetLines } from './targets.ts';
 
@@ -46,6 +47,8 @@ export interface BenchReport {
   readonly machine: Record<string, unknown>;
   readonly results: BenchResult[];
   readonly skipped: { scenario: string; reason: string }[];
+  /** `--scaling`: applied throughput per transport, shard count and consumer processes. */
+  readonly scaling?: readonly ScalingRow[];
 }
 
 /** Loads `./scenarios/<name>.ts`; an unknown name is a usage error naming the known ones. */
@@ -155,7 +158,8 @@ function printTable(results: readonly BenchResult[], print: (line: string) => vo
   for (const cells of rows) print(format(cells));
 }
 
-async function machine(services: Services): Promise<Record<string, unknown>> {
+/** The machine a report's numbers came from, with the versions of the services it reached. */
+export async function machine(services: Services): Promise<Record<string, unknown>> {
   const cpus = os.cpus();
   return {
     cpus: cpus.length,

@@ -1,7 +1,9 @@
+import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseChecked } from '../../config/issues.ts';
 import { coerce } from '../../config/load.ts';
-import { runBench, SCENARIO_NAMES } from '../bench/run.ts';
+import { machine, runBench, SCENARIO_NAMES, type BenchReport } from '../bench/run.ts';
+import { runScaling } from '../bench/scaling.ts';
 
 const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -13,7 +15,11 @@ const benchFlagsSchema = z.strictObject({
   accounts: z.number().int().positive().default(10_000),
   producerProcesses: z.number().int().positive().max(64).default(2),
   json: z.string().min(1).optional(),
+  scaling: z.boolean().default(false),
 });
+
+/** Deposits per scaling run unless `--commands` says otherwise: each run is several processes, so a smaller count keeps the whole sweep to minutes. */
+const SCALING_COMMANDS = 20_000;
 
 /** The raw flags as commander parsed them. */
 export interface BenchFlags {
@@ -23,11 +29,14 @@ export interface BenchFlags {
   readonly accounts?: string;
   readonly producerProcesses?: string;
   readonly json?: string;
+  readonly scaling?: boolean;
 }
 
 /**
  * `shardline bench`: validates the flags (every wrong one reported, exit 2) and runs the
- * scenarios; exit 1 when a scenario named explicitly had to be skipped.
+ * scenarios; exit 1 when a scenario named explicitly had to be skipped. `--scaling` runs
+ * the scaling sweep instead (after the scenarios, when `--scenarios` names some) and adds
+ * its rows to the JSON report under `scaling`; exit 1 when a part of it was skipped or failed.
  */
 export async function bench(flags: BenchFlags): Promise<number> {
   const options = parseChecked(benchFlagsSchema, {
@@ -37,7 +46,9 @@ export async function bench(flags: BenchFlags): Promise<number> {
     accounts: coerce(flags.accounts),
     producerProcesses: coerce(flags.producerProcesses),
     json: flags.json,
+    scaling: flags.scaling,
   }, ['bench']);
+  if (options.scaling) return benchScaling(options, flags.commands === undefined ? SCALING_COMMANDS : options.commands);
   const { exitCode } = await runBench({
     ...(options.scenarios === undefined ? {} : { scenarios: options.scenarios }),
     workloads: options.workload === 'both' ? ['uniform', 'hot'] : [options.workload],
@@ -49,4 +60,29 @@ export async function bench(flags: BenchFlags): Promise<number> {
     print: (line) => process.stdout.write(`${line}\n`),
   });
   return exitCode;
+}
+
+async function benchScaling(options: z.output<typeof benchFlagsSchema>, commands: number): Promise<number> {
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const scenarios = options.scenarios === undefined
+    ? undefined
+    : await runBench({
+      scenarios: options.scenarios,
+      workloads: options.workload === 'both' ? ['uniform', 'hot'] : [options.workload],
+      commands: options.commands,
+      accounts: options.accounts,
+      producerProcesses: options.producerProcesses,
+      ...(options.json === undefined ? {} : { json: options.json }),
+      progress: process.stdout.isTTY === true,
+      print,
+    });
+  if (scenarios !== undefined) print('');
+  const scaling = await runScaling({ commands, print });
+  if (options.json !== undefined) {
+    const base: BenchReport = scenarios?.report ?? { machine: await machine(scaling.services), results: [], skipped: [] };
+    const report: BenchReport = { ...base, skipped: [...base.skipped, ...scaling.skipped], scaling: scaling.rows };
+    await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
+    print(`\nwrote the scaling rows to ${options.json}`);
+  }
+  return Math.max(scenarios?.exitCode ?? 0, scaling.exitCode);
 }
