@@ -118,6 +118,7 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--commands <count>', 'commands per scenario and workload')
     .option('--accounts <count>', 'accounts of the uniform workload')
     .option('--producer-processes <count>', 'producer processes where the scenario is about processes')
+    .option('--repeat <rounds>', 'rounds per workload, each running every scenario once: results are medians, targets the median of round-by-round ratios (default 1)')
     .option('--json <file>', 'write the JSON report here')
     .option('--scaling', 'measure BullMQ and Kafka applied throughput against shards (1, 2, 4, 8) and consumer processes (1, 2), after the --scenarios named (none by default); --commands is deposits per run (default 20000)')
     .addHelpText('after', `\nREDIS_URL and KAFKA_BROKERS name the services scenarios need.${EXIT_CODES_HELP}`)

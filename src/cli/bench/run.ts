@@ -31,15 +31,22 @@ export interface BenchOptions {
   /** Where to write the JSON report. */
   readonly json?: string;
   readonly producerProcesses: number;
+  /**
+   * Rounds per workload: each round runs every scenario once, so a noisy moment hits
+   * all of them alike; results are medians, and targets compare scenarios round by round.
+   */
+  readonly repeats?: number;
   /** Show a progress bar (stdout is a terminal). */
   readonly progress: boolean;
   /** Prints one line of the human report. */
   readonly print: (line: string) => void;
 }
 
-/** One line of the JSON report. */
+/** One line of the JSON report: medians over the rounds (worst lost/duplicates). */
 export interface BenchResult extends Required<Omit<ScenarioResult, 'notes'>> {
   readonly workload: WorkloadName;
+  /** Commands/s of each round, in order (one entry without `--repeat`). */
+  readonly runs: readonly number[];
   readonly notes?: ScenarioResult['notes'];
 }
 
@@ -79,35 +86,32 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
   for (const { scenario, reason } of skipped) options.print(`skipped ${scenario}: ${reason}`);
 
   const results: BenchResult[] = [];
+  const repeats = options.repeats ?? 1;
   for (const workloadName of options.workloads) {
     const workload = makeWorkload(workloadName, options.commands, options.accounts);
-    for (const scenario of runnable) {
-      const bar = options.progress ? new cliProgress.SingleBar({ format: `${scenario.name} ${workloadName} [{bar}] {percentage}% {value}/{total}`, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
-      bar?.start(workload.commands, 0);
-      const context: BenchContext = {
-        workload,
-        producerProcesses: options.producerProcesses,
-        progress: (done) => bar?.update(Math.min(done, workload.commands)),
-        ...(services.redis === undefined ? {} : { redisUrl: services.redis }),
-        ...(services.kafka === undefined ? {} : { kafkaBrokers: services.kafka }),
-      };
-      const outcome = await scenario.run(context);
-      bar?.stop();
-      for (const result of Array.isArray(outcome) ? outcome : [outcome as ScenarioResult]) {
-        const line: BenchResult = {
-          name: result.name ?? scenario.name,
-          workload: workloadName,
-          commandsPerSec: Math.round(result.commandsPerSec),
-          lostUpdates: result.lostUpdates,
-          duplicates: result.duplicates,
-          p50Ms: round(result.p50Ms),
-          p99Ms: round(result.p99Ms),
-          ...(result.notes === undefined ? {} : { notes: result.notes }),
+    const rounds = new Map<string, ScenarioResult[]>();
+    for (let round = 1; round <= repeats; round++) {
+      for (const scenario of runnable) {
+        const label = `${scenario.name} ${workloadName}${repeats > 1 ? ` ${round}/${repeats}` : ''}`;
+        const bar = options.progress ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total}`, clearOnComplete: true }, cliProgress.Presets.shades_classic) : undefined;
+        bar?.start(workload.commands, 0);
+        const context: BenchContext = {
+          workload,
+          producerProcesses: options.producerProcesses,
+          progress: (done) => bar?.update(Math.min(done, workload.commands)),
+          ...(services.redis === undefined ? {} : { redisUrl: services.redis }),
+          ...(services.kafka === undefined ? {} : { kafkaBrokers: services.kafka }),
         };
-        results.push(line);
-        options.print(row(line));
+        const outcome = await scenario.run(context);
+        bar?.stop();
+        for (const result of Array.isArray(outcome) ? outcome : [outcome as ScenarioResult]) {
+          const name = result.name ?? scenario.name;
+          rounds.set(name, [...(rounds.get(name) ?? []), result]);
+          options.print(row(name, workloadName, result, repeats > 1 ? ` [round ${round}/${repeats}]` : ''));
+        }
       }
     }
+    for (const [name, runs] of rounds) results.push(summarize(name, workloadName, runs));
   }
 
   const report: BenchReport = { machine: await machine(services), results, skipped };
@@ -116,7 +120,7 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
   const targets = targetLines(results);
   if (targets.length > 0) {
     options.print('');
-    options.print('targets (ratios within this run):');
+    options.print(`targets (${repeats > 1 ? `median of ${repeats} round-by-round ratios` : 'ratios within this run'}):`);
     for (const line of targets) options.print(`  ${line}`);
   }
   if (options.json !== undefined) {
@@ -132,9 +136,34 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-function row(r: BenchResult): string {
-  return `${r.name} (${r.workload}): ${r.commandsPerSec.toLocaleString('en-US')} commands/s, lost ${r.lostUpdates}, duplicates ${r.duplicates}, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`;
+function row(name: string, workload: WorkloadName, r: ScenarioResult, suffix: string): string {
+  return `${name} (${workload})${suffix}: ${Math.round(r.commandsPerSec).toLocaleString('en-US')} commands/s, lost ${r.lostUpdates}, duplicates ${r.duplicates}, p50 ${round(r.p50Ms)} ms, p99 ${round(r.p99Ms)} ms`;
 }
+
+/** The middle value (mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** One scenario's rounds as one line: median speed and latency, worst anomalies. */
+function summarize(name: string, workload: WorkloadName, runs: readonly ScenarioResult[]): BenchResult {
+  const rates = runs.map((r) => Math.round(r.commandsPerSec));
+  const notes = runs[runs.length - 1]!.notes;
+  return {
+    name,
+    workload,
+    commandsPerSec: Math.round(median(rates)),
+    lostUpdates: Math.max(...runs.map((r) => r.lostUpdates)),
+    duplicates: Math.max(...runs.map((r) => r.duplicates)),
+    p50Ms: round(median(runs.map((r) => r.p50Ms))),
+    p99Ms: round(median(runs.map((r) => r.p99Ms))),
+    runs: rates,
+    ...(notes === undefined ? {} : { notes }),
+  };
+}
+
 
 function printTable(results: readonly BenchResult[], print: (line: string) => void): void {
   const header = ['scenario', 'workload', 'commands/s', 'lost', 'dups', 'p50 ms', 'p99 ms', 'vs redis-lock'];

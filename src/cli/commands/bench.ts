@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseChecked } from '../../config/issues.ts';
 import { coerce } from '../../config/load.ts';
-import { machine, runBench, SCENARIO_NAMES, type BenchReport } from '../bench/run.ts';
+import { machine, runBench, SCENARIO_NAMES, type BenchOptions, type BenchReport } from '../bench/run.ts';
 import { runScaling } from '../bench/scaling.ts';
 
 const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -14,6 +14,7 @@ const benchFlagsSchema = z.strictObject({
   commands: z.number().int().positive().default(100_000),
   accounts: z.number().int().positive().default(10_000),
   producerProcesses: z.number().int().positive().max(64).default(2),
+  repeat: z.number().int().positive().max(20).default(1),
   json: z.string().min(1).optional(),
   scaling: z.boolean().default(false),
 });
@@ -28,6 +29,7 @@ export interface BenchFlags {
   readonly commands?: string;
   readonly accounts?: string;
   readonly producerProcesses?: string;
+  readonly repeat?: string;
   readonly json?: string;
   readonly scaling?: boolean;
 }
@@ -45,44 +47,40 @@ export async function bench(flags: BenchFlags): Promise<number> {
     commands: coerce(flags.commands),
     accounts: coerce(flags.accounts),
     producerProcesses: coerce(flags.producerProcesses),
+    repeat: coerce(flags.repeat),
     json: flags.json,
     scaling: flags.scaling,
   }, ['bench']);
-  if (options.scaling) return benchScaling(options, flags.commands === undefined ? SCALING_COMMANDS : options.commands);
-  const { exitCode } = await runBench({
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const benchOptions: BenchOptions = {
     ...(options.scenarios === undefined ? {} : { scenarios: options.scenarios }),
     workloads: options.workload === 'both' ? ['uniform', 'hot'] : [options.workload],
     commands: options.commands,
     accounts: options.accounts,
     producerProcesses: options.producerProcesses,
+    repeats: options.repeat,
     ...(options.json === undefined ? {} : { json: options.json }),
     progress: process.stdout.isTTY === true,
-    print: (line) => process.stdout.write(`${line}\n`),
-  });
-  return exitCode;
+    print,
+  };
+  if (!options.scaling) return (await runBench(benchOptions)).exitCode;
+  const scalingCommands = flags.commands === undefined ? SCALING_COMMANDS : options.commands;
+  return benchScaling(options.scenarios === undefined ? undefined : benchOptions, { commands: scalingCommands, json: options.json, print });
 }
 
-async function benchScaling(options: z.output<typeof benchFlagsSchema>, commands: number): Promise<number> {
-  const print = (line: string) => process.stdout.write(`${line}\n`);
-  const scenarios = options.scenarios === undefined
-    ? undefined
-    : await runBench({
-      scenarios: options.scenarios,
-      workloads: options.workload === 'both' ? ['uniform', 'hot'] : [options.workload],
-      commands: options.commands,
-      accounts: options.accounts,
-      producerProcesses: options.producerProcesses,
-      ...(options.json === undefined ? {} : { json: options.json }),
-      progress: process.stdout.isTTY === true,
-      print,
-    });
-  if (scenarios !== undefined) print('');
+/** The scenarios named (if any), then the scaling sweep; its rows are added to the JSON report the scenarios wrote, or to a new one. */
+async function benchScaling(
+  scenarios: BenchOptions | undefined,
+  { commands, json, print }: { commands: number; json: string | undefined; print: (line: string) => void },
+): Promise<number> {
+  const before = scenarios === undefined ? undefined : await runBench(scenarios);
+  if (before !== undefined) print('');
   const scaling = await runScaling({ commands, print });
-  if (options.json !== undefined) {
-    const base: BenchReport = scenarios?.report ?? { machine: await machine(scaling.services), results: [], skipped: [] };
+  if (json !== undefined) {
+    const base: BenchReport = before?.report ?? { machine: await machine(scaling.services), results: [], skipped: [] };
     const report: BenchReport = { ...base, skipped: [...base.skipped, ...scaling.skipped], scaling: scaling.rows };
-    await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
-    print(`\nwrote the scaling rows to ${options.json}`);
+    await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+    print(`\nwrote the scaling rows to ${json}`);
   }
-  return Math.max(scenarios?.exitCode ?? 0, scaling.exitCode);
+  return Math.max(before?.exitCode ?? 0, scaling.exitCode);
 }
