@@ -7,6 +7,8 @@ const BIN = fileURLToPath(new URL('../../../bin/shardline.js', import.meta.url))
 const KEEP_CHARS = 16_384;
 /** How long a SIGKILLed child may take to be reaped before we stop waiting for it. */
 const REAP_TIMEOUT_MS = 5_000;
+/** How long a signalled bench may spend removing its children's data before it ends. */
+const CLEANUP_TIMEOUT_MS = 3_000;
 
 /** A `shardline` child process of the scaling bench, with the tail of its output. */
 export interface CliChild {
@@ -80,15 +82,23 @@ export class ChildGroup {
 
   /**
    * Kills the children when the bench is signalled or exits, until the returned function
-   * is called. A signal is re-raised once the children are gone, so the bench still ends
-   * the way that signal ends it.
+   * is called. On a signal, `cleanup` then gets {@link CLEANUP_TIMEOUT_MS} to remove what
+   * the children left, and the signal is re-raised, so the bench still ends the way that
+   * signal ends it.
    */
-  guard(): () => void {
+  guard(cleanup: () => Promise<void>): () => void {
     const onExit = () => this.#killNow();
     const onSignal = (signal: NodeJS.Signals) => {
       this.#killNow();
       release();
-      process.kill(process.pid, signal);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLEANUP_TIMEOUT_MS);
+      });
+      void Promise.race([cleanup().catch(() => undefined), late]).then(() => {
+        clearTimeout(timer);
+        process.kill(process.pid, signal);
+      });
     };
     const release = () => {
       process.off('exit', onExit);
@@ -116,8 +126,12 @@ export interface ConsumerSample {
 
 /** Scrapes `/metrics` at `port`; bounded so a stuck consumer cannot stall the bench. */
 export async function scrape(port: number, type: string, timeoutMs = 2_000): Promise<ConsumerSample> {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
-  const text = await response.text();
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })
+    .then((response) => response.text())
+    .catch((error: unknown) => {
+      const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+      throw new Error(`scraping the consumer's /metrics at 127.0.0.1:${port} failed: ${cause}`, { cause: error });
+    });
   let applied = 0;
   let owned = 0;
   for (const line of text.split('\n')) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ export interface ScalingRow {
 }
 
 /** The transports whose scaling is measured. */
-export type ScalingTransport = 'bullmq' | 'kafka';
+export type ScalingTransport = (typeof TRANSPORTS)[number];
 
 /** What `shardline bench --scaling` is given. */
 export interface ScalingOptions {
@@ -64,11 +65,25 @@ const SETTLE_TIMEOUT_MS = 60_000;
 /** Ownership must hold still this long (longer than a BullMQ lease tick, ~1.7 s) before the load starts. */
 const SETTLE_STABLE_MS = 3_000;
 const PRODUCER_TIMEOUT_MS = 120_000;
-/** The drain fails when the applied counter has not moved for this long after the producer finished. */
+/** The drain fails when the applied counter has not moved for this long after the producer finished... */
 const DRAIN_STALL_MS = 20_000;
-/** Scrape period while ownership settles, and while the load runs: short, since a fast run lasts well under a second. */
+/** ...or when it is still moving this long after the producer's time limit. */
+const DRAIN_TIMEOUT_MS = 60_000;
+/** Scrape period while ownership settles. */
 const SETTLE_SAMPLE_MS = 100;
+/** Scrape period while the load runs: short, since a fast run applies everything in a few hundred milliseconds. */
 const SAMPLE_MS = 50;
+
+const TRANSPORTS = ['bullmq', 'kafka'] as const;
+
+/** What the sweep has found so far. */
+interface Sweep {
+  readonly rows: ScalingRow[];
+  /** Kafka partition counts asked for but not given: the count given (and why) → the counts asked. */
+  readonly shortfalls: Map<string, number[]>;
+  /** A run failed or did not apply exactly what was accepted. */
+  failed: boolean;
+}
 
 /** One run: C consumers and a producer on a fresh namespace with `shards` shards. */
 interface Run {
@@ -102,80 +117,35 @@ interface Measured {
 export async function runScaling(options: ScalingOptions): Promise<ScalingOutcome> {
   const { print } = options;
   const services = await probeServices(['redis', 'kafka']);
-  const skipped: ScalingOutcome['skipped'] = [];
-  if (services.redis === undefined) skipped.push({ scenario: 'scaling/bullmq', reason: services.why.redis });
-  if (services.redis === undefined || services.kafka === undefined) {
-    const reasons = [services.redis === undefined ? `${services.why.redis} (the consumers' shared store)` : '', services.kafka === undefined ? services.why.kafka : ''];
-    skipped.push({ scenario: 'scaling/kafka', reason: reasons.filter(Boolean).join('; ') });
-  }
-  const rows: ScalingRow[] = [];
-  /** Kafka partition counts asked for but not given: `given + why` → the counts asked. */
-  const shortfalls = new Map<string, number[]>();
-  let failed = false;
+  const skipped = unreachable(services);
+  const sweep: Sweep = { rows: [], shortfalls: new Map(), failed: false };
   const group = new ChildGroup();
-  const release = group.guard();
   const dir = await mkdtemp(join(tmpdir(), 'shardline-scaling-'));
   let database: IsolatedDatabase | undefined;
+  const release = group.guard(async () => {
+    await database?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
   try {
     if (services.redis !== undefined) {
       try {
         database = await isolateDatabase(services.redis);
         print(`scaling: ${options.commands.toLocaleString('en-US')} deposits per run; the consumers' Redis store and BullMQ queues use database ${database.index} (was empty; flushed after every run)`);
       } catch (error) {
-        for (const transport of ['bullmq', 'kafka'] as const) {
+        for (const transport of TRANSPORTS) {
           if (!skipped.some((s) => s.scenario === `scaling/${transport}`)) skipped.push({ scenario: `scaling/${transport}`, reason: (error as Error).message });
         }
       }
     }
     for (const { scenario, reason } of skipped) print(`skipped ${scenario}: ${reason}`);
-    const runnable = (['bullmq', 'kafka'] as const).filter((t) => !skipped.some((s) => s.scenario === `scaling/${t}`));
-    let sequence = 0;
-    for (const transport of runnable) {
+    for (const transport of TRANSPORTS.filter((t) => !skipped.some((s) => s.scenario === `scaling/${t}`))) {
       const measured = new Set<string>();
       for (const point of plan()) {
-        const namespace = `shardline-scaling-${process.pid}-${Date.now().toString(36)}-${sequence++}`;
-        let topic: string | undefined;
         try {
-          let shards = point.shards;
-          if (transport === 'kafka') {
-            topic = `${namespace}.accounts`;
-            const prepared = await prepareTopic(services.kafka!, topic, point.shards);
-            shards = prepared.partitions;
-            if (shards !== point.shards) {
-              const key = `${shards}${prepared.why === undefined ? '' : ` (creating the topic failed: ${prepared.why})`}`;
-              shortfalls.set(key, [...new Set([...(shortfalls.get(key) ?? []), point.shards])]);
-            }
-          }
-          const label = `${transport} ${shards} shards × ${point.consumers} consumer${point.consumers === 1 ? '' : 's'}`;
-          if (measured.has(`${shards}x${point.consumers}`)) {
-            const gave = shards === point.shards ? '' : `the broker gave ${shards} partitions; `;
-            print(`scaling ${transport} ${point.shards} shards × ${point.consumers} consumer${point.consumers === 1 ? '' : 's'}: ${gave}${shards} × ${point.consumers} already measured above`);
-            continue;
-          }
-          measured.add(`${shards}x${point.consumers}`);
-          const run: Run = {
-            transport,
-            shards,
-            consumers: point.consumers,
-            redisUrl: database!.url,
-            ...(transport === 'kafka' ? { brokers: services.kafka!, namespace: `${namespace}.` } : { namespace }),
-          };
-          const result = await measure(run, options.commands, group, dir);
-          rows.push(result.row);
-          const { row } = result;
-          const lost = row.applied === row.accepted ? '' : ` — MISMATCH: ${row.accepted - row.applied} of the accepted deposits not applied once`;
-          if (lost !== '') failed = true;
-          print(
-            `scaling ${label}: ${row.commandsPerSec.toLocaleString('en-US')} commands/s applied over ${result.windowMs} ms, ${row.applied.toLocaleString('en-US')} applied of ${row.accepted.toLocaleString('en-US')} accepted ` +
-              `(producer accepted ${result.producerPerSec.toLocaleString('en-US')}/s; shards owned ${result.owned.join('+')})${lost}`,
-          );
+          await measurePoint({ transport, ...point }, { database: database!, brokers: services.kafka, group, dir, commands: options.commands, print }, measured, sweep);
         } catch (error) {
-          failed = true;
+          sweep.failed = true;
           print(`scaling ${transport} ${point.shards} shards × ${point.consumers}: failed: ${(error as Error).message}`);
-        } finally {
-          await group.killAll();
-          await database!.flush().catch((error: unknown) => print(`scaling: could not flush Redis database ${database!.index}: ${(error as Error).message}`));
-          if (topic !== undefined) await removeTopic(services.kafka!, topic);
         }
       }
     }
@@ -185,9 +155,73 @@ export async function runScaling(options: ScalingOptions): Promise<ScalingOutcom
     await database?.close();
     await rm(dir, { recursive: true, force: true });
   }
-  const notes = [...shortfalls].map(([given, asked]) => `kafka: asked for ${asked.join(', ')} partitions, the broker gave ${given}; those points were measured at the partitions it gave`);
-  printTable(rows, notes, print);
-  return { rows, skipped, services, exitCode: failed || skipped.length > 0 ? 1 : 0 };
+  const notes = [...sweep.shortfalls].map(([given, asked]) => `kafka: asked for ${asked.join(', ')} partitions, the broker gave ${given}; those points were measured at the partitions it gave`);
+  printTable(sweep.rows, notes, print);
+  return { rows: sweep.rows, skipped, services, exitCode: sweep.failed || skipped.length > 0 ? 1 : 0 };
+}
+
+/** What is unreachable, per transport: BullMQ needs Redis; Kafka needs Kafka and Redis (the store the consumers share). */
+function unreachable(services: Services): ScalingOutcome['skipped'] {
+  const skipped: ScalingOutcome['skipped'] = [];
+  if (services.redis === undefined) skipped.push({ scenario: 'scaling/bullmq', reason: services.why.redis });
+  if (services.redis === undefined || services.kafka === undefined) {
+    const reasons = [services.redis === undefined ? `${services.why.redis} (the consumers' shared store)` : '', services.kafka === undefined ? services.why.kafka : ''];
+    skipped.push({ scenario: 'scaling/kafka', reason: reasons.filter(Boolean).join('; ') });
+  }
+  return skipped;
+}
+
+/**
+ * Measures one point, unless the broker maps it onto a point measured already (Kafka at
+ * the partition count it gives); every child is killed and the run's data removed after.
+ */
+async function measurePoint(
+  point: { transport: ScalingTransport; shards: number; consumers: number },
+  context: { database: IsolatedDatabase; brokers: readonly string[] | undefined; group: ChildGroup; dir: string; commands: number; print: (line: string) => void },
+  measured: Set<string>,
+  sweep: Sweep,
+): Promise<void> {
+  const { transport, consumers } = point;
+  const namespace = `shardline-scaling-${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const plural = consumers === 1 ? 'consumer' : 'consumers';
+  let topic: string | undefined;
+  try {
+    let shards = point.shards;
+    if (transport === 'kafka') {
+      topic = `${namespace}.accounts`;
+      const prepared = await prepareTopic(context.brokers!, topic, point.shards);
+      shards = prepared.partitions;
+      if (shards !== point.shards) {
+        const given = `${shards}${prepared.why === undefined ? '' : ` (creating the topic failed: ${prepared.why})`}`;
+        sweep.shortfalls.set(given, [...new Set([...(sweep.shortfalls.get(given) ?? []), point.shards])]);
+      }
+    }
+    if (measured.has(`${shards}x${consumers}`)) {
+      const gave = shards === point.shards ? '' : `the broker gave ${shards} partitions; `;
+      context.print(`scaling ${transport} ${point.shards} shards × ${consumers} ${plural}: ${gave}${shards} × ${consumers} already measured above`);
+      return;
+    }
+    measured.add(`${shards}x${consumers}`);
+    const run: Run = {
+      transport,
+      shards,
+      consumers,
+      redisUrl: context.database.url,
+      ...(transport === 'kafka' ? { brokers: context.brokers!, namespace: `${namespace}.` } : { namespace }),
+    };
+    const { row, owned, producerPerSec, windowMs } = await measure(run, context.commands, context.group, context.dir);
+    sweep.rows.push(row);
+    const mismatch = row.applied === row.accepted ? '' : ` — MISMATCH: ${row.accepted - row.applied} of the accepted deposits not applied exactly once`;
+    if (mismatch !== '') sweep.failed = true;
+    context.print(
+      `scaling ${transport} ${shards} shards × ${consumers} ${plural}: ${row.commandsPerSec.toLocaleString('en-US')} commands/s applied over ${windowMs} ms, ` +
+        `${row.applied.toLocaleString('en-US')} applied of ${row.accepted.toLocaleString('en-US')} accepted (producer accepted ${producerPerSec.toLocaleString('en-US')}/s; shards owned ${owned.join('+')})${mismatch}`,
+    );
+  } finally {
+    await context.group.killAll();
+    await context.database.flush().catch((error: unknown) => context.print(`scaling: could not flush Redis database ${context.database.index}: ${(error as Error).message}`));
+    if (topic !== undefined) await removeTopic(context.brokers!, topic);
+  }
 }
 
 /** The points to measure: the shard sweep with one consumer, then the consumer sweep at {@link WIDE_SHARDS} (its 1-consumer point is the sweep's last). */
@@ -221,9 +255,11 @@ async function measure(run: Run, commands: number, group: ChildGroup, dir: strin
   let producerError: Error | undefined;
   void producerSummary(producer).then((s) => (summary = s), (error: Error) => (producerError = error));
   let lastChange = Date.now();
+  const deadline = Date.now() + PRODUCER_TIMEOUT_MS + DRAIN_TIMEOUT_MS;
   for (;;) {
     await sleep(SAMPLE_MS);
     if (producerError !== undefined) throw producerError;
+    if (Date.now() > deadline) throw new Error(`the consumers did not apply what the producer accepted within ${(PRODUCER_TIMEOUT_MS + DRAIN_TIMEOUT_MS) / 1000} s`);
     const before = samples[samples.length - 1]!.applied;
     const applied = await sample();
     if (applied !== before) lastChange = Date.now();
@@ -321,6 +357,7 @@ function appliedRate(samples: readonly { at: number; applied: number }[]): { per
 }
 
 function printTable(rows: readonly ScalingRow[], notes: readonly string[], print: (line: string) => void): void {
+  if (rows.length === 0) return;
   print('');
   print(`scaling (deposits applied per second by the consumers, from their /metrics sampled every ${SAMPLE_MS} ms):`);
   const header = ['transport', 'shards', 'consumers', 'commands/s', 'applied', 'accepted'];
@@ -329,5 +366,6 @@ function printTable(rows: readonly ScalingRow[], notes: readonly string[], print
   const format = (line: string[]) => line.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   print(format(header));
   for (const line of cells) print(format(line));
+  print("note: one producer process feeds every run; where a run's commands/s is close to the producer's accepted rate (printed per run), the producer set the pace and the owners' capacity is higher");
   for (const note of notes) print(`note: ${note}`);
 }
