@@ -14,6 +14,7 @@ const benchFlagsSchema = z.strictObject({
   commands: z.number().int().positive().default(100_000),
   accounts: z.number().int().positive().default(10_000),
   producerProcesses: z.number().int().positive().max(64).default(2),
+  repeat: z.number().int().positive().max(20).default(1),
   json: z.string().min(1).optional(),
   scaling: z.boolean().default(false),
 });
@@ -28,6 +29,7 @@ export interface BenchFlags {
   readonly commands?: string;
   readonly accounts?: string;
   readonly producerProcesses?: string;
+  readonly repeat?: string;
   readonly json?: string;
   readonly scaling?: boolean;
 }
@@ -45,6 +47,7 @@ export async function bench(flags: BenchFlags): Promise<number> {
     commands: coerce(flags.commands),
     accounts: coerce(flags.accounts),
     producerProcesses: coerce(flags.producerProcesses),
+    repeat: coerce(flags.repeat),
     json: flags.json,
     scaling: flags.scaling,
   }, ['bench']);
@@ -55,6 +58,7 @@ export async function bench(flags: BenchFlags): Promise<number> {
     commands: options.commands,
     accounts: options.accounts,
     producerProcesses: options.producerProcesses,
+    repeats: options.repeat,
     ...(options.json === undefined ? {} : { json: options.json }),
     progress: process.stdout.isTTY === true,
     print,
