@@ -10,13 +10,17 @@ export interface SenderOptions extends EnqueueOptions {
   readonly lingerMs: number;
   /**
    * Owners' follow-ups: never give up. A `block` enqueue that times out is enqueued with
-   * `force`; any other failure is retried after `retryDelayMs` with the lane held, so the
+   * `force`; any other failure is retried after `retryDelayMs`, doubling up to a second,
+   * with the lane held, so the
    * lane's order is kept (origin marks at the target rely on it) until the sender closes.
    */
   readonly persistent?: { readonly retryDelayMs: number };
   /** Report each accepted enqueue through `observer.enqueued` (producers, not owners' follow-ups). */
   readonly countEnqueued?: boolean;
 }
+
+/** The longest pause between retries of a persistent lane: a broker that is down is not hammered. */
+const MAX_RETRY_DELAY_MS = 1_000;
 
 interface Pending {
   readonly messages: readonly TransportMessage[];
@@ -139,6 +143,7 @@ export class ShardSender {
   async #enqueue(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
     const persistent = this.#options.persistent;
     let options: EnqueueOptions = this.#options;
+    let failures = 0;
     for (;;) {
       try {
         const result = await this.#transport.enqueue(shard, messages, options);
@@ -150,7 +155,8 @@ export class ShardSender {
           options = { ...this.#options, overflow: 'force' };
         } else {
           this.#onRetry?.(shard, error);
-          await new Promise((resolve) => setTimeout(resolve, persistent.retryDelayMs));
+          const delayMs = Math.min(MAX_RETRY_DELAY_MS, persistent.retryDelayMs * 2 ** failures++);
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
         }
       }
     }
