@@ -26,6 +26,12 @@ export interface ConformanceOptions {
   readonly boundSlack?: number;
   /** Whether grants carry the transport's own growing epochs (not 0). Default true. */
   readonly epochs?: boolean;
+  /**
+   * Whether the transport keeps acknowledged messages and resumes a grant after the
+   * position `assigned()` resolves with (Kafka). Transports that delete what was
+   * acknowledged (memory, BullMQ) cannot, and skip that check. Default false.
+   */
+  readonly seeks?: boolean;
 }
 
 const block = (timeoutMs = 10_000): EnqueueOptions => ({ overflow: 'block', timeoutMs, reserve: 0 });
@@ -229,6 +235,22 @@ export function describeTransportConformance(options: ConformanceOptions): void 
       }
       expect(new Set([...a.handler.owned(), ...b.handler.owned()]).size).toBe(a.handler.owned().length + b.handler.owned().length);
     }, testTimeoutMs);
+
+    if (options.seeks === true) {
+      it('resumes a new grant right after the position assigned() resolves with, even behind acknowledged messages', async () => {
+        const { transport: producer } = await transport();
+        const first = await consumer('first');
+        for (let i = 0; i < 6; i++) await producer.enqueue(0, [message(0, i)], block());
+        await waitFor('6 messages of shard 0 acknowledged', () => first.handler.log(0).acknowledged.length === 6, handOverMs + 10_000);
+        const positions = first.handler.log(0).acknowledged.map((d) => d.position);
+        await first.subscription.close();
+        await first.transport.close();
+        const second = await consumer('second', { resumeAfter: (shard) => (shard === 0 ? positions[2]! : -1) });
+        await waitFor('shard 0 resumed after the third message', () => second.handler.values(0).length >= 3, handOverMs * 2 + 10_000);
+        expect(second.handler.values(0).slice(0, 3)).toEqual(['0:3', '0:4', '0:5']);
+        expect(second.handler.log(0).deliveries[0]!.position).toBe(positions[3]);
+      }, testTimeoutMs);
+    }
 
     it('close() is idempotent and hands every shard to the survivors', async () => {
       const a = await consumer('a');

@@ -38,11 +38,14 @@ export class RecordingHandler implements ShardHandler {
   readonly #failNext = new Map<number, number>();
   readonly #overlap: OverlapDetector | undefined;
   readonly #processMs: number;
+  readonly #resumeAfter: (shard: number) => number;
 
-  constructor(name: string, options: { overlap?: OverlapDetector; processMs?: number } = {}) {
+  /** @param options.resumeAfter what `assigned` resolves with per shard (the last applied position); -1 by default. */
+  constructor(name: string, options: { overlap?: OverlapDetector; processMs?: number; resumeAfter?: (shard: number) => number } = {}) {
     this.name = name;
     this.#overlap = options.overlap;
     this.#processMs = options.processMs ?? 0;
+    this.#resumeAfter = options.resumeAfter ?? (() => -1);
   }
 
   log(shard: number): ShardLog {
@@ -75,7 +78,7 @@ export class RecordingHandler implements ShardHandler {
 
   async assigned(grant: ShardGrant): Promise<number> {
     this.log(grant.shard).grants.push(grant);
-    return -1;
+    return this.#resumeAfter(grant.shard);
   }
 
   async deliver(grant: ShardGrant, batch: readonly Delivery[]): Promise<void> {

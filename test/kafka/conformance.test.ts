@@ -25,5 +25,7 @@ if (kafka === undefined) {
     boundSlack: 3,
     // Grants carry epoch 0: kafkajs does not expose the group generation; the state store issues the epochs.
     epochs: false,
+    // Kafka keeps acknowledged records: a grant resumes after the store's position.
+    seeks: true,
   });
 }
