@@ -22,6 +22,8 @@ export async function probeServices(needs: readonly ('redis' | 'kafka')[]): Prom
     const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     const { Redis } = await import('ioredis');
     const client = new Redis(url, { lazyConnect: true, connectTimeout: PROBE_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    // The failure is reported by connect(); without a listener ioredis also prints it as unhandled.
+    client.on('error', () => undefined);
     try {
       await client.connect();
       const info = await client.info('server');
