@@ -9,8 +9,10 @@ import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport } from '../../src/transports/bullmq/index.ts';
 import { shardKeys } from '../../src/transports/bullmq/keys.ts';
 import { TransportScripts } from '../../src/transports/bullmq/scripts.ts';
-import { startChild, until, type Child } from './processes.ts';
-import { startRedis, type RedisService } from './redis-server.ts';
+import { fixtureProcesses, type Child } from '../support/processes.ts';
+import { startRedis, type RedisService } from '../support/redis.ts';
+
+const { startChild, until } = fixtureProcesses(new URL('./fixtures/', import.meta.url));
 
 const redis = await startRedis();
 const CAPACITY = 50;

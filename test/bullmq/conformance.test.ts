@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, it } from 'vitest';
 import { describeTransportConformance } from '../../src/testing/index.ts';
 import { BullmqTransport } from '../../src/transports/bullmq/index.ts';
-import { startRedis } from './redis-server.ts';
+import { startRedis } from '../support/redis.ts';
 
 const redis = await startRedis();
 afterAll(() => redis?.close());

@@ -6,8 +6,8 @@ import { Producer } from '../../src/runtime/producer.ts';
 import { openRedis } from '../../src/state/redis-connection.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport, RedisReplyBus } from '../../src/transports/bullmq/index.ts';
-import { until } from './processes.ts';
-import { startRedis, type RedisService } from './redis-server.ts';
+import { until } from '../support/processes.ts';
+import { startRedis, type RedisService } from '../support/redis.ts';
 
 const redis = await startRedis({ durable: true });
 

@@ -4,7 +4,7 @@ import { OutgoingCommand } from '../../src/core/command.ts';
 import { openRedis } from '../../src/state/redis-connection.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport, RedisReplyBus } from '../../src/transports/bullmq/index.ts';
-import { startRedis, type RedisService } from './redis-server.ts';
+import { startRedis, type RedisService } from '../support/redis.ts';
 
 const redis = await startRedis();
 

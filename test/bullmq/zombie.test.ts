@@ -5,8 +5,10 @@ import { Producer } from '../../src/runtime/producer.ts';
 import { openRedis } from '../../src/state/redis-connection.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport, RedisReplyBus } from '../../src/transports/bullmq/index.ts';
-import { startChild, type Child } from './processes.ts';
-import { startRedis, type RedisService } from './redis-server.ts';
+import { fixtureProcesses, type Child } from '../support/processes.ts';
+import { startRedis, type RedisService } from '../support/redis.ts';
+
+const { startChild } = fixtureProcesses(new URL('./fixtures/', import.meta.url));
 
 const redis = await startRedis();
 

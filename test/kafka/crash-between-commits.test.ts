@@ -6,9 +6,11 @@ import { Producer } from '../../src/runtime/producer.ts';
 import { openRedis } from '../../src/state/redis-connection.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { KafkaTransport } from '../../src/transports/kafka/index.ts';
-import { startRedis } from '../bullmq/redis-server.ts';
-import { FAST_KAFKA, startKafka, uniquePrefix } from '../support/kafka.ts';
-import { startChild, until, type Child } from './children.ts';
+import { FAST_KAFKA, KAFKA_WAITS, startKafka, uniquePrefix } from '../support/kafka.ts';
+import { fixtureProcesses, type Child } from '../support/processes.ts';
+import { startRedis } from '../support/redis.ts';
+
+const { startChild, until } = fixtureProcesses(new URL('./fixtures/', import.meta.url), KAFKA_WAITS);
 
 const kafka = await startKafka();
 const redis = await startRedis();
@@ -51,7 +53,7 @@ describe.skipIf(kafka === undefined || redis === undefined)('an owner killed bet
     await transport.close();
 
     // The first owner applies and commits a few batches of 25, then dies right after a store commit.
-    const doomed = startChild('owner', 'doomed', { ...env, CRASH_AFTER_COMMITS: '3' });
+    const doomed = startChild('owner', { ...env, CRASH_AFTER_COMMITS: '3' }, 'doomed');
     children.push(doomed);
     await doomed.exited();
     expect(doomed.process.signalCode).toBe('SIGKILL');
@@ -70,7 +72,7 @@ describe.skipIf(kafka === undefined || redis === undefined)('an owner killed bet
     }
     expect(stateAhead).toBeGreaterThan(0);
 
-    const next = startChild('owner', 'next', env);
+    const next = startChild('owner', env, 'next');
     children.push(next);
     const ends = await admin.fetchTopicOffsets(`${topicPrefix}accounts`);
     const balances = async () => {

@@ -5,9 +5,11 @@ import { Producer } from '../../src/runtime/producer.ts';
 import { openRedis } from '../../src/state/redis-connection.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { KafkaReplyBus, KafkaTransport } from '../../src/transports/kafka/index.ts';
-import { startRedis } from '../bullmq/redis-server.ts';
-import { FAST_KAFKA, startKafka, uniquePrefix } from '../support/kafka.ts';
-import { startChild, until, type Child } from './children.ts';
+import { FAST_KAFKA, KAFKA_WAITS, startKafka, uniquePrefix } from '../support/kafka.ts';
+import { fixtureProcesses, type Child } from '../support/processes.ts';
+import { startRedis } from '../support/redis.ts';
+
+const { startChild, until } = fixtureProcesses(new URL('./fixtures/', import.meta.url), KAFKA_WAITS);
 
 const kafka = await startKafka();
 const redis = await startRedis();
@@ -48,7 +50,7 @@ describe.skipIf(kafka === undefined || redis === undefined)('owners in one consu
   });
 
   it('split the partitions, take some when a third joins, take a SIGKILLed one\'s over; money is conserved and every accepted transfer applied once', async () => {
-    const [a, b] = [startChild('owner', 'owner-a', env), startChild('owner', 'owner-b', env)];
+    const [a, b] = [startChild('owner', env, 'owner-a'), startChild('owner', env, 'owner-b')];
     children.push(a, b);
     await Promise.all([a, b].map((owner) => owner.next((m) => m.type === 'ready')));
     await until('two owners splitting the 4 partitions', () => ownedBy(a).size > 0 && ownedBy(b).size > 0 && ownedBy(a).size + ownedBy(b).size === SHARDS);
@@ -63,11 +65,11 @@ describe.skipIf(kafka === undefined || redis === undefined)('owners in one consu
     await replies.close();
     await transport.close();
 
-    const producers = [0, 1].map((i) => startChild('producer', `producer-${i}`, { ...env, ACCOUNTS: String(ACCOUNTS), COUNT: '20000', PACE_MS: '60' }));
+    const producers = [0, 1].map((i) => startChild('producer', { ...env, ACCOUNTS: String(ACCOUNTS), COUNT: '20000', PACE_MS: '60' }, `producer-${i}`));
     children.push(...producers);
     await producers[0]!.next((m) => m.type === 'progress' && (m.sent as number) >= 300);
 
-    const c = startChild('owner', 'owner-c', env);
+    const c = startChild('owner', env, 'owner-c');
     children.push(c);
     await until('the third owner taking partitions', () => ownedBy(c).size > 0 && ownedBy(a).size + ownedBy(b).size + ownedBy(c).size === SHARDS);
     expect(ownedBy(a).size).toBeGreaterThan(0);

@@ -4,8 +4,8 @@ import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { KafkaTransport } from '../../src/transports/kafka/index.ts';
 import type { StateStore } from '../../src/state/state-store.ts';
-import { FAST_KAFKA, MOCK_PARTITIONS, startKafka, uniquePrefix } from '../support/kafka.ts';
-import { until } from './children.ts';
+import { FAST_KAFKA, KAFKA_WAITS, MOCK_PARTITIONS, startKafka, uniquePrefix } from '../support/kafka.ts';
+import { until } from '../support/processes.ts';
 
 const kafka = await startKafka();
 afterAll(() => kafka?.close());
@@ -34,7 +34,7 @@ describe.skipIf(kafka === undefined)('owners with the memory store', () => {
     const firstTransport = new KafkaTransport(options, { domain: accounts.name });
     const first = new Owner({ domain: accounts, transport: firstTransport });
     await first.start();
-    await until('the first owner applying everything', async () => equal(await balances(first.store), expected), 30_000);
+    await until('the first owner applying everything', async () => equal(await balances(first.store), expected), 30_000, KAFKA_WAITS.pollMs);
     expect(await balances(first.store)).toEqual(expected);
     await first.close();
     await firstTransport.close();
@@ -43,7 +43,7 @@ describe.skipIf(kafka === undefined)('owners with the memory store', () => {
     const secondTransport = new KafkaTransport(options, { domain: accounts.name });
     const second = new Owner({ domain: accounts, transport: secondTransport });
     await second.start();
-    await until('the second owner rebuilding the same state', async () => equal(await balances(second.store), expected), 30_000);
+    await until('the second owner rebuilding the same state', async () => equal(await balances(second.store), expected), 30_000, KAFKA_WAITS.pollMs);
     expect(await balances(second.store)).toEqual(expected);
     await second.close();
     await secondTransport.close();

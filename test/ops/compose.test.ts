@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { available } from './support/services.ts';
+import { available } from '../support/processes.ts';
 
 describe.skipIf(!available('docker-compose', 'version'))('docker-compose.yml', () => {
   it('passes `docker-compose -f docker-compose.yml config`', () => {

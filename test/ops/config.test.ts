@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { configSchema } from '../../src/config/schema.ts';
+import { available, freePort } from '../support/processes.ts';
+import { launchRedis } from '../support/redis.ts';
 import { runCli, startCli } from './support/cli.ts';
-import { available, freePort, pollUntil, startRedis, type Service } from './support/services.ts';
+import { pollUntil, type Service } from './support/services.ts';
 
 let dir: string;
 
@@ -155,7 +157,7 @@ describe.skipIf(!available('redis-server'))('invalid configuration with a Redis 
   let redis: Service;
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await launchRedis();
   });
 
   afterAll(async () => {

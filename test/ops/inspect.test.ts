@@ -3,8 +3,10 @@ import { createTransport } from '../../src/transports/bullmq/index.ts';
 import { silentLogger } from '../../src/runtime/logger.ts';
 import type { InspectReport } from '../../src/cli/commands/inspect.ts';
 import type { DeadLetter } from '../../src/state/dead-letters.ts';
+import { available } from '../support/processes.ts';
+import { launchRedis } from '../support/redis.ts';
 import { lastJson, readyMetricsPort, runCli, startCli, type CliProcess } from './support/cli.ts';
-import { available, pollUntil, startRedis, type Service } from './support/services.ts';
+import { pollUntil, type Service } from './support/services.ts';
 
 const SHARDS = 4;
 
@@ -14,7 +16,7 @@ describe.skipIf(!available('redis-server'))('shardline inspect and dead-letters 
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await launchRedis();
     env = { REDIS_URL: redis.url, SHARDLINE_TRANSPORT: 'bullmq', SHARDLINE_STORE: 'redis', SHARDLINE_LOG_LEVEL: 'info' };
   });
 

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { available } from '../support/processes.ts';
+import { launchRedis } from '../support/redis.ts';
 import { readyMetricsPort, startCli, type CliProcess } from './support/cli.ts';
 import { query } from './support/prometheus-api.ts';
-import { available, pollUntil, startPrometheus, startRedis, type Service } from './support/services.ts';
+import { pollUntil, startPrometheus, type Service } from './support/services.ts';
 
 const SHARDS = 4;
 
@@ -15,7 +17,7 @@ describe.skipIf(!available('redis-server') || !available('prometheus'))('a real 
   let producerTarget: string;
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await launchRedis();
     const env = { REDIS_URL: redis.url, SHARDLINE_TRANSPORT: 'bullmq', SHARDLINE_STORE: 'redis', SHARDLINE_LOG_LEVEL: 'info' };
     const metrics = ['--metrics-host', '127.0.0.1', '--metrics-port', '0'];
     consumer = startCli(['consumer', '--shards', String(SHARDS), ...metrics], env);

@@ -2,8 +2,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import type { Account } from '../../src/domains/accounts.ts';
+import { available } from '../support/processes.ts';
+import { launchRedis } from '../support/redis.ts';
 import { lastJson, readyMetricsPort, startCli, type CliProcess } from './support/cli.ts';
-import { available, pollUntil, startRedis, type Service } from './support/services.ts';
+import { pollUntil, type Service } from './support/services.ts';
 
 const SHARDS = 4;
 const ACCOUNTS = 40;
@@ -29,7 +31,7 @@ describe.skipIf(!available('redis-server'))('SIGTERM during steady load (BullMQ 
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await launchRedis();
     client = new Redis(redis.url);
     env = { REDIS_URL: redis.url, SHARDLINE_TRANSPORT: 'bullmq', SHARDLINE_STORE: 'redis', SHARDLINE_LOG_LEVEL: 'info' };
   });

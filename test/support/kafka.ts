@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
+import type { Waits } from './processes.ts';
 
 /** A Kafka-protocol cluster for a test file: the one named by `KAFKA_BROKERS`, or a kcat mock cluster started for it. */
 export interface KafkaService {
@@ -108,6 +109,9 @@ export const FAST_KAFKA = {
   lagSampleIntervalMs: 50,
   retries: 3,
 } as const;
+
+/** How long the Kafka suites wait for a fixture's message or an `until` condition, and how often `until` polls. */
+export const KAFKA_WAITS: Waits = { timeoutMs: 60_000, pollMs: 100 };
 
 let namespaces = 0;
 

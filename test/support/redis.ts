@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { available, freePort, stopProcess } from './processes.ts';
 
 /** A `redis-server` started for one test file on 127.0.0.1 and a free port. */
 export interface RedisService {
@@ -14,18 +14,26 @@ export interface RedisService {
   close(): Promise<void>;
 }
 
+/** Options of a throwaway `redis-server`. */
+export interface RedisOptions {
+  /** An fsync-always append-only file, so that `restart()` loses nothing Redis acknowledged. */
+  readonly durable?: boolean;
+}
+
+/**
+ * Starts a throwaway `redis-server` (see `launchRedis`), or returns `undefined` when the
+ * binary is missing so the suite skips, unless `SHARDLINE_REQUIRE_SERVICES=1`, which turns
+ * that into an error.
+ */
+export async function startRedis(options: RedisOptions = {}): Promise<RedisService | undefined> {
+  return available('redis-server') ? launchRedis(options) : undefined;
+}
+
 /**
  * Starts a throwaway `redis-server` in a temporary directory and waits until it answers
- * PING; `durable` turns on an fsync-always append-only file so that `restart()` loses
- * nothing Redis acknowledged.
- * Returns `undefined` when the binary is missing so the suite skips, unless
- * `SHARDLINE_REQUIRE_SERVICES=1`, which turns that into an error.
+ * PING; for suites that checked `available('redis-server')` already.
  */
-export async function startRedis(options: { durable?: boolean } = {}): Promise<RedisService | undefined> {
-  if (spawnSync('redis-server', ['--version']).error !== undefined) {
-    if (process.env.SHARDLINE_REQUIRE_SERVICES === '1') throw new Error('redis-server is required (SHARDLINE_REQUIRE_SERVICES=1) but was not found on PATH');
-    return undefined;
-  }
+export async function launchRedis(options: RedisOptions = {}): Promise<RedisService> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'shardline-redis-'));
   const persistence = options.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
@@ -35,19 +43,13 @@ export async function startRedis(options: { durable?: boolean } = {}): Promise<R
   // Should the test process end without its afterAll (a crash, a timeout), the server goes with it.
   const orphanGuard = () => child.kill('SIGKILL');
   process.once('exit', orphanGuard);
-  const kill = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  };
   const close = once(async () => {
-    await kill();
+    await stopProcess(child);
     process.off('exit', orphanGuard);
     rmSync(dir, { recursive: true, force: true });
   });
   const restart = async (downMs = 0) => {
-    await kill();
+    await stopProcess(child);
     await new Promise((resolve) => setTimeout(resolve, downMs));
     child = spawn('redis-server', args, { stdio: 'ignore' });
     await waitForPing(url, child);
@@ -69,26 +71,15 @@ async function waitForPing(url: string, child: ChildProcess): Promise<void> {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      await client.ping();
-      return;
+      if ((await client.ping()) === 'PONG') return;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // not up yet
     } finally {
       client.disconnect();
     }
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`redis-server at ${url} did not answer PING within 10 s`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {
