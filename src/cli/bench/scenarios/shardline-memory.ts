@@ -1,12 +1,10 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Owner } from '../../../runtime/owner.ts';
 import { Producer } from '../../../runtime/producer.ts';
 import { MemoryTransport } from '../../../transports/memory/memory-transport.ts';
 import { counters } from '../counter-domain.ts';
-import { LatencyRecorder } from '../latency.ts';
 import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
-import { countAnomalies, expectedCounts } from '../workload.ts';
+import { measureShardline, sendBatches, type Load } from './shardline-run.ts';
 
 const SHARDS = 8;
 const CAPACITY = 4096;
@@ -16,70 +14,25 @@ const SEND_TASKS = 64;
 const BATCH = 1024;
 const BATCH_TASKS = 4;
 
-async function measure(context: BenchContext, mode: 'batched' | 'per-command'): Promise<ScenarioResult> {
-  const { workload, progress } = context;
+/** `send` one command at a time from `SEND_TASKS` tasks, task t sending commands t, t + SEND_TASKS, …. */
+const sendEach: Load = async (producer, workload) => {
+  await Promise.all(
+    Array.from({ length: SEND_TASKS }, async (_, task) => {
+      for (let i = task; i < workload.commands; i += SEND_TASKS) await producer.send('add', workload.keyOf(i), { by: 1 });
+    }),
+  );
+};
+
+function measure(context: BenchContext, mode: 'batched' | 'per-command'): Promise<ScenarioResult> {
   const transport = new MemoryTransport({ shards: SHARDS, capacity: CAPACITY });
-  const latency = new LatencyRecorder();
-  let applied = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
-  const owner = new Owner({
-    domain: counters,
-    transport,
-    observer: {
-      applied(_type, outcome, count) {
-        if (outcome !== 'ok') return;
-        applied += count;
-        progress(applied);
-        if (applied >= workload.commands) done();
-      },
-      endToEnd: (seconds) => latency.record(seconds * 1000),
-    },
-  });
-  const producer = new Producer({ domain: counters, transport });
-  await owner.start();
-  await producer.connect();
-
-  const started = performance.now();
-  if (mode === 'per-command') {
-    await Promise.all(
-      Array.from({ length: SEND_TASKS }, async (_, task) => {
-        for (let i = task; i < workload.commands; i += SEND_TASKS) await producer.send('add', workload.keyOf(i), { by: 1 });
-      }),
-    );
-  } else {
-    await Promise.all(
-      Array.from({ length: BATCH_TASKS }, async (_, task) => {
-        for (let start = task * BATCH; start < workload.commands; start += BATCH * BATCH_TASKS) {
-          const end = Math.min(start + BATCH, workload.commands);
-          const batch = [];
-          for (let i = start; i < end; i++) batch.push({ type: 'add' as const, key: workload.keyOf(i), payload: { by: 1 } });
-          const outcomes = await producer.sendMany(batch);
-          const refused = outcomes.find((o) => !o.ok);
-          if (refused !== undefined && !refused.ok) throw refused.error;
-        }
-      }),
-    );
-  }
-  await finished;
-  const seconds = (performance.now() - started) / 1000;
-
-  const actual = new Map<string, number>();
-  for await (const [key, state] of owner.store.entries()) actual.set(key, (state as { value: number }).value);
-  const maxDepth = Math.max(...Array.from({ length: SHARDS }, (_, s) => transport.highWater(s)));
-  await producer.close();
-  await owner.close();
-  await transport.close();
-  return {
+  return measureShardline({
+    context,
     name: mode === 'batched' ? 'shardline-memory' : 'shardline-memory/per-command',
-    commandsPerSec: workload.commands / seconds,
-    ...countAnomalies(expectedCounts(workload), actual),
-    p50Ms: latency.percentile(50),
-    p99Ms: latency.percentile(99),
-    notes: { shards: SHARDS, capacity: CAPACITY, maxDepth },
-  };
+    ownerTransport: transport,
+    load: mode === 'batched' ? sendBatches(BATCH, BATCH_TASKS) : sendEach,
+    notes: () => ({ shards: SHARDS, capacity: CAPACITY, maxDepth: Math.max(...Array.from({ length: SHARDS }, (_, s) => transport.highWater(s))) }),
+    close: () => transport.close(),
+  });
 }
 
 const FULL_QUEUE = 100_000;
