@@ -68,3 +68,23 @@ export function countAnomalies(
   for (const [key, got] of actual) if (!expected.has(key)) duplicates += got;
   return { lostUpdates, duplicates };
 }
+
+/**
+ * The result of a scenario that kept its counters in a Map, measured from `startedMs`
+ * (a `performance.now()` reading) to now.
+ */
+export function counterResult(
+  workload: Workload,
+  counters: ReadonlyMap<string, { value: number }>,
+  latency: { percentile(p: number): number },
+  startedMs: number,
+): { commandsPerSec: number; lostUpdates: number; duplicates: number; p50Ms: number; p99Ms: number } {
+  const seconds = (performance.now() - startedMs) / 1000;
+  const actual = new Map([...counters].map(([key, s]) => [key, s.value]));
+  return {
+    commandsPerSec: workload.commands / seconds,
+    ...countAnomalies(expectedCounts(workload), actual),
+    p50Ms: latency.percentile(50),
+    p99Ms: latency.percentile(99),
+  };
+}

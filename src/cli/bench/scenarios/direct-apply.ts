@@ -1,7 +1,7 @@
 import { counters } from '../counter-domain.ts';
 import { LatencyRecorder } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
-import { countAnomalies, expectedCounts } from '../workload.ts';
+import { counterResult } from '../workload.ts';
 
 /** The ceiling: the same validation and handler, called in a plain loop on a Map. No queue, no concurrency. */
 export const scenario: Scenario = {
@@ -23,14 +23,8 @@ export const scenario: Scenario = {
       if (sampled) latency.record(performance.now() - t0);
       if ((i & 0xffff) === 0) progress(i);
     }
-    const seconds = (performance.now() - started) / 1000;
+    const result = counterResult(workload, state, latency, started);
     progress(workload.commands);
-    const actual = new Map([...state].map(([key, s]) => [key, s.value]));
-    return {
-      commandsPerSec: workload.commands / seconds,
-      ...countAnomalies(expectedCounts(workload), actual),
-      p50Ms: latency.percentile(50),
-      p99Ms: latency.percentile(99),
-    };
+    return result;
   },
 };

@@ -1,7 +1,7 @@
 import { counters } from '../counter-domain.ts';
 import { LatencyRecorder } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
-import { countAnomalies, expectedCounts } from '../workload.ts';
+import { counterResult } from '../workload.ts';
 
 /** Producer tasks, as in the shardline scenarios. */
 const PRODUCER_TASKS = 64;
@@ -68,14 +68,8 @@ export const scenario: Scenario = {
       if ((n & 0xffff) === 0) progress(n);
     }
     await Promise.all(producers);
-    const seconds = (performance.now() - started) / 1000;
+    const result = counterResult(workload, state, latency, started);
     progress(workload.commands);
-    const actual = new Map([...state].map(([key, s]) => [key, s.value]));
-    return {
-      commandsPerSec: workload.commands / seconds,
-      ...countAnomalies(expectedCounts(workload), actual),
-      p50Ms: latency.percentile(50),
-      p99Ms: latency.percentile(99),
-    };
+    return result;
   },
 };
