@@ -54,7 +54,7 @@ class Rejection {
 }
 
 /** Follow-ups one command may emit; their `seq` is `position * MAX_EMITS + index`. */
-export const MAX_EMITS = 65_536;
+const MAX_EMITS = 65_536;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -10,7 +10,7 @@ import { MemoryReplyBus, type Reply, type ReplyBus } from './replies.ts';
 import { ShardSender } from './sender.ts';
 
 /** Longest entity key accepted, in UTF-16 code units. */
-export const MAX_KEY_LENGTH = 1024;
+const MAX_KEY_LENGTH = 1024;
 
 export interface ProducerOptions<D extends AnyDomain> extends Partial<ProducerSettings> {
   readonly domain: D;

@@ -19,7 +19,7 @@ export interface MemoryBrokerOptions {
 }
 
 /** A subscription's side of the broker: its handler and the shards it runs now. */
-export class Member {
+class Member {
   readonly id: string;
   readonly handler: ShardHandler;
   readonly runners = new Map<number, GrantRunner>();
@@ -97,8 +97,6 @@ class GrantRunner {
     }
   }
 }
-
-export type { GrantRunner };
 
 /**
  * The in-process broker behind memory transports: shard queues plus ownership. Several
