@@ -20,6 +20,6 @@ if (redis === undefined) {
       // 16 shards: members are random ids, so with 2 shards a joiner would win none one time in four.
       return { create: () => new BullmqTransport({ url, domain, shards: 16, capacity: 16, leaseTtlMs: 500 }) };
     },
-    handOverTimeoutMs: 5_000,
+    handOverTimeoutMs: 15_000,
   });
 }

@@ -7,5 +7,5 @@ describeTransportConformance({
     const broker = MemoryTransport.broker({ shards: 4, capacity: 16, maxBatch: 8, revokeTimeoutMs: 200, retryDelayMs: 20 });
     return { create: () => new MemoryTransport({ broker }) };
   },
-  handOverTimeoutMs: 2_000,
+  handOverTimeoutMs: 5_000,
 });
