@@ -26,7 +26,7 @@ export {
   StaleEpochError,
   TimeoutError,
 } from './core/errors.ts';
-export { murmur2, shardOf } from './core/router.ts';
+export { murmur2, pickOwner, shardOf } from './core/router.ts';
 
 export { Producer, type CommandInput, type ProducerOptions, type Receipt, type SendOutcome } from './runtime/producer.ts';
 export { Owner, type OwnerOptions } from './runtime/owner.ts';

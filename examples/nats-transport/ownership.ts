@@ -1,4 +1,4 @@
-import { murmur2, type ShardGrant, type Subscription } from '../../src/index.ts';
+import { pickOwner, type ShardGrant, type Subscription } from '../../src/index.ts';
 import type { Lease, OwnershipBucket } from './ownership-bucket.ts';
 import { ShardRunner, type RunnerContext } from './shard-runner.ts';
 
@@ -6,20 +6,6 @@ interface Held {
   lease: Lease;
   readonly runner: ShardRunner;
   leaving: Promise<void> | undefined;
-}
-
-/** The live member that should own `shard`: highest rendezvous score of `member/shard`. */
-export function rendezvous(members: readonly string[], shard: number): string | undefined {
-  let best: string | undefined;
-  let bestScore = -1;
-  for (const member of members) {
-    const score = murmur2(Buffer.from(`${member}/${shard}`)) >>> 0;
-    if (score > bestScore || (score === bestScore && best !== undefined && member < best)) {
-      bestScore = score;
-      best = member;
-    }
-  }
-  return best;
 }
 
 /**
@@ -98,7 +84,7 @@ export class Ownership implements Subscription {
     await Promise.all(
       [...this.#held].map(async ([shard, held]) => {
         if (held.leaving !== undefined) return;
-        if (members !== undefined && rendezvous(members, shard) !== this.#memberId) {
+        if (members !== undefined && pickOwner(members, shard) !== this.#memberId) {
           void this.#giveUp(shard, held, true);
           return;
         }
@@ -114,7 +100,7 @@ export class Ownership implements Subscription {
     );
     if (members === undefined || this.#stopped) return;
     const wanted = Array.from({ length: settings.shards }, (_, shard) => shard).filter(
-      (shard) => !this.#held.has(shard) && rendezvous(members, shard) === this.#memberId,
+      (shard) => !this.#held.has(shard) && pickOwner(members, shard) === this.#memberId,
     );
     await Promise.all(wanted.map((shard) => this.#take(shard)));
   }

@@ -60,3 +60,22 @@ function asciiIntoScratch(key: string): number {
   }
   return key.length;
 }
+
+/**
+ * Rendezvous hashing: the member with the highest murmur2 of `member/shard` owns the
+ * shard (ties go to the smaller name). Every process computes it from the same member
+ * list, so they agree without talking, and a join or leave moves only the shards the
+ * joiner wins or the leaver held. Transports that pick owners themselves share it.
+ */
+export function pickOwner(members: readonly string[], shard: number): string | undefined {
+  let best: string | undefined;
+  let bestScore = -1;
+  for (const member of members) {
+    const score = murmur2(Buffer.from(`${member}/${shard}`)) >>> 0;
+    if (score > bestScore || (score === bestScore && best !== undefined && member < best)) {
+      bestScore = score;
+      best = member;
+    }
+  }
+  return best;
+}

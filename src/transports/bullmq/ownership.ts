@@ -1,28 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { murmur2 } from '../../core/router.ts';
+import { pickOwner } from '../../core/router.ts';
 import type { ShardGrant } from '../transport.ts';
 import { membersKey, shardKeys, type ShardKeys } from './keys.ts';
 import { ShardRunner, type RunnerContext } from './shard-runner.ts';
 import { pause } from './signal.ts';
 import type { Wakeups } from './wakeups.ts';
-
-/**
- * The rendezvous-hashing choice: the member with the highest hash of `member/shard`.
- * Every process computes it from the same member list, so they agree without talking;
- * a join or leave moves only the shards the joiner wins or the leaver held.
- */
-export function pickOwner(members: readonly string[], shard: number): string | undefined {
-  let best: string | undefined;
-  let bestScore = -1;
-  for (const member of members) {
-    const score = murmur2(Buffer.from(`${member}/${shard}`)) >>> 0;
-    if (score > bestScore || (score === bestScore && best !== undefined && member < best)) {
-      bestScore = score;
-      best = member;
-    }
-  }
-  return best;
-}
 
 /**
  * One consumer process's part in shard ownership. Every `leaseTtlMs / 3` it renews its

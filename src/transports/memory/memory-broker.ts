@@ -1,4 +1,4 @@
-import { murmur2 } from '../../core/router.ts';
+import { pickOwner } from '../../core/router.ts';
 import type { ShardGrant, ShardHandler } from '../transport.ts';
 import { ShardQueue } from './shard-queue.ts';
 
@@ -145,16 +145,8 @@ export class MemoryBroker {
   }
 
   #pick(shard: number): Member | undefined {
-    let best: Member | undefined;
-    let bestScore = -1;
-    for (const member of this.#members) {
-      const score = murmur2(Buffer.from(`${member.id}/${shard}`)) >>> 0;
-      if (score > bestScore) {
-        bestScore = score;
-        best = member;
-      }
-    }
-    return best;
+    const id = pickOwner(this.#members.map((member) => member.id), shard);
+    return this.#members.find((member) => member.id === id);
   }
 
   #rebalance(): void {
