@@ -69,6 +69,22 @@ export function countAnomalies(
   return { lostUpdates, duplicates };
 }
 
+/** A scenario's result from the expected and final counters, its latency samples and how long it ran. */
+export function measuredResult(
+  workload: Workload,
+  expected: ReadonlyMap<string, number>,
+  actual: ReadonlyMap<string, number>,
+  latency: { percentile(p: number): number },
+  seconds: number,
+): { commandsPerSec: number; lostUpdates: number; duplicates: number; p50Ms: number; p99Ms: number } {
+  return {
+    commandsPerSec: workload.commands / seconds,
+    ...countAnomalies(expected, actual),
+    p50Ms: latency.percentile(50),
+    p99Ms: latency.percentile(99),
+  };
+}
+
 /**
  * The result of a scenario that kept its counters in a Map, measured from `startedMs`
  * (a `performance.now()` reading) to now.
@@ -78,13 +94,8 @@ export function counterResult(
   counters: ReadonlyMap<string, { value: number }>,
   latency: { percentile(p: number): number },
   startedMs: number,
-): { commandsPerSec: number; lostUpdates: number; duplicates: number; p50Ms: number; p99Ms: number } {
+): ReturnType<typeof measuredResult> {
   const seconds = (performance.now() - startedMs) / 1000;
   const actual = new Map([...counters].map(([key, s]) => [key, s.value]));
-  return {
-    commandsPerSec: workload.commands / seconds,
-    ...countAnomalies(expectedCounts(workload), actual),
-    p50Ms: latency.percentile(50),
-    p99Ms: latency.percentile(99),
-  };
+  return measuredResult(workload, expectedCounts(workload), actual, latency, seconds);
 }

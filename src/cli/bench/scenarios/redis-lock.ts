@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { defineScript } from '../../../state/redis-connection.ts';
 import { LatencyRecorder } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
-import { countAnomalies, expectedCounts } from '../workload.ts';
+import { expectedCounts, measuredResult } from '../workload.ts';
 import { TASKS, benchRedis, cleanup, readCounters, runPrefix, runTasks } from './redis-kit.ts';
 
 /** How long a lock lives if its holder dies. */
@@ -58,13 +58,7 @@ export const scenario: Scenario = {
       const seconds = (performance.now() - started) / 1000;
       const expected = expectedCounts(context.workload);
       const actual = await readCounters(client, [...expected.keys()], (key) => `${prefix}:${key}`);
-      return {
-        commandsPerSec: context.workload.commands / seconds,
-        ...countAnomalies(expected, actual),
-        p50Ms: latency.percentile(50),
-        p99Ms: latency.percentile(99),
-        notes: { tasks: TASKS, lockRetries: retries },
-      };
+      return { ...measuredResult(context.workload, expected, actual, latency, seconds), notes: { tasks: TASKS, lockRetries: retries } };
     } finally {
       await cleanup(client, prefix);
       await client.quit();

@@ -1,6 +1,6 @@
 import { LatencyRecorder } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
-import { countAnomalies, expectedCounts } from '../workload.ts';
+import { expectedCounts, measuredResult } from '../workload.ts';
 import { TASKS, benchRedis, cleanup, readCounters, runPrefix, runTasks } from './redis-kit.ts';
 
 /**
@@ -28,13 +28,7 @@ export const scenario: Scenario = {
       const seconds = (performance.now() - started) / 1000;
       const expected = expectedCounts(context.workload);
       const actual = await readCounters(client, [...expected.keys()], (key) => `${prefix}:${key}`);
-      return {
-        commandsPerSec: context.workload.commands / seconds,
-        ...countAnomalies(expected, actual),
-        p50Ms: latency.percentile(50),
-        p99Ms: latency.percentile(99),
-        notes: { tasks: TASKS },
-      };
+      return { ...measuredResult(context.workload, expected, actual, latency, seconds), notes: { tasks: TASKS } };
     } finally {
       await cleanup(client, prefix);
       await client.quit();
