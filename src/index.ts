@@ -32,8 +32,8 @@ export { Producer, type CommandInput, type ProducerOptions, type Receipt, type S
 export { Owner, type OwnerOptions } from './runtime/owner.ts';
 export type { OwnerSettings, ProducerSettings } from './runtime/options.ts';
 export type { ApplyOutcome, RuntimeObserver } from './runtime/observer.ts';
-export { MemoryReplyBus, type Reply, type ReplyBus } from './runtime/replies.ts';
-export { silentLogger, type Logger } from './runtime/logger.ts';
+export { MemoryReplyBus, type Reply, type ReplyBus } from './common/replies.ts';
+export { silentLogger, type Logger } from './common/logger.ts';
 
 export type {
   Delivery,

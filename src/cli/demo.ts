@@ -2,12 +2,12 @@ import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import { accounts, type Account } from '../domains/accounts.ts';
 import { Owner } from '../runtime/owner.ts';
-import { parseOptions } from '../runtime/options.ts';
+import { parseOptions } from '../common/options.ts';
 import { combineObservers, type RuntimeObserver } from '../runtime/observer.ts';
 import { Producer } from '../runtime/producer.ts';
 import { MemoryTransport } from '../transports/memory/memory-transport.ts';
-import { LatencyRecorder } from './bench/latency.ts';
-import { mulberry32 } from './bench/workload.ts';
+import { LatencyRecorder } from '../bench/latency.ts';
+import { mulberry32 } from '../bench/workload.ts';
 
 /** What `shardline demo` does; every field has a default. */
 export const demoOptionsSchema = z.object({

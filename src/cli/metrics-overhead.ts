@@ -16,7 +16,7 @@ import { combineObservers, type RuntimeObserver } from '../runtime/observer.ts';
 import { Owner } from '../runtime/owner.ts';
 import { Producer } from '../runtime/producer.ts';
 import { MemoryTransport } from '../transports/memory/memory-transport.ts';
-import { counters } from './bench/counter-domain.ts';
+import { counters } from '../bench/counter-domain.ts';
 
 const SHARDS = 8;
 const ACCOUNTS = 10_000;

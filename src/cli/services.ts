@@ -4,8 +4,8 @@ import { ConfigError } from '../core/errors.ts';
 import type { Config } from '../config/schema.ts';
 import { memoryTransportOptionsSchema } from '../config/schema.ts';
 import { accounts } from '../domains/accounts.ts';
-import type { Logger } from '../runtime/logger.ts';
-import { MemoryReplyBus, type ReplyBus } from '../runtime/replies.ts';
+import type { Logger } from '../common/logger.ts';
+import { MemoryReplyBus, type ReplyBus } from '../common/replies.ts';
 import { MemoryStateStore } from '../state/memory-store.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { TransportContext, TransportModule } from '../transports/factory.ts';
@@ -78,7 +78,7 @@ export class RedisLink {
 
   /** The connection; a `ConnectionError` naming the URL when Redis does not answer. */
   client(): Promise<Redis> {
-    this.#client ??= import('../state/redis-connection.ts').then(({ openRedis }) => openRedis(this.#url, 'shardline'));
+    this.#client ??= import('../common/redis.ts').then(({ openRedis }) => openRedis(this.#url, 'shardline'));
     return this.#client;
   }
 

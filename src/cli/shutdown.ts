@@ -1,4 +1,4 @@
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../common/logger.ts';
 import { ExitCode } from './exit-codes.ts';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;

@@ -8,7 +8,7 @@ import type { IdWindow } from './id-window.ts';
 import type { OriginMarks } from './origin-marks.ts';
 import type { ApplyOutcome } from './observer.ts';
 import type { OwnerSettings } from './options.ts';
-import type { Reply } from './replies.ts';
+import type { Reply } from '../common/replies.ts';
 
 /** Everything one batch did, ready to be committed and then announced. */
 export interface BatchResult {

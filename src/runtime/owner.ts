@@ -8,10 +8,11 @@ import type { Delivery, ShardGrant, ShardHandler, Subscription, Transport } from
 import { applyBatch, type BatchResult } from './apply-batch.ts';
 import { IdWindow } from './id-window.ts';
 import { OriginMarks } from './origin-marks.ts';
-import { silentLogger, type Logger } from './logger.ts';
+import { silentLogger, type Logger } from '../common/logger.ts';
 import type { RuntimeObserver } from './observer.ts';
-import { ownerSettingsSchema, parseOptions, type OwnerSettings } from './options.ts';
-import { MemoryReplyBus, type ReplyBus } from './replies.ts';
+import { parseOptions } from '../common/options.ts';
+import { ownerSettingsSchema, type OwnerSettings } from './options.ts';
+import { MemoryReplyBus, type ReplyBus } from '../common/replies.ts';
 import { ShardSender } from './sender.ts';
 
 const EMPTY: ReadonlyMap<string, unknown> = new Map();

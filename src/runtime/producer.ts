@@ -5,8 +5,9 @@ import { shardOf } from '../core/router.ts';
 import { z } from 'zod';
 import type { Transport, TransportInfo } from '../transports/transport.ts';
 import type { RuntimeObserver } from './observer.ts';
-import { describeIssues, parseOptions, producerSettingsSchema, type ProducerSettings } from './options.ts';
-import { MemoryReplyBus, type Reply, type ReplyBus } from './replies.ts';
+import { describeIssues, parseOptions } from '../common/options.ts';
+import { producerSettingsSchema, type ProducerSettings } from './options.ts';
+import { MemoryReplyBus, type Reply, type ReplyBus } from '../common/replies.ts';
 import { ShardSender } from './sender.ts';
 
 /** Longest entity key accepted, in UTF-16 code units. */

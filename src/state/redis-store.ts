@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { StaleEpochError } from '../core/errors.ts';
-import { defineScript, type RedisScript } from './redis-connection.ts';
+import { defineScript, type RedisScript } from '../common/redis.ts';
 import { RedisDeadLetterQueue, deadLetterKeys } from './redis-dead-letters.ts';
 import type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../common/logger.ts';
 import type { Transport } from './transport.ts';
 
 /** What a transport factory is told besides its own options. */

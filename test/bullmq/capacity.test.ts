@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accounts } from '../../src/domains/accounts.ts';
 import { Owner } from '../../src/runtime/owner.ts';
-import { openRedis } from '../../src/state/redis-connection.ts';
+import { openRedis } from '../../src/common/redis.ts';
 import { RedisDeadLetterQueue } from '../../src/state/redis-dead-letters.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport } from '../../src/transports/bullmq/index.ts';

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { accounts } from '../../src/domains/accounts.ts';
 import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
-import { openRedis } from '../../src/state/redis-connection.ts';
+import { openRedis } from '../../src/common/redis.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport, RedisReplyBus } from '../../src/transports/bullmq/index.ts';
 import { until } from '../support/processes.ts';

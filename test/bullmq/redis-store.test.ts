@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutgoingCommand } from '../../src/core/command.ts';
-import { openRedis } from '../../src/state/redis-connection.ts';
+import { openRedis } from '../../src/common/redis.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport, RedisReplyBus } from '../../src/transports/bullmq/index.ts';
 import { startRedis, type RedisService } from '../support/redis.ts';

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { accounts } from '../../src/domains/accounts.ts';
 import { Producer } from '../../src/runtime/producer.ts';
-import { openRedis } from '../../src/state/redis-connection.ts';
+import { openRedis } from '../../src/common/redis.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { BullmqTransport, RedisReplyBus } from '../../src/transports/bullmq/index.ts';
 import { fixtureProcesses, type Child } from '../support/processes.ts';

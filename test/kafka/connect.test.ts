@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RecordingHandler, waitFor } from '../../src/testing/index.ts';
 import { ConfigError, ConnectionError } from '../../src/core/errors.ts';
 import { createTransport, KafkaReplyBus, KafkaTransport } from '../../src/transports/kafka/index.ts';
-import { silentLogger } from '../../src/runtime/logger.ts';
+import { silentLogger } from '../../src/common/logger.ts';
 import { FAST_KAFKA, MOCK_PARTITIONS, startKafka, uniquePrefix } from '../support/kafka.ts';
 
 const kafka = await startKafka();

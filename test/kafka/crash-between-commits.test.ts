@@ -3,7 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accounts, type Account } from '../../src/domains/accounts.ts';
 import { Producer } from '../../src/runtime/producer.ts';
-import { openRedis } from '../../src/state/redis-connection.ts';
+import { openRedis } from '../../src/common/redis.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { KafkaTransport } from '../../src/transports/kafka/index.ts';
 import { FAST_KAFKA, KAFKA_WAITS, startKafka, uniquePrefix } from '../support/kafka.ts';

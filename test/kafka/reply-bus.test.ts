@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Reply } from '../../src/runtime/replies.ts';
+import type { Reply } from '../../src/common/replies.ts';
 import { waitFor } from '../../src/testing/index.ts';
 import { KafkaReplyBus } from '../../src/transports/kafka/index.ts';
 import { startKafka, uniquePrefix } from '../support/kafka.ts';

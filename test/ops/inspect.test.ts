@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTransport } from '../../src/transports/bullmq/index.ts';
-import { silentLogger } from '../../src/runtime/logger.ts';
+import { silentLogger } from '../../src/common/logger.ts';
 import type { InspectReport } from '../../src/cli/commands/inspect.ts';
 import type { DeadLetter } from '../../src/state/dead-letters.ts';
 import { available } from '../support/processes.ts';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/runtime/logger.ts';
+import { silentLogger } from '../../src/common/logger.ts';
 import { ShutdownGate } from '../../src/cli/shutdown.ts';
 
 describe('ShutdownGate', () => {

@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseChecked } from '../../config/issues.ts';
 import { coerce } from '../../config/load.ts';
-import { machine, runBench, SCENARIO_NAMES, type BenchOptions, type BenchReport } from '../bench/run.ts';
-import { runScaling } from '../bench/scaling.ts';
+import { machine, runBench, SCENARIO_NAMES, type BenchOptions, type BenchReport } from '../../bench/run.ts';
+import { runScaling } from '../../bench/scaling.ts';
 
 const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter(Boolean);
 

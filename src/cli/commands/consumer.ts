@@ -2,7 +2,7 @@ import type { Config } from '../../config/schema.ts';
 import type { AnyDomain } from '../../core/domain.ts';
 import { Owner } from '../../runtime/owner.ts';
 import { openProcess } from '../process-kit.ts';
-import type { ReplyBus } from '../../runtime/replies.ts';
+import type { ReplyBus } from '../../common/replies.ts';
 import type { StateStore } from '../../state/state-store.ts';
 import { createReplies, createStore, RedisLink } from '../services.ts';
 import { ShutdownGate } from '../shutdown.ts';

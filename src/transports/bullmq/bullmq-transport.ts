@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ClosedError, ConnectionError, QueueFullError, TimeoutError } from '../../core/errors.ts';
-import { silentLogger, type Logger } from '../../runtime/logger.ts';
-import { openRedis, redact } from '../../state/redis-connection.ts';
+import { silentLogger, type Logger } from '../../common/logger.ts';
+import { openRedis, redact } from '../../common/redis.ts';
 import type {
   EnqueueOptions,
   EnqueueResult,

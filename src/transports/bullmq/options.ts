@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseOptions } from '../../runtime/options.ts';
-import { defaultRedisUrl } from '../../state/redis-connection.ts';
+import { parseOptions } from '../../common/options.ts';
+import { defaultRedisUrl } from '../../common/redis.ts';
 
 /** Most commands one job carries; a larger enqueue becomes several jobs, added atomically. */
 export const MESSAGES_PER_JOB = 1024;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Reply, ReplyBus } from '../../runtime/replies.ts';
+import type { Reply, ReplyBus } from '../../common/replies.ts';
 
 /** How a {@link RedisReplyBus} reaches Redis. */
 export interface RedisReplyBusOptions {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { defineScript } from '../../state/redis-connection.ts';
+import { defineScript } from '../../common/redis.ts';
 import type { ShardKeys } from './keys.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { Logger } from '../../runtime/logger.ts';
+import type { Logger } from '../../common/logger.ts';
 import type { Delivery, ShardGrant, ShardHandler } from '../transport.ts';
 import type { ShardKeys } from './keys.ts';
 import type { BullmqOptions } from './options.ts';

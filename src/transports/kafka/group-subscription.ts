@@ -1,5 +1,5 @@
 import type { Batch, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import type { Logger } from '../../runtime/logger.ts';
+import type { Logger } from '../../common/logger.ts';
 import type { Delivery, ShardGrant, ShardHandler, Subscription } from '../transport.ts';
 import type { KafkaTransportSettings } from './kafka-options.ts';
 import { PartitionRunner } from './partition-runner.ts';

@@ -1,6 +1,6 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { ConnectionError } from '../../core/errors.ts';
-import type { Logger } from '../../runtime/logger.ts';
+import type { Logger } from '../../common/logger.ts';
 
 /**
  * The part of a Kafka client the transport uses: kafkajs's `Kafka`, or any client with a

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseOptions } from '../../runtime/options.ts';
+import { parseOptions } from '../../common/options.ts';
 import type { KafkaClient } from './kafka-client.ts';
 
 const positiveInt = z.number().int().positive();

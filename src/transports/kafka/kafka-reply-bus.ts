@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { AssignerProtocol, Partitioners, type Admin, type Consumer, type PartitionAssigner, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import { ClosedError } from '../../core/errors.ts';
-import { silentLogger, type Logger } from '../../runtime/logger.ts';
-import { parseOptions } from '../../runtime/options.ts';
-import type { Reply, ReplyBus } from '../../runtime/replies.ts';
+import { silentLogger, type Logger } from '../../common/logger.ts';
+import { parseOptions } from '../../common/options.ts';
+import type { Reply, ReplyBus } from '../../common/replies.ts';
 import { createKafkaClient, kafkaConnectionError, type KafkaClient } from './kafka-client.ts';
 import { kafkaTransportFields } from './kafka-options.ts';
 

@@ -1,6 +1,6 @@
 import { Partitioners, type Admin, type Producer } from 'kafkajs';
 import { ClosedError, ConfigError, ConnectionError, InvalidCommandError } from '../../core/errors.ts';
-import { silentLogger, type Logger } from '../../runtime/logger.ts';
+import { silentLogger, type Logger } from '../../common/logger.ts';
 import type {
   EnqueueOptions,
   EnqueueResult,

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ENVIRONMENT, CONFIG_FILE_ENV } from '../../config/load.ts';
+import { ENVIRONMENT, CONFIG_FILE_ENV } from '../config/load.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/shardline.js', import.meta.url));
 /** Output kept per stream: enough for the producer's summary line and an error's last log lines, bounded however chatty a child is. */

@@ -1,7 +1,7 @@
-import { Owner } from '../../../runtime/owner.ts';
-import { Producer, type ProducerOptions } from '../../../runtime/producer.ts';
-import type { StateStore } from '../../../state/state-store.ts';
-import type { Transport } from '../../../transports/transport.ts';
+import { Owner } from '../../runtime/owner.ts';
+import { Producer, type ProducerOptions } from '../../runtime/producer.ts';
+import type { StateStore } from '../../state/state-store.ts';
+import type { Transport } from '../../transports/transport.ts';
 import { counters, type Counters } from '../counter-domain.ts';
 import { LatencyRecorder } from '../latency.ts';
 import type { BenchContext, ScenarioResult, Workload } from '../scenario.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineDomain } from '../../core/domain.ts';
+import { defineDomain } from '../core/domain.ts';
 
 /**
  * The benchmark's domain: one counter per account, each command adds to it. Every

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { defineScript } from '../../../state/redis-connection.ts';
+import { defineScript } from '../../common/redis.ts';
 import { LatencyRecorder } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
 import { expectedCounts, measuredResult } from '../workload.ts';

@@ -1,4 +1,4 @@
-import { KafkaTransport } from '../../../transports/kafka/kafka-transport.ts';
+import { KafkaTransport } from '../../transports/kafka/kafka-transport.ts';
 import { counters } from '../counter-domain.ts';
 import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
 import { measureShardline, sendBatches } from './shardline-run.ts';

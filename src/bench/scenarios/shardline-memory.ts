@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Producer } from '../../../runtime/producer.ts';
-import { MemoryTransport } from '../../../transports/memory/memory-transport.ts';
+import { Producer } from '../../runtime/producer.ts';
+import { MemoryTransport } from '../../transports/memory/memory-transport.ts';
 import { counters } from '../counter-domain.ts';
 import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
 import { measureShardline, sendBatches, type Load } from './shardline-run.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { openRedis } from '../../../state/redis-connection.ts';
+import { openRedis } from '../../common/redis.ts';
 import type { BenchContext } from '../scenario.ts';
 
 /** Concurrent tasks issuing commands one at a time, the same for every Redis scenario. */

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
-import { redact } from '../../state/redis-connection.ts';
+import { redact } from '../common/redis.ts';
 
 /** Highest Redis logical database looked at; a default server has 16 (0..15). */
 const LAST_DATABASE = 15;

@@ -1,3 +1,4 @@
+// The Redis connection every Redis-backed part shares (BullMQ transport, Redis store, dead letters, replies): opening, redaction, scripts.
 import { Redis } from 'ioredis';
 import { ConnectionError } from '../core/errors.ts';
 

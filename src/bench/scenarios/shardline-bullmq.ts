@@ -1,5 +1,5 @@
-import { RedisStateStore } from '../../../state/redis-store.ts';
-import { BullmqTransport } from '../../../transports/bullmq/bullmq-transport.ts';
+import { RedisStateStore } from '../../state/redis-store.ts';
+import { BullmqTransport } from '../../transports/bullmq/bullmq-transport.ts';
 import { counters } from '../counter-domain.ts';
 import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
 import { TASKS, benchRedis, cleanup, runPrefix, runTasks } from './redis-kit.ts';

@@ -1,5 +1,5 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import { shardOf } from '../../../core/router.ts';
+import { shardOf } from '../../core/router.ts';
 import { LatencyRecorder } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
 import { countAnomalies, expectedCounts } from '../workload.ts';
