@@ -25,6 +25,7 @@ export {
   ShardlineError,
   StaleEpochError,
   TimeoutError,
+  TransportContractError,
 } from './core/errors.ts';
 export { murmur2, pickOwner, shardOf } from './core/router.ts';
 
@@ -42,11 +43,13 @@ export type {
   OverflowPolicy,
   ShardGrant,
   ShardHandler,
+  ShardOwner,
   Subscription,
   Transport,
   TransportInfo,
   TransportMessage,
 } from './transports/transport.ts';
+export { MAX_POSITION } from './transports/transport.ts';
 export type { TransportContext, TransportModule } from './transports/factory.ts';
 export { MemoryTransport, MEMORY_DEFAULTS, type MemoryTransportOptions } from './transports/memory/memory-transport.ts';
 export { MemoryBroker } from './transports/memory/memory-broker.ts';

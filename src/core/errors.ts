@@ -81,6 +81,24 @@ export class StaleEpochError extends ShardlineError {
 }
 
 /**
+ * A transport delivered what its contract forbids (positions going backwards, past
+ * `MAX_POSITION`, or a rejected batch not delivered again first). Applying on would skip
+ * commands, so the owner stops the shard instead; retrying cannot help.
+ */
+export class TransportContractError extends ShardlineError {
+  readonly transport: string;
+  readonly shard: number;
+  readonly detail: string;
+
+  constructor(transport: string, shard: number, detail: string) {
+    super('TRANSPORT_CONTRACT', `transport ${transport} broke its contract on shard ${shard}: ${detail}; the shard is stopped`);
+    this.transport = transport;
+    this.shard = shard;
+    this.detail = detail;
+  }
+}
+
+/**
  * A business rejection raised by a handler with `ctx.reject(...)` (insufficient funds).
  * It is a reply, not a failure: the state is unchanged and the command is never retried.
  */

@@ -4,19 +4,29 @@
  * owner of each shard; it knows nothing of domains, handlers or state.
  *
  * Guarantees every implementation must give, checked by `shardline/testing`:
- * 1. per-shard FIFO: messages of a shard are delivered in the order they were enqueued;
+ * 1. per-shard FIFO: messages of a shard are delivered in the order they were enqueued,
+ *    each with the key it was enqueued with;
  * 2. at-least-once: a message is delivered again until a `deliver` call that contained it
- *    resolved (acknowledged), including after its owner died or lost the shard;
- * 3. positions: each message of a shard has a safe-integer position, strictly greater
- *    than every earlier message's of that shard, the same on every redelivery;
+ *    resolved (acknowledged), including after its owner died or lost the shard. A batch
+ *    whose `deliver` rejected is delivered again, to the same grant, before any later
+ *    message of the shard;
+ * 3. positions: each message of a shard has an integer position in `0..MAX_POSITION`,
+ *    strictly greater than every earlier message's of that shard, the same on every
+ *    redelivery;
  * 4. bounded enqueue: `block` and `reject` enqueues never make a shard hold more than
- *    `capacity` unacknowledged messages; only `force` (owners breaking a wait cycle) may;
+ *    `capacity` unacknowledged messages; only `force` (owners breaking a wait cycle) may.
+ *    An enqueue is all or none;
  * 5. exclusive ownership: while processes are healthy, at most one subscription across
- *    all processes receives deliveries of a shard, and the handler hears of every gain and
+ *    all processes holds a grant of a shard at any moment (a grant is held from the call
+ *    of `assigned` until `revoked` returned), and the handler hears of every gain and
  *    loss. A grant's epoch, when the transport has one, is greater than every earlier
  *    grant's of that shard. (A paused "zombie" may still hold a revoked grant: the state
  *    store's epoch, not the transport, is what fences it.)
- * 6. `close()` releases everything (connections, timers, ownership) and is idempotent.
+ * 6. `close()` hands every shard over at once (no waiting for a lease to lapse) and
+ *    releases every connection, timer and socket; it is idempotent.
+ *
+ * The runtime (`Producer`, `Owner`) awaits `connect()` before it calls `enqueue`, `depth`
+ * or `consume`; a transport need not accept those calls earlier.
  */
 
 import type { Command } from '../core/command.ts';
@@ -41,12 +51,18 @@ export interface TransportMessage {
 /** A message as delivered to the owner of its shard. */
 export interface Delivery extends TransportMessage {
   /**
-   * Strictly increasing within the shard and stable across redeliveries. At most 2^37
-   * (about 137 billion): follow-ups take `position * 65536 + index` as their sequence
-   * number, which must stay a safe integer.
+   * An integer in `0..MAX_POSITION`, strictly increasing within the shard and stable
+   * across redeliveries. An owner stops a shard whose positions break these rules with a
+   * `TransportContractError`, because skipping would lose commands.
    */
   readonly position: number;
 }
+
+/**
+ * The highest position a transport may give, 2^37 (about 137 billion): follow-ups take
+ * `position * 65536 + index` as their sequence number, which must stay a safe integer.
+ */
+export const MAX_POSITION = 2 ** 37;
 
 /**
  * What a full shard does to an enqueue: `block` waits for room, `reject` fails at once,
@@ -94,18 +110,30 @@ export interface ShardHandler {
   /**
    * This subscription now owns `grant.shard`. Resolves with the position of the last
    * message already applied (or -1): a transport that can seek (Kafka) resumes after it;
-   * one that removes acknowledged messages (memory, BullMQ) may ignore it. A rejection
-   * (the store refused the epoch) means the grant is unusable: release the shard.
+   * one that removes acknowledged messages (memory, BullMQ) may ignore it. No `deliver`
+   * for the grant may start before this resolved.
+   *
+   * A rejection (the store refused the epoch) voids the grant: the transport delivers
+   * nothing to it, does not call `revoked` for it, and lets go of the shard (a broker-side
+   * lease is released) so that it can be granted again, to this subscription or another,
+   * after a retry delay.
    */
   assigned(grant: ShardGrant): Promise<number>;
   /**
    * Messages of one shard, in order. Resolving acknowledges all of them. Rejecting
-   * acknowledges none: the transport delivers them again later. Rejecting with an error
-   * whose `code` is `STALE_EPOCH` means the owner was fenced: stop delivering the shard to
-   * this subscription and give it up.
+   * acknowledges none: the transport delivers them again, to this grant, starting with
+   * the first of them, before any later message of the shard (after a retry delay).
+   *
+   * Rejecting with an error whose `code` is `STALE_EPOCH` means the owner was fenced: the
+   * grant is over. The transport delivers nothing more to it, calls `revoked(grant)`, and
+   * lets go of the shard as for a lost grant. It may grant the shard again later, with a
+   * new grant, only where its ownership (a lease, a current group assignment) says so.
    */
   deliver(grant: ShardGrant, batch: readonly Delivery[]): Promise<void>;
-  /** Ownership of the shard is gone; no `deliver` for this grant follows once called. */
+  /**
+   * Ownership of the shard is gone; called once the `deliver` in hand settled (or a
+   * revoke timeout passed), and no `deliver` for this grant follows.
+   */
   revoked(grant: ShardGrant): Promise<void>;
 }
 
@@ -125,6 +153,24 @@ export interface TransportInfo {
   readonly shardCount: number;
   /** Maximum unacknowledged messages per shard. */
   readonly capacity: number;
+  /**
+   * True when `depth()` is a sample that may lag (Kafka's consumer lag); otherwise it is
+   * exactly the messages enqueued and not yet acknowledged. Default false.
+   */
+  readonly approximateDepth?: boolean;
+}
+
+/** Who holds a shard now, as a transport that can tell reports it (`shardline inspect`). */
+export interface ShardOwner {
+  /** The member (consumer process or subscription) id the transport knows it by. */
+  readonly member: string;
+  /** Where it runs, when the transport knows. */
+  readonly host?: string;
+  readonly pid?: number;
+  /** The transport's epoch of the grant (0 when it has none). */
+  readonly epoch: number;
+  /** Since when it holds the shard (ms since the epoch), when known. */
+  readonly since?: number;
 }
 
 export interface Transport {
@@ -138,13 +184,18 @@ export interface Transport {
    * exceeds `capacity`, and a batch larger than `capacity - reserve` throws `QueueFullError`.
    */
   enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult>;
-  /** Unacknowledged messages of a shard now (approximate where the transport samples it). */
+  /** Unacknowledged messages of a shard now (a sample where `approximateDepth`). */
   depth(shard: number): Promise<number>;
+  /**
+   * Optional: per shard, who holds it now (`undefined` for a shard nobody holds), for
+   * inspection. Reads only; never claims or moves anything.
+   */
+  owners?(): Promise<readonly (ShardOwner | undefined)[]>;
   /**
    * Joins ownership: from now on this process may be granted shards and receive their
    * messages through `handler`. One call per transport instance.
    */
   consume(handler: ShardHandler): Promise<Subscription>;
-  /** Closes subscriptions and connections; idempotent. */
+  /** Closes subscriptions (handing their shards over at once) and connections; idempotent. */
   close(): Promise<void>;
 }

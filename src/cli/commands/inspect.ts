@@ -1,13 +1,13 @@
 import type { Config } from '../../config/schema.ts';
-import type { Transport } from '../../transports/transport.ts';
+import type { ShardOwner } from '../../transports/transport.ts';
 import { createLogger } from '../log.ts';
 import { createStore, createTransport, RedisLink } from '../services.ts';
 
 /** One shard as `shardline inspect` shows it. */
 export interface ShardReport {
   readonly shard: number;
-  /** Who holds the shard now, when the transport can tell; `null` otherwise. */
-  readonly owner: string | null;
+  /** Who holds the shard now, when the transport can tell (`owners()`); `null` otherwise. */
+  readonly owner: ShardOwner | null;
   /** The epoch recorded in the store by the last claim. */
   readonly epoch: number;
   readonly depth: number;
@@ -26,18 +26,6 @@ export interface InspectReport {
   readonly shards: readonly ShardReport[];
   /** Every dead letter ever added for the domain. */
   readonly deadLettersTotal: number;
-}
-
-/**
- * A transport that can say who owns each shard. Not part of the transport contract (yet):
- * a transport that has it (a lease holder in Redis, a group member in Kafka) is asked.
- */
-interface OwnerDirectory {
-  owners(): Promise<readonly (string | null | undefined)[]>;
-}
-
-function hasOwners(transport: Transport): transport is Transport & OwnerDirectory {
-  return typeof (transport as Partial<OwnerDirectory>).owners === 'function';
 }
 
 /** Newest dead letters read to count them per shard. */
@@ -62,7 +50,7 @@ export async function inspect(config: Config): Promise<InspectReport> {
       const [statuses, depths, owners, letters, total] = await Promise.all([
         Promise.all(shards.map((shard) => store.status(shard))),
         Promise.all(shards.map((shard) => transport.depth(shard))),
-        hasOwners(transport) ? transport.owners() : Promise.resolve([]),
+        transport.owners?.() ?? Promise.resolve([]),
         deadLetters.list(DEAD_LETTER_SCAN),
         deadLetters.count(),
       ]);
@@ -95,7 +83,7 @@ export async function inspect(config: Config): Promise<InspectReport> {
 /** The report as an aligned text table. */
 export function formatInspect(report: InspectReport): string {
   const header = ['shard', 'owner', 'epoch', 'depth', 'capacity', 'last position', 'dead letters'];
-  const rows = report.shards.map((s) => [s.shard, s.owner ?? '-', s.epoch, s.depth, s.capacity, s.lastPosition, s.deadLetters].map(String));
+  const rows = report.shards.map((s) => [s.shard, s.owner === null ? '-' : s.owner.member, s.epoch, s.depth, s.capacity, s.lastPosition, s.deadLetters].map(String));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   return [
