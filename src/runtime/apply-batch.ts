@@ -92,6 +92,10 @@ export async function applyBatch(
     }
     // A command handed through from a producer in this process needs no decoding and was
     // validated by that producer; anything else is decoded and checked here.
+    if (delivery.unreadable !== undefined) {
+      deadLetter(result, cursor.shard, delivery, undefined, `foreign: ${delivery.unreadable}`, 0);
+      continue;
+    }
     const local = delivery.command;
     let command: Command;
     if (local !== undefined) {

@@ -56,6 +56,13 @@ export interface Delivery extends TransportMessage {
    * `TransportContractError`, because skipping would lose commands.
    */
   readonly position: number;
+  /**
+   * Set by a transport that found something at this position it cannot read as one of
+   * shardline's messages (a job another program added, a record without a value): why.
+   * The owner dead-letters it with this reason, `value` holding what was found, and the
+   * shard moves on. A transport must never throw or stop a shard over such a message.
+   */
+  readonly unreadable?: string;
 }
 
 /**
