@@ -4,6 +4,7 @@ import { bench, type BenchFlags } from './commands/bench.ts';
 import { runConsumer } from './commands/consumer.ts';
 import { formatDeadLetters, listDeadLetters } from './commands/dead-letters.ts';
 import { runDemoCommand } from './commands/demo.ts';
+import { addGatewayFlags, gatewayConfigFrom, runGateway } from './commands/gateway.ts';
 import { formatInspect, inspect } from './commands/inspect.ts';
 import { runProducer } from './commands/producer.ts';
 import { addConfigFlags, configFrom, PRODUCER_FLAGS } from './config-flags.ts';
@@ -65,6 +66,17 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     PRODUCER_FLAGS,
   ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
     exit(await runProducer(await configFrom(command, io.env, PRODUCER_FLAGS)));
+  });
+
+  addGatewayFlags(
+    addConfigFlags(
+      program
+        .command('gateway')
+        .description('serve POST /v1/{domain}/{type}/{key} (JSON payload) so services in any language can send commands; 202, or 200 with the reply for ?wait=true'),
+    ),
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
+    const { config, settings } = await gatewayConfigFrom(command, io.env);
+    exit(await runGateway(config, settings));
   });
 
   addConfigFlags(
