@@ -72,7 +72,7 @@ export class Gateway {
     for (const { domain, transport, replies, observer } of domains) {
       if (this.#producers.has(domain.name)) throw new ConfigError([`domains: expected each domain once, got ${JSON.stringify(domain.name)} twice`]);
       const tagging = new TaggingReplyBus(replies ?? new MemoryReplyBus());
-      this.#producers.set(domain.name, new Producer({ ...producer, overflow: 'reject', domain, transport, replies: tagging, ...(observer ? { observer } : {}) }));
+      this.#producers.set(domain.name, new Producer({ ...producer, overflow: 'reject', domain, transport, replies: tagging, observer }));
     }
     this.registry = registry ?? new Registry();
     this.#instruments = new GatewayInstruments(this.registry);
@@ -183,12 +183,13 @@ export class Gateway {
       );
     }
     checkJsonContentType(request);
-    const payload = await exchange.within(readJsonBody(request, this.settings.maxBodyBytes), () => {
-      const detail = `the body did not arrive in time; nothing was sent`;
-      return new GatewayRequestError(408, 'REQUEST_TIMEOUT', `request timed out after ${this.settings.timeoutMs} ms: ${detail}`, {
-        headers: { connection: 'close' },
-      });
-    });
+    const payload = await exchange.within(
+      readJsonBody(request, this.settings.maxBodyBytes),
+      () =>
+        new GatewayRequestError(408, 'REQUEST_TIMEOUT', `expected the whole body within ${this.settings.timeoutMs} ms (timeoutMs), got part of it; nothing was sent`, {
+          headers: { connection: 'close' },
+        }),
+    );
     this.#answer(exchange, target.wait ? await this.#request(exchange, producer, target, payload) : await this.#send(exchange, producer, target, payload));
   }
 
