@@ -112,7 +112,7 @@ describe('an owner facing a transport that breaks its contract', () => {
     await producer.send('add', b!, { by: 10 });
 
     await waitFor('the owner to stop shard 0', () => owner.stopped().length === 1, 5_000);
-    const [{ shard, error }] = owner.stopped();
+    const { shard, error } = owner.stopped()[0]!;
     expect(shard).toBe(0);
     expect(error).toBeInstanceOf(TransportContractError);
     expect(error).toMatchObject({ code: 'TRANSPORT_CONTRACT', transport: 'rewriting-memory', shard: 0, retriable: false });
