@@ -33,7 +33,9 @@ export function parsePostgresStoreOptions(options: unknown): PostgresStoreSettin
   throw new ConfigError(
     parsed.error.issues.map((issue) => {
       const path = ['postgres', ...issue.path.map(String)].join('.');
-      const got = 'input' in issue && issue.path[0] !== 'pool' ? `, got ${JSON.stringify(issue.input) ?? String(issue.input)}` : '';
+      // The pool is not printed (its options may hold a password), nor the whole options object.
+      const shown = 'input' in issue && issue.path.length > 0 && issue.path[0] !== 'pool';
+      const got = shown ? `, got ${JSON.stringify(issue.input) ?? String(issue.input)}` : '';
       return `${path}: ${issue.message}${got}`;
     }),
   );
