@@ -56,7 +56,7 @@ export class PostgresStateStore implements StateStore {
     } catch (error) {
       await pool.end().catch(() => undefined);
       if ((error as { code?: string }).code === 'INVALID_CONFIG') throw error;
-      throw new ConnectionError(`postgres at ${redact(url)}`, `expected a server that accepts the connection and the schema, got ${(error as Error).message}`, { cause: error });
+      throw new ConnectionError(`postgres at ${serverOf(url)}`, `expected a server that accepts the connection and the schema, got ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -195,13 +195,12 @@ export class PostgresStateStore implements StateStore {
   }
 }
 
-/** The URL without its password, fit for messages. */
-function redact(url: string): string {
+/** Where `url` points (scheme, host, port, database), without the user or password: fit for messages. */
+function serverOf(url: string): string {
   try {
     const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
   } catch {
-    return url;
+    return 'an unparsable URL';
   }
 }
