@@ -144,6 +144,9 @@ export const fencingChecks: readonly StoreCheck[] = [
           writing = false;
         }
       })();
+      // The writes' outcome is taken once the reads are done; a read that fails the check
+      // first must not leave the writes' failure unhandled.
+      const written = writes.then(() => undefined, (error: unknown) => ({ error }));
       let reads = 0;
       while (writing || reads === 0) {
         const before = (await reader.status(0)).position;
@@ -159,7 +162,8 @@ export const fencingChecks: readonly StoreCheck[] = [
         reads++;
         await turn();
       }
-      await writes;
+      const failed = await written;
+      if (failed !== undefined) throw failed.error;
       same('status after every commit', await statusOf(reader, 0), { epoch, position: commits - 1 });
     },
   },
