@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { redactSecrets } from '../common/urls.ts';
 import { ShardlineError } from '../core/errors.ts';
 import { bench, type BenchFlags } from './commands/bench.ts';
 import { runConsumer } from './commands/consumer.ts';
@@ -160,7 +161,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   }
 }
 
+/** The error as the CLI prints it, with any password in a URL masked. */
 function describe(error: unknown): string {
-  if (error instanceof ShardlineError) return `${error.message} [${error.code}]`;
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+  if (error instanceof ShardlineError) return redactSecrets(`${error.message} [${error.code}]`);
+  return redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error));
 }
