@@ -2,6 +2,7 @@ import type { Batch, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../../common/logger.ts';
 import type { Delivery, ShardGrant, ShardHandler, Subscription } from '../transport.ts';
 import type { KafkaTransportSettings } from './kafka-options.ts';
+import { GroupMembership } from './group-membership.ts';
 import { PartitionRunner } from './partition-runner.ts';
 
 /** The settings a group subscription uses. */
@@ -25,9 +26,10 @@ interface InHand {
  * grant resumes from the position its `assigned` resolves with (the state store is the
  * source of truth), seeking back or skipping ahead of the group's committed offset as
  * needed; each acknowledged delivery is then committed to Kafka so standard tools see the lag.
- * A rejected delivery is fetched again from its first offset after `retryDelayMs`; one
- * rejected with `STALE_EPOCH` revokes the grant and claims the partition again after
- * `retryDelayMs` if the group still assigns it here.
+ * A rejected delivery is fetched again from its first offset after `retryDelayMs`. One
+ * rejected with `STALE_EPOCH`, or a refused claim, revokes the grant; the partition is
+ * claimed again only on a current assignment (see `GroupMembership`), never from what a
+ * member paused past its session timeout still remembers.
  */
 export class GroupSubscription implements Subscription {
   readonly #consumer: Consumer;
@@ -40,8 +42,7 @@ export class GroupSubscription implements Subscription {
   readonly #transitions = new Map<number, Promise<unknown>>();
   readonly #inHand = new Set<InHand>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  #assignment = new Set<number>();
-  #memberId: string | undefined;
+  readonly #membership = new GroupMembership();
   /** Consecutive restarts after crashes kafkajs would not restart from; reset by a successful join. */
   #restarts = 0;
   #ticker: NodeJS.Timeout | undefined;
@@ -64,6 +65,10 @@ export class GroupSubscription implements Subscription {
     const events = this.#consumer.events;
     this.#consumer.on(events.GROUP_JOIN, (event) => this.#joined(event.payload.memberId, event.payload.memberAssignment[this.#topic] ?? []));
     this.#consumer.on(events.REBALANCING, () => this.#revokeAll('rebalancing'));
+    this.#consumer.on(events.REQUEST, (event) => {
+      if (event.payload.apiName === 'JoinGroup') this.#revokeAll('rejoining');
+    });
+    this.#consumer.on(events.HEARTBEAT, (event) => this.#confirmed(event.payload.memberId));
     this.#consumer.on(events.STOP, () => this.#revokeAll('stopped'));
     this.#consumer.on(events.CRASH, (event) => {
       const { error, restart } = event.payload;
@@ -73,7 +78,7 @@ export class GroupSubscription implements Subscription {
     });
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
-    this.#ticker = setInterval(() => this.#heartbeat(), this.#settings.heartbeatIntervalMs);
+    this.#ticker = setInterval(() => this.#heartbeatInHand(), this.#settings.heartbeatIntervalMs);
     this.#ticker.unref();
     await this.#run();
   }
@@ -128,23 +133,27 @@ export class GroupSubscription implements Subscription {
     return this.#closing;
   }
 
+  /** A join completed: its JoinGroup revoked every grant, so the whole assignment is granted afresh. */
   #joined(memberId: string, partitions: readonly number[]): void {
     if (this.#closing !== undefined) return;
-    const rejoined = memberId !== this.#memberId;
-    this.#memberId = memberId;
     this.#restarts = 0;
-    this.#assignment = new Set(partitions);
-    for (const runner of [...this.#runners.values()]) {
-      if (rejoined || !this.#assignment.has(runner.grant.shard)) this.#revoke(runner);
-    }
-    for (const shard of this.#assignment) if (!this.#runners.has(shard)) this.#grant(shard);
+    this.#membership.joined(memberId, partitions);
+    for (const shard of partitions) if (!this.#runners.has(shard)) this.#grant(shard);
     this.#logger.info({ topic: this.#topic, memberId, partitions }, 'kafka group assignment');
   }
 
   #revokeAll(reason: string): void {
     if (this.#runners.size > 0) this.#logger.debug({ topic: this.#topic, reason, shards: [...this.#runners.keys()] }, 'revoking every partition');
-    this.#assignment = new Set();
+    this.#membership.lapsed();
     for (const runner of [...this.#runners.values()]) this.#revoke(runner);
+  }
+
+  /** A heartbeat of `memberId` succeeded: claim again what it proves still assigned here. */
+  #confirmed(memberId: string): void {
+    if (this.#closing !== undefined) return;
+    for (const shard of this.#membership.heartbeat(memberId, performance.now(), this.#settings.retryDelayMs)) {
+      if (!this.#runners.has(shard)) this.#grant(shard);
+    }
   }
 
   /** Runs `step` after every earlier transition of `shard`. */
@@ -198,14 +207,18 @@ export class GroupSubscription implements Subscription {
     });
   }
 
-  /** The owner refused the grant (stale epoch): give it up, and claim it again later if the group still assigns it here. */
+  /**
+   * The owner refused the grant (a refused claim, a stale epoch): give it up, and claim it
+   * again once the membership is proven current. A grant that a rejoin already replaced
+   * leaves the partition to its successor.
+   */
   #fenced(runner: PartitionRunner): void {
     const shard = runner.grant.shard;
-    this.#pause(shard);
+    const current = this.#runners.get(shard) === runner;
     this.#revoke(runner);
-    this.#later(this.#settings.retryDelayMs, () => {
-      if (this.#closing === undefined && this.#assignment.has(shard) && !this.#runners.has(shard)) this.#grant(shard);
-    });
+    if (!current) return;
+    this.#pause(shard);
+    this.#membership.refused(shard, performance.now());
   }
 
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -270,6 +283,7 @@ export class GroupSubscription implements Subscription {
       this.#fenced(runner);
       return;
     }
+    if (this.#runners.get(shard) !== runner) return;
     this.#logger.warn({ topic: this.#topic, shard, position, err: error }, 'delivery rejected; fetching it again');
     this.#seek(shard, position);
     this.#pause(shard);
@@ -305,7 +319,7 @@ export class GroupSubscription implements Subscription {
     })();
   }
 
-  #heartbeat(): void {
+  #heartbeatInHand(): void {
     for (const inHand of this.#inHand) {
       inHand.payload.heartbeat().catch((error: unknown) => {
         inHand.rebalancing = true;
