@@ -1,14 +1,15 @@
-import type { Batch, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from '../../common/logger.ts';
-import type { Delivery, ShardGrant, ShardHandler, Subscription } from '../transport.ts';
+import type { ShardGrant, ShardHandler, Subscription } from '../transport.ts';
 import type { KafkaTransportSettings } from './kafka-options.ts';
 import { GroupMembership } from './group-membership.ts';
 import { PartitionRunner } from './partition-runner.ts';
+import { toDelivery } from './record-delivery.ts';
 
 /** The settings a group subscription uses. */
 export type GroupSettings = Pick<
   KafkaTransportSettings,
-  'maxBatch' | 'partitionsConsumedConcurrently' | 'heartbeatIntervalMs' | 'retryDelayMs' | 'revokeTimeoutMs'
+  'maxBatch' | 'maxRecordBytes' | 'partitionsConsumedConcurrently' | 'heartbeatIntervalMs' | 'retryDelayMs' | 'revokeTimeoutMs'
 >;
 
 /** A batch being handled: its kafkajs payload, heartbeated by the subscription's ticker. */
@@ -257,7 +258,7 @@ export class GroupSubscription implements Subscription {
     if (messages.length < batch.messages.length) this.#acknowledge(runner, runner.next - 1, inHand.payload);
     for (let start = 0; start < messages.length; start += this.#settings.maxBatch) {
       if (!runner.active || !inHand.payload.isRunning() || inHand.rebalancing || this.#closing !== undefined) break;
-      const deliveries = messages.slice(start, start + this.#settings.maxBatch).map(toDelivery);
+      const deliveries = messages.slice(start, start + this.#settings.maxBatch).map((message) => toDelivery(message, this.#settings.maxRecordBytes));
       try {
         await this.#handler.deliver(runner.grant, deliveries);
       } catch (error) {
@@ -362,8 +363,4 @@ export class GroupSubscription implements Subscription {
       this.#logger.debug({ topic: this.#topic, shard, err: error }, 'resume skipped');
     }
   }
-}
-
-function toDelivery(message: KafkaMessage): Delivery {
-  return { key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', position: Number(message.offset) };
 }

@@ -46,6 +46,11 @@ export const kafkaTransportFields = z
      * one after another. Keep it under the broker's `message.max.bytes` (1 MiB by default).
      */
     maxProduceBytes: positiveInt.default(900_000),
+    /**
+     * Largest record value in bytes. An enqueue refuses a larger message, and an owner hands
+     * a larger record it finds in the topic (another program wrote it) to dead-letter unread.
+     */
+    maxRecordBytes: positiveInt.default(1_048_576),
     /** Most messages handed to one `deliver` call (a fetched batch is split). */
     maxBatch: positiveInt.default(512),
     /** Partitions whose batches are handled at the same time in this process. */

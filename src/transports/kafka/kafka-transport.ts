@@ -82,10 +82,15 @@ export class KafkaTransport implements Transport {
       throw new RangeError(`Expected shard in 0..${info.shardCount - 1}, got ${shard}`);
     }
     if (messages.length === 0) return { waitedMs: 0 };
+    const maxBytes = this.settings.maxRecordBytes;
     const records = messages.map((message, index) => {
       const { key, value } = message;
       if (typeof key !== 'string' || typeof value !== 'string') {
         throw new InvalidCommandError('value', `expected message ${index} to have a string key and value, got ${typeof key} and ${typeof value}`);
+      }
+      // UTF-16 length × 3 bounds the UTF-8 size: measure exactly only a value that may be over.
+      if (value.length * 3 > maxBytes && Buffer.byteLength(value) > maxBytes) {
+        throw new InvalidCommandError('size', `expected message ${index} to be at most maxRecordBytes (${maxBytes}) bytes, got ${Buffer.byteLength(value)}`);
       }
       return { key, value, partition: shard };
     });
@@ -164,7 +169,7 @@ export class KafkaTransport implements Transport {
         sampleIntervalMs: s.lagSampleIntervalMs,
         sampleLag: () => this.#sampleLag(admin, partitions),
       });
-      return { info: { shardCount: partitions, capacity: s.capacity }, admin, producer, bound };
+      return { info: { shardCount: partitions, capacity: s.capacity, approximateDepth: true }, admin, producer, bound };
     } catch (error) {
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
       if (error instanceof ConfigError || error instanceof ConnectionError) throw error;
