@@ -1,7 +1,7 @@
 import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
-import type { Logger } from '../../common/logger.ts';
 import type { ShardGrant, ShardHandler, Subscription } from '../transport.ts';
 import type { KafkaTransportSettings } from './kafka-options.ts';
+import type { KafkaLog } from './kafka-log.ts';
 import { GroupMembership } from './group-membership.ts';
 import { PartitionRunner } from './partition-runner.ts';
 import { toDelivery } from './record-delivery.ts';
@@ -37,7 +37,7 @@ export class GroupSubscription implements Subscription {
   readonly #topic: string;
   readonly #handler: ShardHandler;
   readonly #settings: GroupSettings;
-  readonly #logger: Logger;
+  readonly #log: KafkaLog;
   readonly #runners = new Map<number, PartitionRunner>();
   /** Per shard, the chain of `assigned`/`revoked` calls, so they never overlap. */
   readonly #transitions = new Map<number, Promise<unknown>>();
@@ -53,12 +53,12 @@ export class GroupSubscription implements Subscription {
   });
   #closing: Promise<void> | undefined;
 
-  constructor(consumer: Consumer, topic: string, handler: ShardHandler, settings: GroupSettings, logger: Logger) {
+  constructor(consumer: Consumer, topic: string, handler: ShardHandler, settings: GroupSettings, log: KafkaLog) {
     this.#consumer = consumer;
     this.#topic = topic;
     this.#handler = handler;
     this.#settings = settings;
-    this.#logger = logger;
+    this.#log = log;
   }
 
   /** Subscribes and starts consuming; shards arrive with the group's first assignment. */
@@ -73,7 +73,7 @@ export class GroupSubscription implements Subscription {
     this.#consumer.on(events.STOP, () => this.#revokeAll('stopped'));
     this.#consumer.on(events.CRASH, (event) => {
       const { error, restart } = event.payload;
-      this.#logger.warn({ topic: this.#topic, err: error, restart }, 'kafka consumer crashed');
+      this.#log.warn(`consumer crashed: ${errorName(error)}`, { topic: this.#topic, err: error, restart }, 'kafka consumer crashed');
       this.#revokeAll('crashed');
       if (!restart) this.#restart();
     });
@@ -102,9 +102,9 @@ export class GroupSubscription implements Subscription {
     this.#restarts++;
     const delayMs = this.#settings.retryDelayMs * Math.min(2 ** this.#restarts, 32);
     this.#later(delayMs, () => {
-      this.#logger.warn({ topic: this.#topic, attempt: this.#restarts }, 'rejoining the consumer group after a crash');
+      this.#log.warn('rejoining after a crash', { topic: this.#topic, attempt: this.#restarts }, 'rejoining the consumer group after a crash');
       this.#run().catch((error: unknown) => {
-        this.#logger.warn({ topic: this.#topic, err: error }, 'rejoin failed');
+        this.#log.warn(`rejoin failed: ${errorName(error)}`, { topic: this.#topic, err: error }, 'rejoin failed');
         this.#restart();
       });
     });
@@ -120,7 +120,7 @@ export class GroupSubscription implements Subscription {
       try {
         await this.#consumer.disconnect();
       } catch (error) {
-        this.#logger.warn({ topic: this.#topic, err: error }, 'kafka consumer did not leave the group cleanly');
+        this.#log.warn('leave failed', { topic: this.#topic, err: error }, 'kafka consumer did not leave the group cleanly');
       } finally {
         clearTimeout(abandon);
         this.#abandon();
@@ -140,11 +140,11 @@ export class GroupSubscription implements Subscription {
     this.#restarts = 0;
     this.#membership.joined(memberId, partitions);
     for (const shard of partitions) if (!this.#runners.has(shard)) this.#grant(shard);
-    this.#logger.info({ topic: this.#topic, memberId, partitions }, 'kafka group assignment');
+    this.#log.info({ topic: this.#topic, memberId, partitions }, 'kafka group assignment');
   }
 
   #revokeAll(reason: string): void {
-    if (this.#runners.size > 0) this.#logger.debug({ topic: this.#topic, reason, shards: [...this.#runners.keys()] }, 'revoking every partition');
+    if (this.#runners.size > 0) this.#log.debug({ topic: this.#topic, reason, shards: [...this.#runners.keys()] }, 'revoking every partition');
     this.#membership.lapsed();
     for (const runner of [...this.#runners.values()]) this.#revoke(runner);
   }
@@ -185,7 +185,7 @@ export class GroupSubscription implements Subscription {
         this.#seek(shard, runner.next);
         return runner.next;
       } catch (error) {
-        this.#logger.warn({ topic: this.#topic, shard, err: error }, 'partition claim refused; claiming it again later');
+        this.#log.warn(`claim refused: ${errorName(error)}`, { topic: this.#topic, shard, err: error }, 'partition claim refused; claiming it again on a current assignment');
         this.#fenced(runner);
         return undefined;
       }
@@ -203,7 +203,7 @@ export class GroupSubscription implements Subscription {
       try {
         await this.#handler.revoked(runner.grant);
       } catch (error) {
-        this.#logger.warn({ topic: this.#topic, shard, err: error }, 'revoked handler failed');
+        this.#log.warn(`revoked failed: ${errorName(error)}`, { topic: this.#topic, shard, err: error }, 'revoked handler failed');
       }
     });
   }
@@ -250,7 +250,7 @@ export class GroupSubscription implements Subscription {
         this.#seek(shard, runner.next);
         return;
       }
-      this.#logger.warn({ topic: this.#topic, shard, expected: runner.next, first }, 'offsets missing from the log (retention or control records); resuming at the first one present');
+      this.#log.warn('offsets missing', { topic: this.#topic, shard, expected: runner.next, first }, 'offsets missing from the log (retention or control records); resuming at the first one present');
       runner.next = first;
     }
     const messages = batch.messages.filter((message) => Number(message.offset) >= runner.next);
@@ -280,12 +280,12 @@ export class GroupSubscription implements Subscription {
   #rejected(runner: PartitionRunner, position: number, error: unknown): void {
     const shard = runner.grant.shard;
     if ((error as { code?: unknown }).code === 'STALE_EPOCH') {
-      this.#logger.warn({ topic: this.#topic, shard }, 'owner fenced; giving the partition up');
+      this.#log.warn('owner fenced', { topic: this.#topic, shard }, 'owner fenced; giving the partition up');
       this.#fenced(runner);
       return;
     }
     if (this.#runners.get(shard) !== runner) return;
-    this.#logger.warn({ topic: this.#topic, shard, position, err: error }, 'delivery rejected; fetching it again');
+    this.#log.warn(`delivery rejected: ${errorName(error)}`, { topic: this.#topic, shard, position, err: error }, 'delivery rejected; fetching it again');
     this.#seek(shard, position);
     this.#pause(shard);
     this.#later(this.#settings.retryDelayMs, () => {
@@ -312,7 +312,7 @@ export class GroupSubscription implements Subscription {
           await payload.commitOffsetsIfNecessary({ topics: [{ topic: this.#topic, partitions: [{ partition: runner.grant.shard, offset: String(target) }] }] });
           runner.committed = target;
         } catch (error) {
-          this.#logger.debug({ topic: this.#topic, shard: runner.grant.shard, offset: target, err: error }, 'offset commit failed');
+          this.#log.debug({ topic: this.#topic, shard: runner.grant.shard, offset: target, err: error }, 'offset commit failed');
           break;
         }
       }
@@ -324,7 +324,7 @@ export class GroupSubscription implements Subscription {
     for (const inHand of this.#inHand) {
       inHand.payload.heartbeat().catch((error: unknown) => {
         inHand.rebalancing = true;
-        this.#logger.debug({ topic: this.#topic, err: error }, 'heartbeat during a batch failed; stopping after the chunk in hand');
+        this.#log.debug({ topic: this.#topic, err: error }, 'heartbeat during a batch failed; stopping after the chunk in hand');
       });
     }
   }
@@ -344,7 +344,7 @@ export class GroupSubscription implements Subscription {
     try {
       this.#consumer.seek({ topic: this.#topic, partition: shard, offset: String(offset) });
     } catch (error) {
-      this.#logger.debug({ topic: this.#topic, shard, err: error }, 'seek skipped');
+      this.#log.debug({ topic: this.#topic, shard, err: error }, 'seek skipped');
     }
   }
 
@@ -352,7 +352,7 @@ export class GroupSubscription implements Subscription {
     try {
       this.#consumer.pause([{ topic: this.#topic, partitions: [shard] }]);
     } catch (error) {
-      this.#logger.debug({ topic: this.#topic, shard, err: error }, 'pause skipped');
+      this.#log.debug({ topic: this.#topic, shard, err: error }, 'pause skipped');
     }
   }
 
@@ -360,7 +360,14 @@ export class GroupSubscription implements Subscription {
     try {
       this.#consumer.resume([{ topic: this.#topic, partitions: [shard] }]);
     } catch (error) {
-      this.#logger.debug({ topic: this.#topic, shard, err: error }, 'resume skipped');
+      this.#log.debug({ topic: this.#topic, shard, err: error }, 'resume skipped');
     }
   }
+}
+
+/** What kind of error it is, for grouping log lines: its `code`, else its name. */
+function errorName(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.name : typeof error;
 }

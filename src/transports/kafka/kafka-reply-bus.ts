@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../../common/logger.ts';
 import { parseOptions } from '../../common/options.ts';
 import type { Reply, ReplyBus } from '../../common/replies.ts';
 import { createKafkaClient, kafkaConnectionError, type KafkaClient } from './kafka-client.ts';
+import { KafkaLog } from './kafka-log.ts';
 import { kafkaTransportFields } from './kafka-options.ts';
 
 const replyBusSchema = kafkaTransportFields.pick({ brokers: true, client: true, clientId: true, connectionTimeoutMs: true, retries: true, maxWaitTimeMs: true }).extend({
@@ -37,7 +38,7 @@ interface Connection {
 export class KafkaReplyBus implements ReplyBus {
   readonly #settings: z.output<typeof replyBusSchema>;
   readonly #client: KafkaClient;
-  readonly #logger: Logger;
+  readonly #log: KafkaLog;
   readonly #consumers: Consumer[] = [];
   #connecting: Promise<Connection> | undefined;
   #closing: Promise<void> | undefined;
@@ -45,8 +46,8 @@ export class KafkaReplyBus implements ReplyBus {
   constructor(options: KafkaReplyBusOptions) {
     const { logger, ...rest } = options;
     this.#settings = parseOptions(replyBusSchema, rest, 'replies');
-    this.#logger = logger ?? silentLogger;
-    this.#client = this.#settings.client ?? createKafkaClient({ ...this.#settings, brokers: this.#settings.brokers! }, this.#logger);
+    this.#log = new KafkaLog(logger ?? silentLogger);
+    this.#client = this.#settings.client ?? createKafkaClient({ ...this.#settings, brokers: this.#settings.brokers! }, this.#log);
   }
 
   async listen(onReplies: (replies: readonly Reply[]) => void): Promise<string> {
@@ -78,19 +79,19 @@ export class KafkaReplyBus implements ReplyBus {
             try {
               onReplies(JSON.parse(message.value.toString()) as Reply[]);
             } catch (error) {
-              this.#logger.warn({ topic, partition, offset: message.offset, err: error }, 'unreadable reply record dropped');
+              this.#log.warn('unreadable reply record', { topic, partition, offset: message.offset, err: error }, 'unreadable reply record dropped');
             }
           }
         },
       })
-      .catch((error: unknown) => this.#logger.warn({ topic, partition, err: error }, 'reply listener failed to start'));
+      .catch((error: unknown) => this.#log.warn('reply listener failed to start', { topic, partition, err: error }, 'reply listener failed to start'));
     return `kafka:${topic}/${partition}/${id}`;
   }
 
   async publish(address: string, replies: readonly Reply[]): Promise<void> {
     const match = ADDRESS.exec(address);
     if (match === null) {
-      this.#logger.debug({ address }, 'reply dropped: not a kafka reply address');
+      this.#log.debug({ address }, 'reply dropped: not a kafka reply address');
       return;
     }
     const [, topic, partition, id] = match;
@@ -107,6 +108,7 @@ export class KafkaReplyBus implements ReplyBus {
       await Promise.allSettled(this.#consumers.splice(0).map((consumer) => consumer.disconnect()));
       const connection = await this.#connecting?.catch(() => undefined);
       if (connection !== undefined) await Promise.allSettled([connection.producer.disconnect(), connection.admin.disconnect()]);
+      this.#log.close();
     })();
     return this.#closing;
   }

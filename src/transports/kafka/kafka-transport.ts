@@ -12,6 +12,7 @@ import type {
 } from '../transport.ts';
 import { GroupSubscription } from './group-subscription.ts';
 import { createKafkaClient, kafkaConnectionError, type KafkaClient } from './kafka-client.ts';
+import { KafkaLog } from './kafka-log.ts';
 import { parseKafkaOptions, type KafkaTransportOptions, type KafkaTransportSettings } from './kafka-options.ts';
 import { LagBound } from './lag-bound.ts';
 
@@ -50,7 +51,7 @@ export class KafkaTransport implements Transport {
   /** The owners' consumer group. */
   readonly groupId: string;
   readonly #client: KafkaClient;
-  readonly #logger: Logger;
+  readonly #log: KafkaLog;
   #connecting: Promise<Connected> | undefined;
   #subscription: GroupSubscription | undefined;
   /** The last committed offset read per partition. */
@@ -61,8 +62,8 @@ export class KafkaTransport implements Transport {
     this.settings = parseKafkaOptions(options);
     this.topic = this.settings.topic ?? `${this.settings.topicPrefix}${context.domain}`;
     this.groupId = this.settings.groupId ?? `${this.topic}.owners`;
-    this.#logger = context.logger ?? silentLogger;
-    this.#client = this.settings.client ?? createKafkaClient({ ...this.settings, brokers: this.settings.brokers! }, this.#logger);
+    this.#log = new KafkaLog(context.logger ?? silentLogger);
+    this.#client = this.settings.client ?? createKafkaClient({ ...this.settings, brokers: this.settings.brokers! }, this.#log);
   }
 
   async connect(): Promise<TransportInfo> {
@@ -124,7 +125,7 @@ export class KafkaTransport implements Transport {
       maxWaitTimeInMs: s.maxWaitTimeMs,
       allowAutoTopicCreation: s.allowAutoTopicCreation,
     });
-    const subscription = new GroupSubscription(consumer, this.topic, handler, s, this.#logger);
+    const subscription = new GroupSubscription(consumer, this.topic, handler, s, this.#log);
     this.#subscription = subscription;
     try {
       await subscription.start();
@@ -139,9 +140,11 @@ export class KafkaTransport implements Transport {
     this.#closing ??= (async () => {
       await this.#subscription?.close();
       const connected = await this.#connecting?.catch(() => undefined);
-      if (connected === undefined) return;
-      connected.bound.close();
-      await Promise.allSettled([connected.producer.disconnect(), connected.admin.disconnect()]);
+      if (connected !== undefined) {
+        connected.bound.close();
+        await Promise.allSettled([connected.producer.disconnect(), connected.admin.disconnect()]);
+      }
+      this.#log.close();
     })();
     return this.#closing;
   }
@@ -199,7 +202,7 @@ export class KafkaTransport implements Transport {
         admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }).then(
           (topics) => topics[0]?.partitions ?? [],
           (error: unknown) => {
-            this.#logger.debug({ topic: this.topic, groupId: this.groupId, err: error }, 'committed offsets unavailable; using the last known');
+            this.#log.debug({ topic: this.topic, groupId: this.groupId, err: error }, 'committed offsets unavailable; using the last known');
             return [];
           },
         ),
