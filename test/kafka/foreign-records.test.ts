@@ -2,13 +2,14 @@ import type { Redis } from 'ioredis';
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../src/core/router.ts';
-import { accounts, type Account } from '../../src/domains/accounts.ts';
+import { accounts } from '../../src/domains/accounts.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { openRedis } from '../../src/common/redis.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { KafkaTransport } from '../../src/transports/kafka/index.ts';
 import { FAST_KAFKA, KAFKA_WAITS, startKafka, uniquePrefix } from '../support/kafka.ts';
 import { fixtureProcesses, type Child } from '../support/processes.ts';
+import { balancesReached, expectedBalances, storedBalances } from '../support/fixtures/owner-reports.ts';
 import { startRedis } from '../support/redis.ts';
 
 const { startChild, until } = fixtureProcesses(new URL('./fixtures/', import.meta.url), KAFKA_WAITS);
@@ -104,18 +105,8 @@ describe.skipIf(kafka === undefined || redis === undefined)('records another pro
       await writer.disconnect();
     }
 
-    const done = await producer.next((m) => m.type === 'done');
-    const expected = new Map(Array.from({ length: ACCOUNTS }, (_, i) => [`a${i}`, INITIAL]));
-    for (const [key, change] of Object.entries(done.net as Record<string, number>)) expected.set(key, expected.get(key)! + change);
-    const balances = async () => {
-      const found = new Map<string, number>();
-      for await (const [key, state] of store.entries()) if (key.startsWith('a')) found.set(key, (state as Account).balance);
-      return found;
-    };
-    await until('every accepted transfer applied and every foreign record dead-lettered', async () => {
-      const found = await balances();
-      return (await store.deadLetters.count()) >= written.length && [...expected].every(([key, balance]) => found.get(key) === balance);
-    }).catch(() => undefined);
+    const { balances: expected } = expectedBalances([await producer.next((m) => m.type === 'done')], ACCOUNTS, INITIAL);
+    await until('every accepted transfer applied and every foreign record dead-lettered', async () => (await store.deadLetters.count()) >= written.length && (await balancesReached(store, expected))).catch(() => undefined);
 
     const letters = await store.deadLetters.list(1_000);
     const byPlace = new Map(letters.map((letter) => [`${letter.shard}@${letter.position}`, letter]));
@@ -126,7 +117,7 @@ describe.skipIf(kafka === undefined || redis === undefined)('records another pro
     });
     expect(mismatches).toEqual([]);
     expect(letters).toHaveLength(written.length);
-    const found = await balances();
+    const found = await storedBalances(store);
     expect(Object.fromEntries(found)).toEqual(Object.fromEntries(expected));
     expect([...found.values()].reduce((sum, balance) => sum + balance, 0)).toBe(ACCOUNTS * INITIAL);
     expect(owners.map((owner) => owner.process.exitCode ?? owner.process.signalCode)).toEqual([null, null]);

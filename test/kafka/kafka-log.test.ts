@@ -1,18 +1,7 @@
 import { logLevel } from 'kafkajs';
 import { describe, expect, it, vi } from 'vitest';
-import type { Logger } from '../../src/common/logger.ts';
+import { recordingLogger, type LogLine } from '../support/logs.ts';
 import { KafkaLog } from '../../src/transports/kafka/kafka-log.ts';
-
-interface Line {
-  readonly level: string;
-  readonly message: string;
-  readonly fields: Record<string, unknown>;
-}
-
-function recordingLogger(lines: Line[]): Logger {
-  const at = (level: string) => (fields: object, message?: string) => void lines.push({ level, message: message ?? '', fields: fields as Record<string, unknown> });
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 const entry = (level: logLevel, namespace: string, message: string, extra: Record<string, unknown> = {}) => ({
   namespace,
@@ -24,7 +13,7 @@ const entry = (level: logLevel, namespace: string, message: string, extra: Recor
 describe('KafkaLog', () => {
   it('logs routine group traffic at debug and a repeated failure once, then one counted line per interval', () => {
     vi.useFakeTimers();
-    const lines: Line[] = [];
+    const lines: LogLine[] = [];
     const log = new KafkaLog(recordingLogger(lines), 200);
     const write = log.logCreator();
     const warnings = () => lines.filter((line) => line.level === 'warn');

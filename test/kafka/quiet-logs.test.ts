@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RecordingHandler, waitFor } from '../../src/testing/index.ts';
 import { KafkaTransport } from '../../src/transports/kafka/index.ts';
-import type { Logger } from '../../src/common/logger.ts';
+import { recordingLogger, type LogLine } from '../support/logs.ts';
 import { FAST_KAFKA, MOCK_PARTITIONS, startKafka, uniquePrefix } from '../support/kafka.ts';
-
-interface Line {
-  readonly level: string;
-  readonly message: string;
-  readonly fields: Record<string, unknown>;
-}
-
-/** A logger that keeps every line. */
-function recordingLogger(lines: Line[]): Logger {
-  const at = (level: string) => (fields: object, message?: string) => void lines.push({ level, message: message ?? '', fields: fields as Record<string, unknown> });
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 const kafka = await startKafka();
 
@@ -22,7 +10,7 @@ describe.skipIf(kafka === undefined)('the Kafka transport\'s log', () => {
   it('keeps rebalances at debug, and summarises a broker outage to one warning per cause', async () => {
     const options = { brokers: kafka!.brokers, topicPrefix: uniquePrefix('quiet'), ...FAST_KAFKA };
     await kafka!.createTopic(`${options.topicPrefix}quiet`, MOCK_PARTITIONS);
-    const lines: Line[] = [];
+    const lines: LogLine[] = [];
     const watched = new KafkaTransport(options, { domain: 'quiet', logger: recordingLogger(lines) });
     const joiner = new KafkaTransport(options, { domain: 'quiet' });
     const warnings = () => lines.filter((line) => line.level === 'warn' || line.level === 'error');
