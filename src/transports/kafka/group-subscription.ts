@@ -5,6 +5,7 @@ import type { KafkaLog } from './kafka-log.ts';
 import { GroupMembership } from './group-membership.ts';
 import { PartitionRunner } from './partition-runner.ts';
 import { toDelivery } from './record-delivery.ts';
+import { holderMetadata } from './partition-holder.ts';
 
 /** The settings a group subscription uses. */
 export type GroupSettings = Pick<
@@ -180,9 +181,13 @@ export class GroupSubscription implements Subscription {
         if (!runner.active) return undefined;
         runner.claimed = true;
         runner.next = position + 1;
+        runner.holder = holderMetadata(this.#membership.memberId ?? '', Date.now());
         // Resume where the store stands, not at the group's committed offset: with nothing new
         // to fetch, no batch would arrive to tell the two apart.
         this.#seek(shard, runner.next);
+        // Name the new holder in the group's offsets at once (see `owners()`). Before anything
+        // is applied the offset would move the group's back (a memory store replays): wait then.
+        if (runner.next > 0) this.#commit(runner, runner.next);
         return runner.next;
       } catch (error) {
         this.#log.warn(`claim refused: ${errorName(error)}`, { topic: this.#topic, shard, err: error }, 'partition claim refused; claiming it again on a current assignment');
@@ -274,7 +279,7 @@ export class GroupSubscription implements Subscription {
   #acknowledge(runner: PartitionRunner, offset: number, payload: EachBatchPayload): void {
     runner.next = offset + 1;
     payload.resolveOffset(String(offset));
-    this.#commit(runner, offset + 1, payload);
+    this.#commit(runner, offset + 1);
   }
 
   #rejected(runner: PartitionRunner, position: number, error: unknown): void {
@@ -296,12 +301,12 @@ export class GroupSubscription implements Subscription {
   /**
    * Commits the offset after an acknowledged delivery to the group, for lag (the producers'
    * bound reads it) and tools, without holding up the next delivery: one commit per
-   * partition in flight, the newest offset wins.
+   * partition in flight, the newest offset wins. Its metadata names this grant's holder.
    * A failure is harmless (the store has the position; the next batch commits again), and
    * nothing is committed once the grant is gone, so a late commit never moves a partition
    * that another member owns now.
    */
-  #commit(runner: PartitionRunner, offset: number, payload: EachBatchPayload): void {
+  #commit(runner: PartitionRunner, offset: number): void {
     runner.commitTo = Math.max(runner.commitTo, offset);
     if (runner.committing) return;
     runner.committing = true;
@@ -309,7 +314,7 @@ export class GroupSubscription implements Subscription {
       while (runner.active && runner.committed < runner.commitTo) {
         const target = runner.commitTo;
         try {
-          await payload.commitOffsetsIfNecessary({ topics: [{ topic: this.#topic, partitions: [{ partition: runner.grant.shard, offset: String(target) }] }] });
+          await this.#consumer.commitOffsets([{ topic: this.#topic, partition: runner.grant.shard, offset: String(target), metadata: runner.holder ?? null }]);
           runner.committed = target;
         } catch (error) {
           this.#log.debug({ topic: this.#topic, shard: runner.grant.shard, offset: target, err: error }, 'offset commit failed');

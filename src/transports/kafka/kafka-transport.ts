@@ -5,6 +5,7 @@ import type {
   EnqueueOptions,
   EnqueueResult,
   ShardHandler,
+  ShardOwner,
   Subscription,
   Transport,
   TransportInfo,
@@ -15,6 +16,7 @@ import { createKafkaClient, kafkaConnectionError, type KafkaClient } from './kaf
 import { KafkaLog } from './kafka-log.ts';
 import { parseKafkaOptions, type KafkaTransportOptions, type KafkaTransportSettings } from './kafka-options.ts';
 import { LagBound } from './lag-bound.ts';
+import { readHolder } from './partition-holder.ts';
 
 /** What a Kafka transport is told besides its options: the domain names its topic. */
 export interface KafkaTransportContext {
@@ -111,6 +113,29 @@ export class KafkaTransport implements Transport {
   async depth(shard: number): Promise<number> {
     const { bound } = await this.#connected();
     return bound.depth(shard);
+  }
+
+  /**
+   * Per partition, the holder named by the metadata of the group's committed offset: each
+   * grant writes its member id, host, pid and claim time there when it claims a partition
+   * whose store position is past the start, and with every offset it commits. Read-only.
+   * It is the last holder that claimed, as the group's offsets record it: after a holder
+   * died it is named until the group hands the partition on (a session timeout), and a
+   * partition whose last holder left with no successor still names it. (The group itself,
+   * DescribeGroups, would tell live membership, but librdkafka's mock cluster lacks it.)
+   */
+  async owners(): Promise<readonly (ShardOwner | undefined)[]> {
+    const { info, admin } = await this.#connected();
+    try {
+      const [topic] = await admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] });
+      const owners = new Array<ShardOwner | undefined>(info.shardCount).fill(undefined);
+      for (const { partition, metadata } of topic?.partitions ?? []) {
+        if (partition >= 0 && partition < info.shardCount) owners[partition] = readHolder(metadata);
+      }
+      return owners;
+    } catch (error) {
+      throw kafkaConnectionError(this.settings.brokers, `reading the holders of ${this.topic} from group ${this.groupId}`, error);
+    }
   }
 
   async consume(handler: ShardHandler): Promise<Subscription> {
