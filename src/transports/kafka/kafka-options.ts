@@ -63,7 +63,11 @@ export const kafkaTransportFields = z
     heartbeatIntervalMs: positiveInt.default(1_000),
     /** Longest a fetch waits at the broker for new messages. */
     maxWaitTimeMs: positiveInt.default(100),
-    /** Pause before a rejected delivery is fetched again, or a refused shard is claimed again. */
+    /**
+     * Pause before a rejected delivery is fetched again; also the least pause before a refused
+     * or fenced partition is claimed again, which further waits for two heartbeats proving the
+     * group still assigns it here.
+     */
     retryDelayMs: nonNegativeInt.default(100),
     /** How long closing waits for the delivery in hand before it leaves the group anyway. */
     revokeTimeoutMs: positiveInt.default(5_000),
