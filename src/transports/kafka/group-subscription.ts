@@ -24,10 +24,12 @@ interface InHand {
  * Ownership from a Kafka consumer group: the partitions the group assigns this member are
  * the shards it owns. kafkajs rebalances eagerly — it stops fetching and waits for the
  * batches in hand before it rejoins — so on `REBALANCING` every grant is revoked (nothing
- * is in flight then), and on `GROUP_JOIN` every assigned partition is granted anew. Each
- * grant resumes from the position its `assigned` resolves with (the state store is the
- * source of truth), seeking back or skipping ahead of the group's committed offset as
- * needed; each acknowledged delivery is then committed to Kafka so standard tools see the lag.
+ * is in flight then), and again whenever this member sends a JoinGroup (a member whose
+ * session expired while it was paused rejoins without any `REBALANCING`); on `GROUP_JOIN`
+ * every assigned partition is granted anew. Each grant resumes from the position its
+ * `assigned` resolves with (the state store is the source of truth), seeking back or
+ * skipping ahead of the group's committed offset as needed; each acknowledged delivery is
+ * then committed to Kafka so standard tools see the lag, with metadata naming the holder.
  * A rejected delivery is fetched again from its first offset after `retryDelayMs`. One
  * rejected with `STALE_EPOCH`, or a refused claim, revokes the grant; the partition is
  * claimed again only on a current assignment (see `GroupMembership`), never from what a
