@@ -39,7 +39,8 @@ interface Connected {
  * - bound = unacknowledged commands per subject, checked and appended atomically with
  *   JetStream's expected-last-subject-sequence (see `shard-log.ts`);
  * - ownership = a member heartbeat and one lease per shard in a KV bucket with a TTL,
- *   rendezvous hashing over live members; epoch = the KV revision that granted the lease;
+ *   capped rendezvous hashing (`assignShards`) over live members; epoch = the KV
+ *   revision that granted the lease;
  * - acknowledgement = purging the delivered messages from the stream.
  */
 export class NatsTransport implements Transport {

@@ -1,4 +1,4 @@
-import { pickOwner, type ShardGrant, type Subscription } from '../../src/index.ts';
+import { assignShards, type ShardGrant, type Subscription } from '../../src/index.ts';
 import type { Lease, OwnershipBucket } from './ownership-bucket.ts';
 import { ShardRunner, type RunnerContext } from './shard-runner.ts';
 
@@ -10,8 +10,8 @@ interface Held {
 
 /**
  * One member's part in ownership. Every `heartbeatMs` it writes its heartbeat, reads the
- * live members, gives up the shards rendezvous hashing now assigns to someone else,
- * renews the rest, and takes the free shards assigned to it. A shard moves when its
+ * live members, gives up the shards `assignShards` (capped rendezvous hashing) now gives
+ * to someone else, renews the rest, and takes the free shards assigned to it. A shard moves when its
  * owner gives it up (within one heartbeat of a member joining or leaving) or when the
  * owner's lease expires (`leaseTtlMs` after it died). A runner stops delivering as soon as
  * its lease has gone `leaseTtlMs - heartbeatMs` without a successful renewal, before the
@@ -79,12 +79,13 @@ export class Ownership implements Subscription {
     } catch (error) {
       logger.warn({ member: this.#memberId, err: error }, 'heartbeat failed; leases are kept only while they can be renewed');
     }
+    const owners = members === undefined ? undefined : assignShards(members, settings.shards);
     // Giving a shard up waits for its delivery in hand; it is not awaited here, so that
     // one slow handler never delays the renewal of the other leases.
     await Promise.all(
       [...this.#held].map(async ([shard, held]) => {
         if (held.leaving !== undefined) return;
-        if (members !== undefined && pickOwner(members, shard) !== this.#memberId) {
+        if (owners !== undefined && owners[shard] !== this.#memberId) {
           void this.#giveUp(shard, held, true);
           return;
         }
@@ -98,9 +99,9 @@ export class Ownership implements Subscription {
         }
       }),
     );
-    if (members === undefined || this.#stopped) return;
+    if (owners === undefined || this.#stopped) return;
     const wanted = Array.from({ length: settings.shards }, (_, shard) => shard).filter(
-      (shard) => !this.#held.has(shard) && pickOwner(members, shard) === this.#memberId,
+      (shard) => !this.#held.has(shard) && owners[shard] === this.#memberId,
     );
     await Promise.all(wanted.map((shard) => this.#take(shard)));
   }

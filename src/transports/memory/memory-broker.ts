@@ -101,7 +101,8 @@ class GrantRunner {
 /**
  * The in-process broker behind memory transports: shard queues plus ownership. Several
  * transport instances attached to one broker behave like separate processes: shards are
- * spread over their subscriptions by rendezvous hashing and move when one joins or leaves.
+ * spread over their subscriptions by capped rendezvous hashing (`assignShards`) and move
+ * when one joins or leaves.
  * Epochs start from the broker's creation time, so they also grow across restarts.
  */
 export class MemoryBroker {
@@ -144,15 +145,11 @@ export class MemoryBroker {
     setTimeout(() => this.#rebalance(), this.options.retryDelayMs).unref();
   }
 
-  #pick(shard: number): Member | undefined {
-    const id = pickOwner(this.#members.map((member) => member.id), shard);
-    return this.#members.find((member) => member.id === id);
-  }
-
   #rebalance(): void {
     for (let shard = 0; shard < this.options.shards; shard++) {
       this.#transition(shard, async () => {
-        const desired = this.#pick(shard);
+        const id = pickOwner(this.#members.map((member) => member.id), shard, this.options.shards);
+        const desired = this.#members.find((member) => member.id === id);
         const current = this.#owners[shard];
         if (current?.active && current.member === desired) return;
         if (current !== undefined) await this.#revoke(shard);
