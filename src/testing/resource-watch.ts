@@ -22,13 +22,13 @@ const HANDLES = new Set([
  * meanwhile cannot hide a leak.
  */
 export class ResourceWatch {
-  readonly #open = new Map<number, { readonly type: string; readonly resource: object }>();
+  readonly #open = new Map<number, { readonly type: string; readonly resource: object; readonly where: string }>();
   readonly #hook: AsyncHook;
 
   constructor() {
     this.#hook = createHook({
       init: (id, type, _trigger, resource) => {
-        if (HANDLES.has(type)) this.#open.set(id, { type, resource: resource as object });
+        if (HANDLES.has(type)) this.#open.set(id, { type, resource: resource as object, where: creator() });
       },
       destroy: (id) => {
         this.#open.delete(id);
@@ -36,19 +36,32 @@ export class ResourceWatch {
     }).enable();
   }
 
-  /** What is still open and ref'd, as `2 Timeout, 1 TCPWRAP`; empty when nothing is. */
+  /** What is still open and ref'd, as `2 Timeout (created at …)`; empty when nothing is. */
   leftOpen(): string {
-    const counts = new Map<string, number>();
-    for (const { type, resource } of this.#open.values()) {
+    const found = new Map<string, { count: number; where: Set<string> }>();
+    for (const { type, resource, where } of this.#open.values()) {
       const hasRef = (resource as { hasRef?: () => boolean }).hasRef;
       if (typeof hasRef === 'function' && !hasRef.call(resource)) continue;
       if (type === 'Timeout' && (resource as { _destroyed?: boolean })._destroyed === true) continue;
-      counts.set(type, (counts.get(type) ?? 0) + 1);
+      const entry = found.get(type) ?? { count: 0, where: new Set<string>() };
+      entry.count++;
+      if (where !== '') entry.where.add(where);
+      found.set(type, entry);
     }
-    return [...counts].map(([type, count]) => `${count} ${type}`).join(', ');
+    return [...found].map(([type, { count, where }]) => `${count} ${type}${where.size === 0 ? '' : ` (created at ${[...where].join('; ')})`}`).join(', ');
   }
 
   stop(): void {
     this.#hook.disable();
   }
+}
+
+/** The first frame of the current stack outside Node's internals and this file (who opened the handle), or '' when none is. */
+function creator(): string {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 40;
+  const frames = (new Error().stack ?? '').split('\n').slice(1);
+  Error.stackTraceLimit = limit;
+  const frame = frames.find((line) => !line.includes('node:') && !line.includes('resource-watch.ts'));
+  return frame?.trim().replace(/^at /, '') ?? '';
 }

@@ -98,7 +98,7 @@ describe('the conformance suite fails a transport that breaks one guarantee', ()
 
   it('close() that leaks a timer: close-releases', async () => {
     const error = await failure(options((b) => new LeaksTimer(b)), 'close-releases');
-    expect(error.message).toMatch(/got 1 Timeout still open after close\(\)/);
+    expect(error.message).toMatch(/got 1 Timeout \(created at .*broken-transports.ts.*\) still open after close\(\)/);
   });
 
   it('close() that leaks a socket: close-releases', async () => {
