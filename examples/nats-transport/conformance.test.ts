@@ -24,7 +24,10 @@ describe.skipIf(!natsAvailable())('nats-transport', () => {
         prefix,
         shards: 4,
         capacity: 16,
-        leaseTtlMs: 1_000,
+        // A lease lapses 3 s after its holder's last renewal; members heartbeat every 250 ms,
+        // so a hand-over on close() (one heartbeat) and one by expiry (3 s) tell apart.
+        leaseTtlMs: 3_000,
+        heartbeatMs: 250,
         retryDelayMs: 20,
         pollIntervalMs: 50,
         revokeTimeoutMs: 500,
@@ -43,5 +46,7 @@ describe.skipIf(!natsAvailable())('nats-transport', () => {
     crash: (transport: Transport) => (transport as NatsTransport).crash(),
     // Hand-over takes about two heartbeats; the margin is for a CI machine busy with other suites.
     handOverTimeoutMs: 15_000,
+    // Below the lease TTL: a member that closed must not leave its leases to lapse.
+    closeHandOverTimeoutMs: 2_000,
   });
 });
