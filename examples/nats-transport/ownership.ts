@@ -119,7 +119,7 @@ export class Ownership implements Subscription {
         this.#context,
         { shard, epoch: lease.epoch },
         () => held !== undefined && this.#trusted(held),
-        () => void (held && this.#giveUp(shard, held, true)),
+        (wasHeld) => void (held && this.#giveUp(shard, held, true, wasHeld)),
       );
       held = { lease, runner, leaving: undefined };
       this.#held.set(shard, held);
@@ -133,14 +133,18 @@ export class Ownership implements Subscription {
     return performance.now() < held.lease.sentAt + leaseTtlMs - heartbeatMs;
   }
 
-  /** Stops the runner, waits for its delivery in hand (up to `revokeTimeoutMs`), tells the handler, then (if `release`) frees the lease. */
-  #giveUp(shard: number, held: Held, release: boolean): Promise<void> {
+  /**
+   * Stops the runner, waits for its delivery in hand (up to `revokeTimeoutMs`), tells the
+   * handler (unless the grant was refused by `assigned` and so never held), then (if
+   * `release`) frees the lease.
+   */
+  #giveUp(shard: number, held: Held, release: boolean, revoke = true): Promise<void> {
     held.leaving ??= (async () => {
       held.runner.stop();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([held.runner.done, new Promise((resolve) => (timer = setTimeout(resolve, this.#context.settings.revokeTimeoutMs)))]);
       clearTimeout(timer);
-      await this.#context.handler.revoked(held.runner.grant).catch(() => undefined);
+      if (revoke) await this.#context.handler.revoked(held.runner.grant).catch(() => undefined);
       if (this.#held.get(shard) === held) this.#held.delete(shard);
       if (release) await this.#bucket.release(held.lease).catch(() => undefined);
     })();
