@@ -171,6 +171,7 @@ export class ConformanceHarness {
     if (!condition) this.fail(`expected ${expected}, got ${got()}`);
   }
 
+  /** Fails the check with `detail` (what was expected, what was got). */
   fail(detail: string): never {
     throw new ConformanceError(this.check, detail);
   }

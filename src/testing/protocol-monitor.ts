@@ -43,6 +43,7 @@ export class ProtocolMonitor {
     return [...this.#violations, ...this.ledger.overlaps()];
   }
 
+  /** `member` was called with `assigned(grant)`. */
   assigning(member: string, grant: ShardGrant): void {
     if (this.#dead.has(member)) return;
     const key = `${member}/${grant.shard}`;
@@ -59,6 +60,7 @@ export class ProtocolMonitor {
     this.ledger.assigning(member, grant);
   }
 
+  /** `member`'s `assigned(grant)` resolved (`accepted`) or rejected. */
   assigned(member: string, grant: ShardGrant, accepted: boolean): void {
     if (this.#dead.has(member)) return;
     const state = this.#state(member, grant);
@@ -67,6 +69,7 @@ export class ProtocolMonitor {
     if (!accepted) this.ledger.ended(member, grant);
   }
 
+  /** `member` was called with `deliver(grant, batch)`. */
   delivering(member: string, grant: ShardGrant, batch: readonly Delivery[]): void {
     if (this.#dead.has(member)) return;
     const where = `shard ${grant.shard}, ${member}, epoch ${grant.epoch}`;
@@ -87,6 +90,7 @@ export class ProtocolMonitor {
     this.ledger.delivering(member, grant);
   }
 
+  /** `member`'s `deliver(grant, batch)` resolved (`error` undefined) or rejected with `error`. */
   delivered(member: string, grant: ShardGrant, batch: readonly Delivery[], error: unknown): void {
     if (this.#dead.has(member)) return;
     this.ledger.settled(member, grant);
@@ -104,6 +108,7 @@ export class ProtocolMonitor {
     }
   }
 
+  /** `member` was called with `revoked(grant)`. */
   revoked(member: string, grant: ShardGrant): void {
     if (this.#dead.has(member)) return;
     const where = `shard ${grant.shard}, ${member}, epoch ${grant.epoch}`;

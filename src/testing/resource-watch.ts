@@ -51,6 +51,7 @@ export class ResourceWatch {
     return [...found].map(([type, { count, where }]) => `${count} ${type}${where.size === 0 ? '' : ` (created at ${[...where].join('; ')})`}`).join(', ');
   }
 
+  /** Stops watching (the async hook costs every later resource). */
   stop(): void {
     this.#hook.disable();
   }
