@@ -48,7 +48,7 @@ export class ProtocolMonitor {
     if (this.#dead.has(member)) return;
     const key = `${member}/${grant.shard}`;
     const current = this.#grants.get(key);
-    if (current !== undefined && (current.phase === 'assigning' || current.phase === 'active')) {
+    if (current !== undefined && (current.phase === 'assigning' || current.phase === 'active' || current.phase === 'fenced')) {
       this.#violate(`shard ${grant.shard}: ${member} was assigned it again (epoch ${grant.epoch}) before its grant of epoch ${current.grant.epoch} was revoked`);
     }
     const highest = this.#epochs.get(grant.shard);
