@@ -67,12 +67,14 @@ export class ShardLog {
 
   /**
    * Creates the domain's stream, or checks that an existing one was made with the same
-   * shard count and capacity (they are recorded in its description): processes that
-   * disagree on either would route or bound differently.
+   * shard count, capacity and position encoding (recorded in its description): processes
+   * that disagree would route, bound or number commands differently.
    */
   async ensureStream(): Promise<void> {
     const { shards, capacity } = this.#settings;
-    const description = JSON.stringify({ shardline: { shards, capacity } });
+    // `positions` names the encoding: a stream written with stream-sequence positions must
+    // not be read with running totals (positions would go backwards against the store).
+    const description = JSON.stringify({ shardline: { shards, capacity, positions: 'running-total' } });
     const found = await this.#jsm.streams.info(this.#names.stream).catch((error: unknown) => {
       if (isNotFound(error)) return undefined;
       throw new ConnectionError(`JetStream stream ${this.#names.stream}`, errorText(error), { cause: error });
@@ -80,7 +82,7 @@ export class ShardLog {
     if (found !== undefined) {
       if (found.config.description !== description) {
         throw new ConfigError([
-          `nats.shards, nats.capacity: expected stream ${this.#names.stream} to have been made with ${description}, got ${found.config.description ?? 'no description'}; use the same values, another prefix, or delete the stream`,
+          `nats.shards, nats.capacity: expected stream ${this.#names.stream} to have been made with ${description}, got ${found.config.description ?? 'no description'}; use the same values, another prefix, or delete the stream (and reset the domain's state store, whose positions came from it)`,
         ]);
       }
       return;
