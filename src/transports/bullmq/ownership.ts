@@ -88,7 +88,7 @@ export class Ownership {
     const kept: ShardRunner[] = [];
     const wanted: ShardKeys[] = [];
     for (const keys of this.#keys) {
-      const mine = pickOwner(members, keys.shard) === this.member;
+      const mine = pickOwner(members, keys.shard, this.#keys.length) === this.member;
       const runner = this.#runners.get(keys.shard);
       if (runner !== undefined && mine) kept.push(runner);
       else if (runner !== undefined) void this.#giveUp(keys.shard, true);
