@@ -3,6 +3,7 @@ import type { Delivery, ShardGrant, ShardHandler } from '../transport.ts';
 import { deliveriesOf } from './job-data.ts';
 import type { ShardKeys } from './keys.ts';
 import type { BullmqOptions } from './options.ts';
+import type { OutageLog } from './outage-log.ts';
 import type { TransportScripts } from './scripts.ts';
 import { Signal, pause } from './signal.ts';
 
@@ -15,6 +16,8 @@ export interface RunnerContext {
   readonly handler: ShardHandler;
   readonly options: BullmqOptions;
   readonly logger: Logger;
+  /** Where failing Redis calls are reported, one warning per outage. */
+  readonly outage: OutageLog;
 }
 
 /**
@@ -128,13 +131,17 @@ export class ShardRunner {
    * stops; `undefined` when it stopped first. Every call it makes is safe to repeat.
    */
   async #retrying<T>(call: () => Promise<T>): Promise<T | undefined> {
+    const { outage, options } = this.#context;
     for (;;) {
+      const started = performance.now();
       try {
-        return await call();
+        const result = await call();
+        outage.answered(started);
+        return result;
       } catch (error) {
         if (!this.#active) return undefined;
-        this.#context.logger.warn({ shard: this.grant.shard, err: error }, 'redis call failed; retrying');
-        await pause(this.#context.options.retryDelayMs);
+        outage.failed(error, { shard: this.grant.shard });
+        await pause(options.retryDelayMs);
       }
     }
   }
