@@ -72,10 +72,12 @@ export class Ownership {
     }
     if (this.#busy) return;
     this.#busy = true;
+    const started = performance.now();
     this.#tick = this.#rebalance()
-      .catch((error: unknown) => {
-        this.#context.logger.warn({ err: error }, 'ownership round failed; trying again next round');
-      })
+      .then(
+        () => this.#context.outage.answered(started),
+        (error: unknown) => this.#context.outage.failed(error, { during: 'ownership round' }),
+      )
       .finally(() => {
         this.#busy = false;
       });
