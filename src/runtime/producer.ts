@@ -177,25 +177,28 @@ export class Producer<D extends AnyDomain> {
     payload: PayloadOf<D, K>,
     options: { timeoutMs?: number } = {},
   ): Promise<ReplyOf<D, K>> {
-    return this.#inOrder(true, async () => {
+    return this.#inOrder(true, () => {
       const prepared = this.#prepare(type, key, payload, this.#address);
       const id = prepared.source.id;
       const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
-      const reply = new Promise<unknown>((resolve, reject) => {
+      // One promise, the caller's, settled by whichever comes first: the reply (it may
+      // arrive before the enqueue is acknowledged), the timeout (it may pass while the
+      // enqueue waits for room), or the enqueue's failure. A second promise rejected
+      // before the caller awaited it would be an unhandled rejection, fatal to the process.
+      return new Promise<ReplyOf<D, K>>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.#requests.delete(id);
           reject(new TimeoutError('request', timeoutMs, `no reply to ${type} ${id} for key ${JSON.stringify(key)}`));
         }, timeoutMs);
-        this.#requests.set(id, { resolve, reject, timer });
+        const pending: PendingRequest = { resolve: resolve as (value: unknown) => void, reject, timer };
+        this.#requests.set(id, pending);
+        this.#sender!.send(prepared.shard, [prepared]).then(undefined, (error: unknown) => {
+          if (this.#requests.get(id) !== pending) return;
+          this.#requests.delete(id);
+          clearTimeout(timer);
+          reject(error as Error);
+        });
       });
-      try {
-        await this.#sender!.send(prepared.shard, [prepared]);
-      } catch (error) {
-        clearTimeout(this.#requests.get(id)?.timer);
-        this.#requests.delete(id);
-        throw error;
-      }
-      return reply as Promise<ReplyOf<D, K>>;
     });
   }
 
