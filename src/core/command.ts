@@ -66,11 +66,16 @@ export class OutgoingCommand {
 /**
  * An upper bound of the UTF-8 length of `JSON.stringify(value)`, or `Infinity` once it
  * passes `limit` or meets anything a JSON round trip would change (a `Date`, a `Map`,
- * `NaN`, `undefined`, a class instance): then the caller encodes it to find out. Walking
- * a small plain payload costs a fraction of encoding it.
+ * `NaN`, `undefined`, a class instance) or anything that throws when read (a getter, a
+ * proxy): then the caller encodes it to find out. Never throws. Walking a small plain
+ * payload costs a fraction of encoding it.
  */
 export function jsonBytesUpperBound(value: unknown, limit: number): number {
-  return bound(value, limit, 0);
+  try {
+    return bound(value, limit, 0);
+  } catch {
+    return Infinity;
+  }
 }
 
 /** Each level of nesting may add this much before the walk gives up and lets JSON decide. */

@@ -1,6 +1,6 @@
 import { decodeCommand, OutgoingCommand, type Command } from '../core/command.ts';
 import type { AnyDomain, HandlerContext } from '../core/domain.ts';
-import { InvalidCommandError, Rejected } from '../core/errors.ts';
+import { describeError, InvalidCommandError, Rejected } from '../core/errors.ts';
 import type { DeadLetter } from '../state/dead-letters.ts';
 import type { OutboxMessage } from '../state/state-store.ts';
 import type { Delivery } from '../transports/transport.ts';
@@ -173,7 +173,7 @@ export async function applyBatch(
           break;
         }
         if (attempt >= settings.maxAttempts) {
-          const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          const message = describeError(error);
           deadLetter(result, cursor.shard, delivery, command, message, attempt);
           reply(result, command, { id: command.id, ok: false, failed: message });
           break;

@@ -1,17 +1,14 @@
-import { IdGenerator, jsonBytesUpperBound, OutgoingCommand, type Command } from '../core/command.ts';
+import { IdGenerator, OutgoingCommand, type Command } from '../core/command.ts';
 import type { AnyDomain, CommandType, PayloadOf, ReplyOf } from '../core/domain.ts';
 import { ClosedError, CommandFailedError, InvalidCommandError, Rejected, TimeoutError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
-import { z } from 'zod';
 import type { Transport, TransportInfo } from '../transports/transport.ts';
 import type { RuntimeObserver } from './observer.ts';
-import { describeIssues, parseOptions } from '../common/options.ts';
+import { parseOptions, showValue } from '../common/options.ts';
+import { checkKey, encodeChecked, parsePayload } from './command-checks.ts';
 import { producerSettingsSchema, type ProducerSettings } from './options.ts';
 import { MemoryReplyBus, type Reply, type ReplyBus } from '../common/replies.ts';
 import { ShardSender } from './sender.ts';
-
-/** Longest entity key accepted, in UTF-16 code units. */
-const MAX_KEY_LENGTH = 1024;
 
 export interface ProducerOptions<D extends AnyDomain> extends Partial<ProducerSettings> {
   readonly domain: D;
@@ -135,12 +132,18 @@ export class Producer<D extends AnyDomain> {
    * invalid one gets its `InvalidCommandError` in the result at its index.
    */
   sendMany(commands: readonly CommandInput<D>[]): Promise<SendOutcome[]> {
+    if (!Array.isArray(commands)) {
+      return Promise.reject(new InvalidCommandError('commands', `expected an array of { type, key, payload }, got ${showValue(commands)}`));
+    }
     return this.#inOrder(false, () => {
       const outcomes = new Array<SendOutcome>(commands.length);
       const byShard = new Map<number, { indexes: number[]; prepared: Prepared[] }>();
       const sentAt = Date.now();
       commands.forEach((input, index) => {
         try {
+          if (typeof input !== 'object' || input === null) {
+            throw new InvalidCommandError('command', `expected an object { type, key, payload }, got ${showValue(input)}`);
+          }
           const prepared = this.#prepare(input.type, input.key, input.payload, undefined, sentAt);
           let group = byShard.get(prepared.shard);
           if (group === undefined) byShard.set(prepared.shard, (group = { indexes: [], prepared: [] }));
@@ -258,28 +261,13 @@ export class Producer<D extends AnyDomain> {
 
   #prepare(type: string, key: string, payload: unknown, replyTo: string | undefined, sentAt = Date.now()): Prepared {
     if (this.#closed) throw new ClosedError('producer');
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new InvalidCommandError('key', `expected a non-empty string, got ${describe(key)}`);
-    }
-    if (key.length > MAX_KEY_LENGTH) {
-      throw new InvalidCommandError('key', `expected at most ${MAX_KEY_LENGTH} characters, got ${key.length}`);
-    }
-    const schema = Object.hasOwn(this.domain.schemas, type) ? this.domain.schemas[type] : undefined;
+    checkKey(key);
+    const schema = typeof type === 'string' && Object.hasOwn(this.domain.schemas, type) ? this.domain.schemas[type] : undefined;
     if (schema === undefined) {
       const known = Object.keys(this.domain.schemas).join(', ');
-      throw new InvalidCommandError('type', `unknown command type ${JSON.stringify(type)} for domain ${this.domain.name}; expected one of ${known}`);
+      throw new InvalidCommandError('type', `unknown command type ${showValue(type)} for domain ${this.domain.name}; expected one of ${known}`);
     }
-    let data: unknown;
-    try {
-      data = schema.parse(payload);
-    } catch (error) {
-      if (!(error instanceof z.ZodError)) throw error;
-      // Parsed again on this rare path only, so that each issue names the value it got.
-      const detailed = schema.safeParse(payload, { reportInput: true }).error ?? error;
-      const issue = detailed.issues[0]!;
-      const field = ['payload', ...issue.path.map(String)].join('.');
-      throw new InvalidCommandError(field, describeIssues(detailed, 'payload').join('; '), { cause: detailed });
-    }
+    const data = parsePayload(schema, payload);
     const seq = this.#ids.nextSeq();
     const id = this.#ids.idOf(seq);
     const origin = this.#ids.origin;
@@ -287,19 +275,9 @@ export class Producer<D extends AnyDomain> {
       replyTo === undefined
         ? { id, type, key, payload: data, sentAt, origin, seq }
         : { id, type, key, payload: data, sentAt, replyTo, origin, seq };
-    const limit = this.settings.maxCommandBytes;
-    if (jsonBytesUpperBound(command, limit) <= limit) return new Prepared(command, shardOf(key, this.#info!.shardCount), undefined);
-    // Near the limit, or not plain JSON: encode to measure. Such a command travels encoded
-    // on every transport (memory too), so its payload arrives the same way everywhere.
-    let value: string;
-    try {
-      value = JSON.stringify(command);
-    } catch (error) {
-      throw new InvalidCommandError('payload', `cannot be encoded as JSON: ${(error as Error).message}`, { cause: error });
-    }
-    const bytes = Buffer.byteLength(value);
-    if (bytes > limit) throw new InvalidCommandError('size', `encoded command is ${bytes} bytes, over maxCommandBytes ${limit}`);
-    return new Prepared(command, shardOf(key, this.#info!.shardCount), value);
+    // Near the limit, or not plain JSON, the command is encoded now and travels encoded on
+    // every transport (memory too), so its payload arrives the same way everywhere.
+    return new Prepared(command, shardOf(key, this.#info!.shardCount), encodeChecked(command, this.settings.maxCommandBytes));
   }
 
   #onReplies(replies: readonly Reply[]): void {
@@ -313,10 +291,4 @@ export class Producer<D extends AnyDomain> {
       else pending.reject(new CommandFailedError(reply.id, reply.failed));
     }
   }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  return typeof value;
 }
