@@ -9,6 +9,8 @@ import type { OriginMarks } from './origin-marks.ts';
 import type { ApplyOutcome } from './observer.ts';
 import type { OwnerSettings } from './options.ts';
 import type { Reply } from '../common/replies.ts';
+import { showValue } from '../common/options.ts';
+import { checkKey, encodeChecked, loneSurrogateOf, parsePayload } from './command-checks.ts';
 
 /** Everything one batch did, ready to be committed and then announced. */
 export interface BatchResult {
@@ -53,6 +55,9 @@ class Rejection {
   }
 }
 
+/** Characters of a too large command's value kept in its dead letter: enough to tell what it was. */
+const DEAD_LETTER_SAMPLE = 1024;
+
 /** Follow-ups one command may emit; their `seq` is `position * MAX_EMITS + index`. */
 const MAX_EMITS = 65_536;
 
@@ -83,7 +88,7 @@ export async function applyBatch(
     counts: new Map(),
     sentAt: [],
   };
-  const ctx = new BatchContext(domain, cursor.shard);
+  const ctx = new BatchContext(domain, cursor.shard, settings.maxCommandBytes);
 
   for (const delivery of batch) {
     if (delivery.position <= cursor.position) {
@@ -91,12 +96,24 @@ export async function applyBatch(
       continue;
     }
     // A command handed through from a producer in this process needs no decoding and was
-    // validated by that producer; anything else is decoded and checked here.
+    // validated by that producer; anything else is measured, decoded and checked here.
+    const local = delivery.command;
+    if (local === undefined) {
+      const value = delivery.value;
+      const limit = settings.maxCommandBytes;
+      // A UTF-16 code unit is at most 3 UTF-8 bytes: only a long value needs counting.
+      if (value.length * 3 > limit) {
+        const bytes = Buffer.byteLength(value);
+        if (bytes > limit) {
+          deadLetter(result, cursor.shard, { ...delivery, value: value.slice(0, DEAD_LETTER_SAMPLE) }, undefined, `too large: ${bytes} bytes, over maxCommandBytes ${limit}`, 0);
+          continue;
+        }
+      }
+    }
     if (delivery.unreadable !== undefined) {
       deadLetter(result, cursor.shard, delivery, undefined, `foreign: ${delivery.unreadable}`, 0);
       continue;
     }
-    const local = delivery.command;
     let command: Command;
     if (local !== undefined) {
       command = local;
@@ -111,6 +128,13 @@ export async function applyBatch(
     if (command.key !== delivery.key) {
       deadLetter(result, cursor.shard, delivery, undefined, `decode: command key ${JSON.stringify(command.key)} differs from the message key ${JSON.stringify(delivery.key)}`, 0);
       continue;
+    }
+    if (local === undefined) {
+      const lone = loneSurrogateOf(command.key);
+      if (lone !== undefined) {
+        deadLetter(result, cursor.shard, delivery, command, `decode: key is not well-formed UTF-16: ${lone}`, 0);
+        continue;
+      }
     }
     // Marks and ids are updated now so a repeat later in this batch is caught; the owner
     // puts them back if the batch's commit fails.
@@ -192,13 +216,15 @@ export async function applyBatch(
 class BatchContext implements HandlerContext<AnyDomain['schemas']> {
   readonly #domain: AnyDomain;
   readonly shard: number;
+  readonly #maxCommandBytes: number;
   #command!: Command;
   position = 0;
   #emitted: OutboxMessage[] = [];
 
-  constructor(domain: AnyDomain, shard: number) {
+  constructor(domain: AnyDomain, shard: number, maxCommandBytes: number) {
     this.#domain = domain;
     this.shard = shard;
+    this.#maxCommandBytes = maxCommandBytes;
   }
 
   /** Points the context at `command`; returns the list its emits go to. */
@@ -226,26 +252,34 @@ class BatchContext implements HandlerContext<AnyDomain['schemas']> {
   }
 
   emit(type: string, key: string, payload: unknown): void {
-    const schema = Object.hasOwn(this.#domain.schemas, type) ? this.#domain.schemas[type] : undefined;
-    if (schema === undefined) throw new InvalidCommandError('type', `emit: unknown command type ${JSON.stringify(type)}`);
-    if (typeof key !== 'string' || key.length === 0) throw new InvalidCommandError('key', `emit: expected a non-empty string, got ${typeof key}`);
-    const parsed = schema.safeParse(payload);
-    if (!parsed.success) throw new InvalidCommandError('payload', `emit ${type}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
-    const parent = this.#command;
     const index = this.#emitted.length;
     if (index >= MAX_EMITS) throw new InvalidCommandError('emit', `at most ${MAX_EMITS} follow-ups per command`);
+    try {
+      this.#emitted.push(this.#followUp(type, key, payload, index));
+    } catch (error) {
+      if (!(error instanceof InvalidCommandError)) throw error;
+      throw new InvalidCommandError(error.field, `emit ${showValue(type)}: ${error.reason}`, { cause: error.cause });
+    }
+  }
+
+  /** The follow-up `emit` asks for, checked as a producer checks its commands. */
+  #followUp(type: string, key: string, payload: unknown, index: number): OutgoingCommand {
+    const schema = typeof type === 'string' && Object.hasOwn(this.#domain.schemas, type) ? this.#domain.schemas[type] : undefined;
+    if (schema === undefined) throw new InvalidCommandError('type', `unknown command type ${showValue(type)}`);
+    checkKey(key);
+    const parent = this.#command;
     // Origin and seq come from this shard and position, so a new owner resending the
     // outbox after a crash is recognised at the target as a resend.
     const followUp: Command = {
       id: `${parent.id}.${index}`,
       type,
       key,
-      payload: parsed.data,
+      payload: parsePayload(schema, payload),
       sentAt: parent.sentAt,
       origin: `~${this.shard}`,
       seq: this.position * MAX_EMITS + index,
     };
-    this.#emitted.push(new OutgoingCommand(followUp));
+    return new OutgoingCommand(followUp, encodeChecked(followUp, this.#maxCommandBytes));
   }
 
   reject(reason: string, details?: Record<string, unknown>): never {

@@ -21,23 +21,21 @@ export function checkKey(key: unknown): asserts key is string {
   if (key.length > MAX_KEY_LENGTH) {
     throw new InvalidCommandError('key', `expected at most ${MAX_KEY_LENGTH} characters, got ${key.length}`);
   }
-  if (!key.isWellFormed()) {
-    const at = loneSurrogate(key);
-    const unit = `\\u${key.charCodeAt(at).toString(16)}`;
-    throw new InvalidCommandError('key', `expected well-formed UTF-16 (surrogates only in high-low pairs), got a lone surrogate ${unit} at index ${at}`);
-  }
+  const lone = loneSurrogateOf(key);
+  if (lone !== undefined) throw new InvalidCommandError('key', `expected well-formed UTF-16 (surrogates only in high-low pairs), got ${lone}`);
 }
 
-/** Index of the first surrogate code unit that is not half of a high-low pair. */
-export function loneSurrogate(text: string): number {
+/** Where `text` is not well-formed UTF-16 (`a lone surrogate \ud800 at index 0`), or `undefined` when it is. */
+export function loneSurrogateOf(text: string): string | undefined {
+  if (text.isWellFormed()) return undefined;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
     if (unit < 0xd800 || unit > 0xdfff) continue;
     const next = text.charCodeAt(i + 1);
     if (unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
-    else return i;
+    else return `a lone surrogate \\u${unit.toString(16)} at index ${i}`;
   }
-  return -1;
+  return undefined;
 }
 
 /**
