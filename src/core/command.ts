@@ -25,6 +25,21 @@ export interface Command<P = unknown> {
   readonly seq?: number;
 }
 
+/** The origin of the follow-ups shard `shard`'s owner emits. */
+export function shardOrigin(shard: number): string {
+  return `~${shard}`;
+}
+
+const SHARD_ORIGIN = /^~(?:0|[1-9][0-9]*)$/;
+
+/**
+ * Whether `origin` says a shard's owner emitted the command. Producers' origins are
+ * base64url and never start with `~`; a writer with broker access can still claim one.
+ */
+export function isShardOrigin(origin: string | undefined): boolean {
+  return origin !== undefined && SHARD_ORIGIN.test(origin);
+}
+
 /** Encodes a command to the text a transport carries. */
 export function encodeCommand(command: Command): string {
   return JSON.stringify(command);

@@ -1,4 +1,4 @@
-import { decodeCommand, OutgoingCommand, type Command } from '../core/command.ts';
+import { decodeCommand, isShardOrigin, OutgoingCommand, shardOrigin, type Command } from '../core/command.ts';
 import type { AnyDomain, HandlerContext } from '../core/domain.ts';
 import { describeError, InvalidCommandError, Rejected } from '../core/errors.ts';
 import type { DeadLetter } from '../state/dead-letters.ts';
@@ -157,6 +157,13 @@ export async function applyBatch(
       reply(result, command, { id: command.id, ok: false, failed: 'unknown command type' });
       continue;
     }
+    if (domain.internal.has(command.type) && !isShardOrigin(command.origin)) {
+      const from = command.origin === undefined ? 'a writer that gave no origin' : `origin ${JSON.stringify(command.origin)}`;
+      const reason = `forbidden: ${command.type} is internal to domain ${domain.name}: applied only when a shard emits it, got it from ${from}`;
+      deadLetter(result, cursor.shard, delivery, command, reason, 0);
+      reply(result, command, { id: command.id, ok: false, failed: reason });
+      continue;
+    }
     let payload = command.payload;
     if (settings.validateAtOwner && local === undefined) {
       const parsed = domain.schemas[command.type]!.safeParse(payload);
@@ -276,7 +283,7 @@ class BatchContext implements HandlerContext<AnyDomain['schemas']> {
       key,
       payload: parsePayload(schema, payload),
       sentAt: parent.sentAt,
-      origin: `~${this.shard}`,
+      origin: shardOrigin(this.shard),
       seq: this.position * MAX_EMITS + index,
     };
     return new OutgoingCommand(followUp, encodeChecked(followUp, this.#maxCommandBytes));

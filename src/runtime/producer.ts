@@ -1,5 +1,5 @@
 import { IdGenerator, OutgoingCommand, type Command } from '../core/command.ts';
-import type { AnyDomain, CommandType, PayloadOf, ReplyOf } from '../core/domain.ts';
+import type { AnyDomain, PayloadOf, PublicCommandType, ReplyOf } from '../core/domain.ts';
 import { ClosedError, CommandFailedError, InvalidCommandError, Rejected, TimeoutError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
 import type { Transport, TransportInfo } from '../transports/transport.ts';
@@ -24,10 +24,10 @@ export interface Receipt {
   readonly shard: number;
 }
 
-/** One command for {@link Producer.sendMany}. */
+/** One command for {@link Producer.sendMany}: any type but the domain's internal ones. */
 export type CommandInput<D extends AnyDomain> = {
-  [K in CommandType<D>]: { readonly type: K; readonly key: string; readonly payload: PayloadOf<D, K> };
-}[CommandType<D>];
+  [K in PublicCommandType<D>]: { readonly type: K; readonly key: string; readonly payload: PayloadOf<D, K> };
+}[PublicCommandType<D>];
 
 /** Per-command result of {@link Producer.sendMany}: refused commands do not stop the others. */
 export type SendOutcome = ({ readonly ok: true } & Receipt) | { readonly ok: false; readonly error: Error };
@@ -113,7 +113,7 @@ export class Producer<D extends AnyDomain> {
   }
 
   /** Enqueues one command; resolves once its shard's queue holds it. */
-  send<K extends CommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
+  send<K extends PublicCommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
     if (this.#sender === undefined || this.#waiting > 0) return this.#inOrder(false, () => this.#sendNow(type, key, payload));
     try {
       return this.#sendNow(type, key, payload);
@@ -171,10 +171,12 @@ export class Producer<D extends AnyDomain> {
 
   /**
    * Sends one command and resolves with its handler's reply once the owner applied it.
-   * Rejects with `Rejected` (business refusal), `CommandFailedError` (dead-lettered) or
-   * `TimeoutError` (no reply within `timeoutMs`, enqueue included).
+   * Rejects with `Rejected` (business refusal), `CommandFailedError` (dead-lettered),
+   * `TimeoutError` (no reply within `timeoutMs`, a wait for room in a full shard
+   * included: the enqueue may still go through later) or the enqueue's own error
+   * (`QueueFullError`, `TimeoutError` of the enqueue).
    */
-  request<K extends CommandType<D>>(
+  request<K extends PublicCommandType<D>>(
     type: K,
     key: string,
     payload: PayloadOf<D, K>,
@@ -264,8 +266,10 @@ export class Producer<D extends AnyDomain> {
     checkKey(key);
     const schema = typeof type === 'string' && Object.hasOwn(this.domain.schemas, type) ? this.domain.schemas[type] : undefined;
     if (schema === undefined) {
-      const known = Object.keys(this.domain.schemas).join(', ');
-      throw new InvalidCommandError('type', `unknown command type ${showValue(type)} for domain ${this.domain.name}; expected one of ${known}`);
+      throw new InvalidCommandError('type', `unknown command type ${showValue(type)} for domain ${this.domain.name}; expected one of ${this.#sendable()}`);
+    }
+    if (this.domain.internal.has(type)) {
+      throw new InvalidCommandError('type', `${type} is internal to domain ${this.domain.name}: only its handlers emit it (ctx.emit); a producer may send ${this.#sendable()}`);
     }
     const data = parsePayload(schema, payload);
     const seq = this.#ids.nextSeq();
@@ -278,6 +282,11 @@ export class Producer<D extends AnyDomain> {
     // Near the limit, or not plain JSON, the command is encoded now and travels encoded on
     // every transport (memory too), so its payload arrives the same way everywhere.
     return new Prepared(command, shardOf(key, this.#info!.shardCount), encodeChecked(command, this.settings.maxCommandBytes));
+  }
+
+  /** The command types this producer may send, for messages. */
+  #sendable(): string {
+    return Object.keys(this.domain.schemas).filter((type) => !this.domain.internal.has(type)).join(', ');
   }
 
   #onReplies(replies: readonly Reply[]): void {

@@ -46,7 +46,7 @@ describe('bad input is refused at the producer with InvalidCommandError and neve
     const { transport, producer } = await setup();
     const error = await invalid(producer.send('steal' as never, 'alice', { amount: 5 } as never), 'type');
     expect(error.reason).toContain('"steal"');
-    for (const known of ['open', 'deposit', 'withdraw', 'transfer', 'credit', 'refund']) expect(error.reason).toContain(known);
+    expect(error.reason).toContain('expected one of open, deposit, withdraw, transfer');
     // A name inherited from Object.prototype is not a command type either.
     await invalid(producer.send('toString' as never, 'alice', {} as never), 'type');
     await invalid(producer.send('__proto__' as never, 'alice', {} as never), 'type');

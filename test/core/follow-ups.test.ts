@@ -184,7 +184,10 @@ describe('an owner that dies between its commit and sending its follow-ups', () 
     const store = new MemoryStateStore();
     // What a dead owner of shard 0 left behind: alice debited by transfer t-1, its credit to bob unsent.
     const dead = await store.claim(0, 0);
-    const credit = { key: BOB, value: encodeCommand({ id: 't-1.0', type: 'credit', key: BOB, payload: { from: ALICE, amount: 125 }, sentAt: Date.now() }) };
+    const credit = {
+      key: BOB,
+      value: encodeCommand({ id: 't-1.0', type: 'credit', key: BOB, payload: { from: ALICE, amount: 125 }, sentAt: Date.now(), origin: '~0', seq: 0 }),
+    };
     await store.commit(0, {
       epoch: dead.epoch,
       position: 0,
