@@ -13,16 +13,8 @@ import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
-import type {
-  EnqueueOptions,
-  EnqueueResult,
-  ShardHandler,
-  Subscription,
-  Transport,
-  TransportInfo,
-  TransportMessage,
-} from '../../src/transports/transport.ts';
-import { entries, quiesce, RecordingObserver, totalDepth, yieldTurns } from './helpers.ts';
+import type { EnqueueOptions, EnqueueResult, TransportMessage } from '../../src/transports/transport.ts';
+import { entries, quiesce, RecordingObserver, totalDepth, TransportDecorator, yieldTurns } from './helpers.ts';
 
 const closers: (() => Promise<unknown>)[] = [];
 const unhandled: unknown[] = [];
@@ -64,9 +56,7 @@ async function noUnhandledRejection(): Promise<void> {
  * says so: the command is in the queue (and may be applied and replied to) before the
  * producer hears that its enqueue succeeded, as with a broker whose acknowledgement is slow.
  */
-class LateAckTransport implements Transport {
-  readonly name = 'late-ack';
-  readonly inner: MemoryTransport;
+class LateAckTransport extends TransportDecorator {
   /** Enqueues done in the inner transport whose acknowledgement is held. */
   held = 0;
   #release!: () => void;
@@ -75,7 +65,7 @@ class LateAckTransport implements Transport {
   });
 
   constructor(inner: MemoryTransport) {
-    this.inner = inner;
+    super('late-ack', inner);
   }
 
   /** Acknowledges every held enqueue, and every later one at once. */
@@ -83,27 +73,11 @@ class LateAckTransport implements Transport {
     this.#release();
   }
 
-  connect(): Promise<TransportInfo> {
-    return this.inner.connect();
-  }
-
-  async enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
+  override async enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
     const result = await this.inner.enqueue(shard, messages, options);
     this.held++;
     await this.#gate;
     return result;
-  }
-
-  depth(shard: number): Promise<number> {
-    return this.inner.depth(shard);
-  }
-
-  consume(handler: ShardHandler): Promise<Subscription> {
-    return this.inner.consume(handler);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
