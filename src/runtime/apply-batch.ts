@@ -164,21 +164,38 @@ export async function applyBatch(
       reply(result, command, { id: command.id, ok: false, failed: reason });
       continue;
     }
+    // From here on the domain's own code runs (schema refinements, `initial`, the handler):
+    // whatever it throws ends in a dead letter, never out of this function, since the
+    // marks and ids above already count the command as applied.
     let payload = command.payload;
     if (settings.validateAtOwner && local === undefined) {
-      const parsed = domain.schemas[command.type]!.safeParse(payload);
-      if (!parsed.success) {
-        const reason = `decode: payload does not match the schema of ${command.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+      let reason: string | undefined;
+      try {
+        const parsed = domain.schemas[command.type]!.safeParse(payload);
+        if (parsed.success) payload = parsed.data;
+        else reason = `decode: payload does not match the schema of ${command.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+      } catch (error) {
+        reason = `decode: checking the payload against the schema of ${command.type} threw ${describeError(error)}`;
+      }
+      if (reason !== undefined) {
         deadLetter(result, cursor.shard, delivery, command, reason, 0);
         reply(result, command, { id: command.id, ok: false, failed: reason });
         continue;
       }
-      payload = parsed.data;
     }
     // Entity states are never undefined (handlers must return one), so a miss is undefined.
     let state = result.changes.get(command.key);
     if (state === undefined) state = loaded.get(command.key);
-    if (state === undefined) state = domain.initial(command.key);
+    if (state === undefined) {
+      try {
+        state = domain.initial(command.key);
+      } catch (error) {
+        const reason = `initial state of key ${JSON.stringify(command.key)} threw ${describeError(error)}`;
+        deadLetter(result, cursor.shard, delivery, command, reason, 0);
+        reply(result, command, { id: command.id, ok: false, failed: reason });
+        continue;
+      }
+    }
 
     for (let attempt = 1; ; attempt++) {
       const emitted = ctx.reset(command, delivery.position);

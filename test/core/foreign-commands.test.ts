@@ -36,7 +36,7 @@ async function writeRaw(transport: MemoryTransport, command: { type: string; key
   return value;
 }
 
-function start<D extends typeof accounts | typeof counters | typeof relay>(
+function start<D extends typeof accounts | typeof counters | typeof relay | typeof picky>(
   domain: D,
   options: { maxCommandBytes?: number; store?: StateStore } = {},
 ) {
@@ -144,6 +144,42 @@ describe('ctx.emit refuses what could not travel: the handler fails, nothing is 
     expect(letters[0]).toMatchObject({ id: forward.id, type: 'forward', attempts: 1 });
     expect(letters[0]!.error).toMatch(error);
     expect(Object.fromEntries(await entries(owner.store))).toEqual({ target: { data: 'fine' } });
+  });
+});
+
+/** A domain whose own code throws on some input: a refinement for 13, the initial state for `cursed`. */
+const picky = defineDomain({
+  name: 'picky',
+  initial: (key: string): { n: number } => {
+    if (key === 'cursed') throw new Error('no initial state for cursed');
+    return { n: 0 };
+  },
+  commands: {
+    set: z.object({ n: z.number() }).refine((value) => {
+      if (value.n === 13) throw new Error('unlucky');
+      return true;
+    }),
+  },
+}).handle({
+  set: (_state, { n }) => ({ state: { n } }),
+});
+
+describe('a schema or an initial state that throws does not lose the command', () => {
+  it('it is dead-lettered with the error (not skipped as a duplicate on redelivery), and the commands after it are applied', async () => {
+    const { transport, observer, owner, producer } = start(picky);
+    await owner.start();
+    await writeRaw(transport, { type: 'set', key: 'k', payload: { n: 13 } });
+    await producer.send('set', 'cursed', { n: 1 });
+    await producer.send('set', 'k', { n: 2 });
+    await quiesce(transport, SHARDS);
+    expect(Object.fromEntries(await entries(owner.store))).toEqual({ k: { n: 2 } });
+    const letters = await owner.deadLetters.list();
+    expect(letters.map((l) => l.error).sort()).toEqual([
+      'decode: checking the payload against the schema of set threw Error: unlucky',
+      'initial state of key "cursed" threw Error: no initial state for cursed',
+    ]);
+    expect(observer.count('set', 'failed')).toBe(2);
+    expect(observer.count('set', 'duplicate')).toBe(0);
   });
 });
 
