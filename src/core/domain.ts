@@ -1,5 +1,4 @@
 import type { z } from 'zod';
-import { showValue } from '../common/options.ts';
 import { ConfigError } from './errors.ts';
 
 /** The payload schemas of a domain's commands, by command type. */
@@ -130,16 +129,16 @@ export function defineDomain<S, C extends CommandSchemas, const I extends readon
 }): { handle<H extends Handlers<S, C>>(handlers: H & Record<Exclude<keyof H, keyof C>, never>): Domain<S, C, H, I[number]> } {
   const issues: string[] = [];
   if (typeof definition.name !== 'string' || !DOMAIN_NAME.test(definition.name)) {
-    issues.push(`name: expected to match ${DOMAIN_NAME} (lower-case letters, digits, dashes), got ${showValue(definition.name)}`);
+    issues.push(`name: expected to match ${DOMAIN_NAME} (lower-case letters, digits, dashes), got ${describe(definition.name)}`);
   }
   const declared = Object.keys(definition.commands);
   const internal = definition.internal ?? [];
   if (!Array.isArray(internal)) {
-    issues.push(`internal: expected an array of command types, got ${showValue(internal)}`);
+    issues.push(`internal: expected an array of command types, got ${describe(internal)}`);
   } else {
     for (const type of internal as readonly unknown[]) {
       if (typeof type !== 'string' || !Object.hasOwn(definition.commands, type)) {
-        issues.push(`internal: ${showValue(type)} is not a command type of domain ${definition.name} (expected one of ${declared.join(', ')})`);
+        issues.push(`internal: ${describe(type)} is not a command type of domain ${definition.name} (expected one of ${declared.join(', ')})`);
       }
     }
   }
@@ -159,4 +158,9 @@ export function defineDomain<S, C extends CommandSchemas, const I extends readon
       }) as Domain<S, C, typeof handlers, I[number]>;
     },
   };
+}
+
+/** A definition's value in a message: a string quoted, anything else by its type. */
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : value === null ? 'null' : typeof value;
 }

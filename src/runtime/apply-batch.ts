@@ -105,7 +105,7 @@ export async function applyBatch(
       if (value.length * 3 > limit) {
         const bytes = Buffer.byteLength(value);
         if (bytes > limit) {
-          deadLetter(result, cursor.shard, { ...delivery, value: value.slice(0, DEAD_LETTER_SAMPLE) }, undefined, `too large: ${bytes} bytes, over maxCommandBytes ${limit}`, 0);
+          deadLetter(result, cursor.shard, delivery, undefined, `too large: ${bytes} bytes, over maxCommandBytes ${limit}`, 0, value.slice(0, DEAD_LETTER_SAMPLE));
           continue;
         }
       }
@@ -331,12 +331,13 @@ function deadLetter(
   command: Command | undefined,
   error: string,
   attempts: number,
+  value = delivery.value,
 ): void {
   count(result, command?.type ?? '(undecodable)', 'failed');
   result.deadLetters.push({
     shard,
     position: delivery.position,
-    value: delivery.value,
+    value,
     ...(command === undefined ? {} : { id: command.id, type: command.type, key: command.key }),
     error,
     attempts,

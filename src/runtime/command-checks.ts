@@ -7,7 +7,7 @@ import { findUnencodable } from '../core/json-check.ts';
 import { describeIssues } from '../common/options.ts';
 
 /** Longest entity key accepted, in UTF-16 code units. */
-export const MAX_KEY_LENGTH = 1024;
+const MAX_KEY_LENGTH = 1024;
 
 /**
  * Refuses a key that is not a non-empty string of at most {@link MAX_KEY_LENGTH} code
