@@ -155,7 +155,7 @@ export function defineDomain<S, C extends CommandSchemas, const I extends readon
         handlers,
         internal: new Set(internal as I),
         initial: definition.initial,
-      }) as Domain<S, C, typeof handlers, I[number]>;
+      });
     },
   };
 }
