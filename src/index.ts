@@ -9,8 +9,10 @@ export {
   type Handler,
   type HandlerContext,
   type Handlers,
+  type InternalCommandType,
   type Outcome,
   type PayloadOf,
+  type PublicCommandType,
   type ReplyOf,
   type StateOf,
 } from './core/domain.ts';
