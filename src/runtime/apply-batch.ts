@@ -3,6 +3,7 @@ import type { AnyDomain, HandlerContext } from '../core/domain.ts';
 import { describeError, InvalidCommandError, Rejected } from '../core/errors.ts';
 import type { DeadLetter } from '../state/dead-letters.ts';
 import type { OutboxMessage } from '../state/state-store.ts';
+import { shardOf } from '../core/router.ts';
 import type { Delivery } from '../transports/transport.ts';
 import type { IdWindow } from './id-window.ts';
 import type { OriginMarks } from './origin-marks.ts';
@@ -41,6 +42,8 @@ export interface BatchResult {
 /** The shard's standing before the batch. */
 export interface ShardCursor {
   readonly shard: number;
+  /** The transport's shard count: a command whose key routes elsewhere is not this shard's to apply. */
+  readonly shardCount: number;
   readonly position: number;
   readonly ids: IdWindow;
   readonly marks: OriginMarks;
@@ -144,6 +147,14 @@ export async function applyBatch(
       const lone = loneSurrogateOf(command.key);
       if (lone !== undefined) {
         deadLetter(result, cursor.shard, delivery, command, `decode: key is not well-formed UTF-16: ${lone}`, 0);
+        continue;
+      }
+      // Another program can write any key into any shard's queue: applied here, that entity
+      // would have two writers (this owner and its own shard's).
+      const home = shardOf(command.key, cursor.shardCount);
+      if (home !== cursor.shard) {
+        deadLetter(result, cursor.shard, delivery, command, `foreign: key ${JSON.stringify(command.key)} belongs to shard ${home} of ${cursor.shardCount}, delivered on shard ${cursor.shard}`, 0);
+        reply(result, command, { id: command.id, ok: false, failed: `delivered on the wrong shard (${cursor.shard}, not ${home})` });
         continue;
       }
     }

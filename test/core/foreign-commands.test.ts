@@ -209,3 +209,22 @@ describe.skipIf(redis === undefined)('with the Redis store, where keys are writt
     expect(await store.deadLetters.count()).toBe(2);
   });
 });
+
+describe('an owner dead-letters a command written onto a shard its key does not belong to', () => {
+  it('leaves the entity to its own shard: one writer per entity, even against a foreign writer', async () => {
+    const { transport, owner, producer } = start(counters);
+    await owner.start();
+    await producer.request('add', 'k', { by: 1 });
+    const home = shardOf('k', SHARDS);
+    const elsewhere = (home + 1) % SHARDS;
+    const value = JSON.stringify({ id: 'foreign-wrong-shard', sentAt: Date.now(), type: 'add', key: 'k', payload: { by: 100 } });
+    await transport.enqueue(elsewhere, [{ key: 'k', value }], { overflow: 'block', timeoutMs: 5_000, reserve: 0 });
+    await producer.request('add', 'k', { by: 1 });
+    await quiesce(transport, SHARDS);
+
+    expect((await entries<{ value: number }>(owner.store)).get('k')).toEqual({ value: 2 });
+    const letters = await owner.deadLetters.list();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ shard: elsewhere, key: 'k', error: `foreign: key "k" belongs to shard ${home} of ${SHARDS}, delivered on shard ${elsewhere}` });
+  });
+});
