@@ -48,7 +48,7 @@ describe.skipIf(!natsAvailable())('nats positions', () => {
     expect(handler.log(1).acknowledged.map((d) => d.position)).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it(`reach MAX_POSITION (2^37) exactly, then refuse the enqueue that would pass it, appending nothing`, async () => {
+  it(`reach MAX_POSITION (2^37 - 1) exactly, then refuse the enqueue that would pass it, appending nothing`, async () => {
     const { made: [producer, owner], names } = open()(2);
     await producer!.connect();
     // A shard that has carried MAX_POSITION - 1 commands: its marker, as the owner would leave it.

@@ -158,7 +158,7 @@ export class ProtocolMonitor {
     for (const delivery of batch) {
       const position = delivery.position;
       if (!Number.isSafeInteger(position) || position < 0 || position > MAX_POSITION) {
-        this.#violate(`${where}: expected positions to be integers in 0..${MAX_POSITION} (2^37), got ${position}`);
+        this.#violate(`${where}: expected positions to be integers in 0..${MAX_POSITION} (2^37 - 1), got ${position}`);
         return;
       }
       if (previous !== undefined && position <= previous) {
