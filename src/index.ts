@@ -56,7 +56,7 @@ export type { TransportContext, TransportModule } from './transports/factory.ts'
 export { MemoryTransport, MEMORY_DEFAULTS, type MemoryTransportOptions } from './transports/memory/memory-transport.ts';
 export { MemoryBroker } from './transports/memory/memory-broker.ts';
 
-export type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state/state-store.ts';
+export type { EntityRead, OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state/state-store.ts';
 export { MemoryStateStore } from './state/memory-store.ts';
 export { MemoryDeadLetterQueue, type DeadLetter, type DeadLetterQueue } from './state/dead-letters.ts';
 

@@ -2,6 +2,7 @@ import pg, { type Pool, type PoolClient } from 'pg';
 import {
   ConnectionError,
   StaleEpochError,
+  type EntityRead,
   type OutboxMessage,
   type ShardCommit,
   type ShardSnapshot,
@@ -167,6 +168,28 @@ export class PostgresStateStore implements StateStore {
        on conflict (domain, shard, origin) do update set seq = excluded.seq`,
       [domain, shard, [...marks.keys()].map(toText), [...marks.values()]],
     );
+  }
+
+  /**
+   * One statement, so one snapshot: a commit's transaction is seen whole or not at all. The
+   * state comes back as text, since `json` null and a missing row both parse to null.
+   */
+  async read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+    const { rows } = await this.#pool.query<{ epoch: string | null; position: string | null; state: string | null; mark: string | null }>(
+      `select s.epoch, s.position,
+         (select e.state::text from ${this.#s}.entities e where e.domain = $1 and e.shard = $2 and e.key = $3) as state,
+         (select m.seq from ${this.#s}.origin_marks m where m.domain = $1 and m.shard = $2 and m.origin = $4) as mark
+       from (values (1)) as one left join ${this.#s}.shards s on s.domain = $1 and s.shard = $2`,
+      [this.#settings.domain, shard, toText(key), origin === undefined ? null : toText(origin)],
+    );
+    const row = rows[0]!;
+    return {
+      found: row.state !== null,
+      state: row.state === null ? undefined : JSON.parse(row.state),
+      position: Number(row.position ?? -1),
+      epoch: Number(row.epoch ?? 0),
+      mark: row.mark === null ? undefined : Number(row.mark),
+    };
   }
 
   async *entries(): AsyncIterable<[string, unknown]> {

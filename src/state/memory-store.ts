@@ -1,6 +1,6 @@
 import { StaleEpochError } from '../core/errors.ts';
 import { MemoryDeadLetterQueue } from './dead-letters.ts';
-import type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
+import type { EntityRead, OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
 
 interface ShardRecord {
   epoch: number;
@@ -69,6 +69,22 @@ export class MemoryStateStore implements StateStore {
     for (const [origin, seq] of commit.marks) record.marks.set(origin, seq);
     record.outbox = commit.outbox;
     for (const letter of commit.deadLetters) this.deadLetters.push(letter);
+  }
+
+  /**
+   * Consistent because a commit changes the record in one synchronous step. The state is a
+   * copy: the stored object is the owner's, and a reader must not be able to change it.
+   */
+  async read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+    const record = this.#shards.get(shard);
+    const found = record?.entities.has(key) ?? false;
+    return {
+      found,
+      state: found ? structuredClone(record!.entities.get(key)) : undefined,
+      position: record?.position ?? -1,
+      epoch: record?.epoch ?? 0,
+      mark: origin === undefined ? undefined : record?.marks.get(origin),
+    };
   }
 
   async *entries(): AsyncIterable<[string, unknown]> {

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { StaleEpochError } from '../core/errors.ts';
 import { defineScript, type RedisScript } from '../common/redis.ts';
 import { RedisDeadLetterQueue, deadLetterKeys } from './redis-dead-letters.ts';
-import type { OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
+import type { EntityRead, OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
 
 /**
  * claim — takes a shard over and returns where it stands.
@@ -59,6 +59,20 @@ if ARGV[4] == '' then redis.call('DEL', KEYS[4]) else redis.call('SET', KEYS[4],
 return { 1 }
 `;
 
+/**
+ * read — one entity with the shard's epoch, position and one origin's mark, as of one moment
+ * between commits (a script runs alone, so no commit is half visible).
+ * KEYS[1] meta hash (epoch, position)  KEYS[2] state hash  KEYS[3] origin marks hash
+ * ARGV[1] entity key  ARGV[2] origin (absent: no mark is read)
+ * Returns { epoch or false, position or false, state JSON or false, mark or false }.
+ */
+const READ = `
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'position')
+local mark = false
+if #ARGV > 1 then mark = redis.call('HGET', KEYS[3], ARGV[2]) end
+return { meta[1], meta[2], redis.call('HGET', KEYS[2], ARGV[1]), mark }
+`;
+
 /** Where a {@link RedisStateStore} keeps its data. */
 export interface RedisStateStoreOptions {
   /** An open connection (see `openRedis`); the store does not close it unless `ownsClient`. */
@@ -77,6 +91,7 @@ export interface RedisStateStoreOptions {
 
 type ClaimReply = [number, number, string[], string | null, string[]];
 type CommitReply = [1] | [2] | [0, number];
+type ReadReply = [string | null, string | null, string | null, string | null];
 
 /**
  * The shared state store: every shard's entities, last applied position, dedupe window,
@@ -97,6 +112,7 @@ export class RedisStateStore implements StateStore {
   readonly #deadLetterKeys: { list: string; count: string };
   readonly #claim: RedisScript;
   readonly #commit: RedisScript;
+  readonly #read: RedisScript;
   #closed = false;
 
   constructor(options: RedisStateStoreOptions) {
@@ -109,6 +125,7 @@ export class RedisStateStore implements StateStore {
     this.#deadLetterKeys = deadLetterKeys(this.#prefix, this.#domain);
     this.#claim = defineScript(this.#client, 'shardlineStoreClaim', CLAIM);
     this.#commit = defineScript(this.#client, 'shardlineStoreCommit', COMMIT);
+    this.#read = defineScript(this.#client, 'shardlineStoreRead', READ);
   }
 
   #keys(shard: number): { meta: string; state: string; ids: string; outbox: string; marks: string } {
@@ -155,6 +172,19 @@ export class RedisStateStore implements StateStore {
     const keys = [k.meta, k.state, k.ids, k.outbox, k.marks, this.#deadLetterKeys.list, this.#deadLetterKeys.count];
     const reply = (await this.#commit(keys, args)) as CommitReply;
     if (reply[0] === 0) throw new StaleEpochError(shard, commit.epoch, reply[1]);
+  }
+
+  async read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+    const k = this.#keys(shard);
+    const args = origin === undefined ? [key] : [key, origin];
+    const [epoch, position, state, mark] = (await this.#read([k.meta, k.state, k.marks], args)) as ReadReply;
+    return {
+      found: state !== null,
+      state: state === null ? undefined : JSON.parse(state),
+      position: Number(position ?? -1),
+      epoch: Number(epoch ?? 0),
+      mark: mark === null ? undefined : Number(mark),
+    };
   }
 
   async *entries(): AsyncIterable<[string, unknown]> {

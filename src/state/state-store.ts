@@ -51,6 +51,26 @@ export interface ShardCommit {
   readonly deadLetters: readonly DeadLetter[];
 }
 
+/**
+ * One entity as the shard's last commit left it, read in one step together with where the
+ * shard stands, so that the state, the position and the mark always belong together.
+ */
+export interface EntityRead {
+  /** Whether a commit ever wrote the entity; when not, `state` is `undefined`. */
+  readonly found: boolean;
+  /** The committed state (a JSON value, `null` included). */
+  readonly state: unknown;
+  /**
+   * The position of the shard's last commit: the state reflects every command of the shard
+   * at or below it and none above it (-1 when nothing was committed).
+   */
+  readonly position: number;
+  /** The shard's epoch when read (0 for a shard never claimed); the last commit carried it or an older one. */
+  readonly epoch: number;
+  /** The highest applied `seq` of the origin asked about, `undefined` when none was asked or the shard tracks none for it. */
+  readonly mark: number | undefined;
+}
+
 export interface StateStore {
   /** Short name for logs (`memory`, `redis`). */
   readonly name: string;
@@ -78,6 +98,12 @@ export interface StateStore {
    * and origins may be any string.
    */
   commit(shard: number, commit: ShardCommit): Promise<void>;
+  /**
+   * One entity of a shard with the shard's position and epoch and, when `origin` is given,
+   * that origin's mark, all as of one moment between commits: a read never sees part of a
+   * commit. Reads only; any process may call it, never blocking the owner.
+   */
+  read(shard: number, key: string, origin?: string): Promise<EntityRead>;
   /** Every entity of the domain (for inspection and tests; may be slow on large stores). */
   entries(): AsyncIterable<[key: string, state: unknown]>;
   /**

@@ -6,6 +6,7 @@ import type { StateStore } from '../state/state-store.ts';
 import { Mismatch, StoreConformanceError, type StoreCheck, type StoreCheckContext } from './store-check-kit.ts';
 import { dataChecks } from './store-data-checks.ts';
 import { fencingChecks } from './store-fencing-checks.ts';
+import { readChecks } from './store-read-checks.ts';
 
 /** A fresh backend per check: every store it creates shares the same data, like processes sharing a database. */
 export interface StoreHarness {
@@ -38,7 +39,7 @@ const optionsSchema = z.object({
 });
 
 /** Every check of the suite, in the order it runs them. */
-export const storeChecks: readonly StoreCheck[] = [...fencingChecks, ...dataChecks];
+export const storeChecks: readonly StoreCheck[] = [...fencingChecks, ...dataChecks, ...readChecks];
 
 /**
  * Runs one check against a fresh backend from `options.setup()`, closes every instance it
@@ -89,8 +90,9 @@ export async function failedStoreChecks(options: StoreConformanceOptions): Promi
 /**
  * The state store conformance suite: registers one vitest test per check of the store
  * contract (`src/state/state-store.ts`): claim epochs, fencing, atomic commits, repeated
- * commits, status after an unknown outcome, and exact round trips of entities, origin
- * marks, the dedupe window, the outbox and dead letters. Call it from a test file:
+ * commits, status after an unknown outcome, exact round trips of entities, origin
+ * marks, the dedupe window, the outbox and dead letters, and reads that never see half a
+ * commit. Call it from a test file:
  *
  * ```ts
  * import { describeStoreConformance } from 'shardline/testing';

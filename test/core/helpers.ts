@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { defineDomain } from '../../src/core/domain.ts';
 import type { ApplyOutcome, RuntimeObserver } from '../../src/runtime/observer.ts';
 import type { DeadLetterQueue } from '../../src/state/dead-letters.ts';
-import type { ShardCommit, ShardSnapshot, StateStore } from '../../src/state/state-store.ts';
+import type { EntityRead, ShardCommit, ShardSnapshot, StateStore } from '../../src/state/state-store.ts';
 import type {
   EnqueueOptions,
   EnqueueResult,
@@ -258,6 +258,10 @@ export class FaultyStore implements StateStore {
         this.#revive = resolve;
       });
     }
+  }
+
+  read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+    return this.inner.read(shard, key, origin);
   }
 
   entries(): AsyncIterable<[string, unknown]> {

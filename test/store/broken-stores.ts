@@ -1,7 +1,7 @@
 import { ClosedError, StaleEpochError } from '../../src/core/errors.ts';
 import { MemoryDeadLetterQueue, type DeadLetterQueue } from '../../src/state/dead-letters.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
-import type { ShardCommit, ShardSnapshot, StateStore } from '../../src/state/state-store.ts';
+import type { EntityRead, ShardCommit, ShardSnapshot, StateStore } from '../../src/state/state-store.ts';
 
 /** The window and dead-letter capacity every store here is made with. */
 export const WINDOW = 5;
@@ -30,6 +30,10 @@ export class Forwarding implements StateStore {
 
   commit(shard: number, commit: ShardCommit): Promise<void> {
     return this.inner.commit(shard, commit);
+  }
+
+  read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+    return this.inner.read(shard, key, origin);
   }
 
   entries(): AsyncIterable<[string, unknown]> {
@@ -88,6 +92,10 @@ export class EpochLayer extends Forwarding {
 
   override async status(shard: number): Promise<{ epoch: number; position: number }> {
     return { epoch: this.#epochs.get(shard) ?? 0, position: (await this.inner.status(shard)).position };
+  }
+
+  override async read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+    return { ...(await this.inner.read(shard, key, origin)), epoch: this.#epochs.get(shard) ?? 0 };
   }
 }
 
@@ -191,6 +199,24 @@ export class InventsStates extends Forwarding {
     const found = new Map(await this.inner.load(shard, keys));
     for (const key of keys) if (!found.has(key)) found.set(key, {});
     return found;
+  }
+}
+
+/** Reads the entity, then (a turn later, as a second query would) the position and the mark. */
+export class ReadsInTwoSteps extends Forwarding {
+  override async read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+    const entity = await this.inner.read(shard, key);
+    await new Promise((resolve) => setImmediate(resolve));
+    const { position, epoch, mark } = await this.inner.read(shard, key, origin);
+    return { found: entity.found, state: entity.state, position, epoch, mark };
+  }
+}
+
+/** Hands readers the stored state object itself, which a reader can then change. */
+export class SharesStoredState extends Forwarding {
+  override async read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+    const read = await this.inner.read(shard, key, origin);
+    return read.found ? { ...read, state: (await this.inner.load(shard, [key])).get(key) } : read;
   }
 }
 
