@@ -14,6 +14,8 @@ const cents = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
  * debits the source (rejected on insufficient funds), then emits a credit to the target;
  * a credit to an account that is not open emits a refund back to the source. `credit`
  * and `refund` are internal: producers send `open`, `deposit`, `withdraw` and `transfer`.
+ * Two queries read an account without entering its queue: `balance`, and `canAfford`
+ * (open, with at least `amount`).
  */
 export const accounts = defineDomain({
   name: 'accounts',
@@ -28,6 +30,10 @@ export const accounts = defineDomain({
   },
   // Only transfers and credits emit these: a producer that could send a credit would mint money.
   internal: ['credit', 'refund'],
+  queries: {
+    balance: z.object({}),
+    canAfford: z.object({ amount: cents }),
+  },
 }).handle({
   open(state, { initialBalance }, ctx) {
     if (state.open) ctx.reject('account already open');
@@ -62,6 +68,9 @@ export const accounts = defineDomain({
   refund(state, { amount }) {
     return { state: { open: state.open, balance: state.balance + amount }, reply: { refunded: amount } };
   },
+}).query({
+  balance: (state) => state.balance,
+  canAfford: (state, { amount }) => state.open && state.balance >= amount,
 });
 
 export type Accounts = typeof accounts;
