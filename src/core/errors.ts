@@ -32,6 +32,37 @@ export class InvalidCommandError extends ShardlineError {
   }
 }
 
+/**
+ * A read was refused before it was made: an unknown query, params that fail its schema, a
+ * bad key, a receipt that cannot be read or belongs to another shard, or an option out
+ * of range. Nothing was read or sent. `field` names the part that was wrong.
+ */
+export class InvalidQueryError extends ShardlineError {
+  readonly field: string;
+  readonly reason: string;
+
+  constructor(field: string, reason: string, options: { cause?: unknown } = {}) {
+    super('INVALID_QUERY', `invalid query: ${field}: ${reason}`, options);
+    this.field = field;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A query's resolver (or the entity's initial state) threw while answering: a bug in the
+ * domain, not in the read. Retrying the same read gives the same failure.
+ */
+export class QueryFailedError extends ShardlineError {
+  readonly query: string;
+  readonly key: string;
+
+  constructor(query: string, key: string, error: string, options: { cause?: unknown } = {}) {
+    super('QUERY_FAILED', `query ${query === '' ? '(state)' : query} of key ${JSON.stringify(key)} failed: ${error}`, options);
+    this.query = query;
+    this.key = key;
+  }
+}
+
 /** The shard's queue had no room and the overflow policy is `reject`. Nothing was enqueued. */
 export class QueueFullError extends ShardlineError {
   readonly shard: number;
@@ -116,10 +147,13 @@ export class Rejected extends ShardlineError {
 /** A command kept failing in its handler and was moved to the dead-letter queue. */
 export class CommandFailedError extends ShardlineError {
   readonly commandId: string;
+  /** What the owner said went wrong. */
+  readonly reason: string;
 
   constructor(commandId: string, error: string) {
     super('COMMAND_FAILED', `command ${commandId} failed and was dead-lettered: ${error}`);
     this.commandId = commandId;
+    this.reason = error;
   }
 }
 

@@ -2,6 +2,7 @@ import { IdGenerator, OutgoingCommand, type Command } from '../core/command.ts';
 import type { AnyDomain, PayloadOf, PublicCommandType, ReplyOf } from '../core/domain.ts';
 import { ClosedError, CommandFailedError, InvalidCommandError, Rejected, TimeoutError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
+import type { Receipt } from './receipt.ts';
 import type { Transport, TransportInfo } from '../transports/transport.ts';
 import type { RuntimeObserver } from './observer.ts';
 import { parseOptions, showValue } from '../common/options.ts';
@@ -18,11 +19,7 @@ export interface ProducerOptions<D extends AnyDomain> extends Partial<ProducerSe
   readonly observer?: RuntimeObserver;
 }
 
-/** Where a command went. */
-export interface Receipt {
-  readonly id: string;
-  readonly shard: number;
-}
+export type { Receipt } from './receipt.ts';
 
 /** One command for {@link Producer.sendMany}: any type but the domain's internal ones. */
 export type CommandInput<D extends AnyDomain> = {
@@ -45,6 +42,11 @@ class Prepared extends OutgoingCommand {
   constructor(command: Command, shard: number, value: string | undefined) {
     super(command, value);
     this.shard = shard;
+  }
+
+  receipt(): Receipt {
+    const { id, origin, seq } = this.source;
+    return { id, shard: this.shard, origin: origin!, seq: seq! };
   }
 }
 
@@ -124,7 +126,7 @@ export class Producer<D extends AnyDomain> {
 
   #sendNow(type: string, key: string, payload: unknown): Promise<Receipt> {
     const prepared = this.#prepare(type, key, payload, undefined);
-    return this.#sender!.sendResolving(prepared.shard, [prepared], { id: prepared.source.id, shard: prepared.shard });
+    return this.#sender!.sendResolving(prepared.shard, [prepared], prepared.receipt());
   }
 
   /**
@@ -157,7 +159,7 @@ export class Producer<D extends AnyDomain> {
         this.#sender!.send(shard, group.prepared).then(
           () => {
             group.prepared.forEach((p, i) => {
-              outcomes[group.indexes[i]!] = { ok: true, id: p.source.id, shard };
+              outcomes[group.indexes[i]!] = { ok: true, ...p.receipt() };
             });
           },
           (error: unknown) => {
