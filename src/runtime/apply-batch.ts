@@ -12,6 +12,7 @@ import type { OwnerSettings } from './options.ts';
 import type { Reply } from '../common/replies.ts';
 import { showValue } from '../common/options.ts';
 import { checkKey, encodeChecked, loneSurrogateOf, parsePayload } from './command-checks.ts';
+import { answerAtOwner, queryOf } from './queries.ts';
 
 /** Everything one batch did, ready to be committed and then announced. */
 export interface BatchResult {
@@ -31,6 +32,8 @@ export interface BatchResult {
   readonly counts: Map<string, Record<ApplyOutcome, number>>;
   /** `sentAt` of each applied command, for end-to-end latency. */
   readonly sentAt: number[];
+  /** True when everything new in the batch was a read: there is nothing to commit. */
+  readsOnly: boolean;
   /**
    * Set when a delivery at or below the shard's applied position carries a command that is
    * new for certain (its origin's mark is below its seq): the transport reused a position.
@@ -47,6 +50,8 @@ export interface ShardCursor {
   readonly position: number;
   readonly ids: IdWindow;
   readonly marks: OriginMarks;
+  /** The fencing epoch the owner holds the shard at, reported with reads it answers. */
+  readonly epoch: number;
 }
 
 /**
@@ -96,10 +101,18 @@ export async function applyBatch(
     deadLetters: [],
     counts: new Map(),
     sentAt: [],
+    readsOnly: false,
   };
   const ctx = new BatchContext(domain, cursor.shard, settings.maxCommandBytes);
+  // A read answered at the owner reflects the commands up to the last one before it.
+  let reached = cursor.position;
+  let previous: number | undefined;
+  let news = 0;
+  let reads = 0;
 
   for (const delivery of batch) {
+    if (previous !== undefined) reached = previous;
+    previous = undefined;
     if (delivery.position <= cursor.position) {
       const fresh = newCommandAt(delivery, cursor);
       if (fresh !== undefined) {
@@ -109,6 +122,8 @@ export async function applyBatch(
       count(result, '(redelivered)', 'duplicate');
       continue;
     }
+    previous = delivery.position;
+    news++;
     // A command handed through from a producer in this process needs no decoding and was
     // validated by that producer; anything else is measured, decoded and checked here.
     const local = delivery.command;
@@ -157,6 +172,18 @@ export async function applyBatch(
         reply(result, command, { id: command.id, ok: false, failed: `delivered on the wrong shard (${cursor.shard}, not ${home})` });
         continue;
       }
+    }
+    const query = queryOf(command.type);
+    if (query !== undefined) {
+      // A read changes nothing: no mark, no id, no state; its answer leaves after the commit.
+      previous = undefined;
+      reads++;
+      if (command.replyTo !== undefined) {
+        let state = result.changes.get(command.key);
+        if (state === undefined) state = loaded.get(command.key);
+        reply(result, command, answerAtOwner(domain, query, command, local === undefined && settings.validateAtOwner, state, reached, cursor.epoch));
+      }
+      continue;
     }
     // Marks and ids are updated now so a repeat later in this batch is caught; the owner
     // puts them back if the batch's commit fails.
@@ -252,6 +279,7 @@ export async function applyBatch(
       }
     }
   }
+  result.readsOnly = reads > 0 && reads === news;
   return result;
 }
 

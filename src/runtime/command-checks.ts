@@ -43,26 +43,34 @@ export function loneSurrogateOf(text: string): string | undefined {
  * first wrong value; one that throws while zod reads it (a getter, a proxy) names where.
  */
 export function parsePayload(schema: z.ZodType, payload: unknown): unknown {
+  return parseWith(schema, payload, 'payload', (field, reason, cause) => new InvalidCommandError(field, reason, { cause }));
+}
+
+/**
+ * Parses `value` with `schema`; a refusal is the error `fail` makes, given the path of the
+ * first wrong value under `root` (`payload.items.3`, `params.amount`) and every issue.
+ */
+export function parseWith(schema: z.ZodType, value: unknown, root: string, fail: (field: string, reason: string, cause: unknown) => Error): unknown {
   try {
-    return schema.parse(payload);
+    return schema.parse(value);
   } catch (error) {
-    if (!(error instanceof z.ZodError)) throw unreadable(payload, error);
+    if (!(error instanceof z.ZodError)) throw unreadable(value, root, error, fail);
     let detailed: z.ZodError = error;
     try {
       // Parsed again on this rare path only, so that each issue names the value it got.
-      detailed = schema.safeParse(payload, { reportInput: true }).error ?? error;
+      detailed = schema.safeParse(value, { reportInput: true }).error ?? error;
     } catch (again) {
-      throw unreadable(payload, again);
+      throw unreadable(value, root, again, fail);
     }
-    const field = ['payload', ...detailed.issues[0]!.path.map(String)].join('.');
-    throw new InvalidCommandError(field, describeIssues(detailed, 'payload').join('; '), { cause: detailed });
+    const field = [root, ...detailed.issues[0]!.path.map(String)].join('.');
+    throw fail(field, describeIssues(detailed, root).join('; '), detailed);
   }
 }
 
-function unreadable(payload: unknown, error: unknown): InvalidCommandError {
-  const found = findUnencodable({ payload }, 'payload');
-  if (found !== undefined) return new InvalidCommandError(found.path, found.reason, { cause: error });
-  return new InvalidCommandError('payload', `checking it against its schema threw ${describeError(error)}`, { cause: error });
+function unreadable(value: unknown, root: string, error: unknown, fail: (field: string, reason: string, cause: unknown) => Error): Error {
+  const found = findUnencodable({ [root]: value }, root);
+  if (found !== undefined) return fail(found.path, found.reason, error);
+  return fail(root, `checking it against its schema threw ${describeError(error)}`, error);
 }
 
 /**

@@ -208,16 +208,17 @@ export class Owner<D extends AnyDomain> {
     const keys: string[] = [];
     for (const delivery of batch) if (delivery.position > owned.position) keys.push(delivery.key);
     const loaded = keys.length > 0 ? await this.store.load(shard, keys) : EMPTY;
-    const result = await applyBatch(this.domain, this.settings, { shard, shardCount: this.#shardCount, position: owned.position, ids: owned.ids, marks: owned.marks }, batch, loaded);
+    const result = await applyBatch(this.domain, this.settings, { shard, shardCount: this.#shardCount, position: owned.position, ids: owned.ids, marks: owned.marks, epoch: owned.epoch }, batch, loaded);
     if (result.violation !== undefined) {
       owned.ids.remove(result.appliedIds);
       owned.marks.restore(result.markUndo);
       throw this.#stop(owned, result.violation);
     }
     try {
-      await this.#commit(owned, result);
+      if (result.readsOnly) await this.#confirmEpoch(owned);
+      else await this.#commit(owned, result);
     } catch (error) {
-      if (error instanceof StaleEpochError || result.lastPosition <= owned.position) {
+      if (error instanceof StaleEpochError || result.readsOnly || result.lastPosition <= owned.position) {
         owned.ids.remove(result.appliedIds);
         owned.marks.restore(result.markUndo);
       } else {
@@ -255,6 +256,16 @@ export class Owner<D extends AnyDomain> {
       owned.ids.remove(result.appliedIds);
       owned.marks.restore(result.markUndo);
     }
+  }
+
+  /**
+   * A batch of reads only commits nothing (the shard's position stays where its last
+   * command put it); its answers are still the shard's latest state only while this owner
+   * holds the epoch, which one store read confirms.
+   */
+  async #confirmEpoch(owned: OwnedShard): Promise<void> {
+    const { epoch } = await this.store.status(owned.grant.shard);
+    if (epoch !== owned.epoch) throw new StaleEpochError(owned.grant.shard, owned.epoch, epoch);
   }
 
   async #commit(owned: OwnedShard, result: BatchResult): Promise<void> {

@@ -2,6 +2,8 @@ import { IdGenerator, OutgoingCommand, type Command } from '../core/command.ts';
 import type { AnyDomain, PayloadOf, PublicCommandType, ReplyOf } from '../core/domain.ts';
 import { ClosedError, CommandFailedError, InvalidCommandError, Rejected, TimeoutError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
+import type { OwnerAnswer } from './queries.ts';
+import { queryType } from './queries.ts';
 import type { Receipt } from './receipt.ts';
 import type { Transport, TransportInfo } from '../transports/transport.ts';
 import type { RuntimeObserver } from './observer.ts';
@@ -186,25 +188,51 @@ export class Producer<D extends AnyDomain> {
   ): Promise<ReplyOf<D, K>> {
     return this.#inOrder(true, () => {
       const prepared = this.#prepare(type, key, payload, this.#address);
-      const id = prepared.source.id;
       const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
-      // One promise, the caller's, settled by whichever comes first: the reply (it may
-      // arrive before the enqueue is acknowledged), the timeout (it may pass while the
-      // enqueue waits for room), or the enqueue's failure. A second promise rejected
-      // before the caller awaited it would be an unhandled rejection, fatal to the process.
-      return new Promise<ReplyOf<D, K>>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.#requests.delete(id);
-          reject(new TimeoutError('request', timeoutMs, `no reply to ${type} ${id} for key ${JSON.stringify(key)}`));
-        }, timeoutMs);
-        const pending: PendingRequest = { resolve: resolve as (value: unknown) => void, reject, timer };
-        this.#requests.set(id, pending);
-        this.#sender!.send(prepared.shard, [prepared]).then(undefined, (error: unknown) => {
-          if (this.#requests.get(id) !== pending) return;
-          this.#requests.delete(id);
-          clearTimeout(timer);
-          reject(error as Error);
-        });
+      return this.#awaitReply(prepared, timeoutMs, () => `no reply to ${type} ${prepared.source.id} for key ${JSON.stringify(key)}`) as Promise<ReplyOf<D, K>>;
+    });
+  }
+
+  /**
+   * Asks the owner of `key`'s shard to answer `query` (one the domain resolves, or '' for
+   * the entity's state) in order with the shard's commands: the read is enqueued like a
+   * command, so it waits behind every command enqueued before it and takes a slot of the
+   * shard's capacity; the owner answers it once those are committed and changes nothing
+   * for it (no state, no origin mark, no commit of its own). Check `query`, `key` and
+   * `params` first (`Reader` does); rejects as `request()` does.
+   */
+  askOwner(query: string, key: string, params: unknown, options: { timeoutMs?: number } = {}): Promise<OwnerAnswer> {
+    return this.#inOrder(true, () => {
+      if (this.#closed) throw new ClosedError('producer');
+      const id = this.#ids.idOf(this.#ids.nextSeq());
+      const command: Command = { id, type: queryType(query), key, payload: params, sentAt: Date.now(), replyTo: this.#address };
+      const prepared = new Prepared(command, shardOf(key, this.#info!.shardCount), encodeChecked(command, this.settings.maxCommandBytes));
+      const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
+      return this.#awaitReply(prepared, timeoutMs, () => `no answer from the owner to read ${id} of key ${JSON.stringify(key)}`) as Promise<OwnerAnswer>;
+    });
+  }
+
+  /**
+   * Enqueues `prepared` and resolves with its reply. One promise, the caller's, settled by
+   * whichever comes first: the reply (it may arrive before the enqueue is acknowledged),
+   * the timeout (it may pass while the enqueue waits for room), or the enqueue's failure.
+   * A second promise rejected before the caller awaited it would be an unhandled
+   * rejection, fatal to the process.
+   */
+  #awaitReply(prepared: Prepared, timeoutMs: number, describe: () => string): Promise<unknown> {
+    const id = prepared.source.id;
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#requests.delete(id);
+        reject(new TimeoutError('request', timeoutMs, describe()));
+      }, timeoutMs);
+      const pending: PendingRequest = { resolve, reject, timer };
+      this.#requests.set(id, pending);
+      this.#sender!.send(prepared.shard, [prepared]).then(undefined, (error: unknown) => {
+        if (this.#requests.get(id) !== pending) return;
+        this.#requests.delete(id);
+        clearTimeout(timer);
+        reject(error as Error);
       });
     });
   }

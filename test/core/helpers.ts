@@ -122,6 +122,16 @@ export class RecordingObserver implements RuntimeObserver {
   readonly batches: { shard: number; size: number }[] = [];
   readonly deadLetters: { shard: number; type: string | undefined; error: string }[] = [];
   readonly forced: { shard: number; count: number }[] = [];
+  #enqueued = 0;
+
+  enqueued(_type: string, count: number): void {
+    this.#enqueued += count;
+  }
+
+  /** Commands producers reported enqueued, in all. */
+  enqueuedCount(): number {
+    return this.#enqueued;
+  }
 
   applied(type: string, outcome: ApplyOutcome, count: number): void {
     const id = `${type}/${outcome}`;
@@ -170,6 +180,8 @@ export class FaultyStore implements StateStore {
   waiting = 0;
   /** Commits that landed and then "crashed". */
   crashed = 0;
+  /** Calls of `read()` that reached the store. */
+  reads = 0;
   /** Commits that reached the store, with what the store answered. */
   readonly commits: { shard: number; epoch: number; position: number; ok: boolean }[] = [];
   #gate: Promise<void> | undefined;
@@ -261,6 +273,7 @@ export class FaultyStore implements StateStore {
   }
 
   read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+    this.reads++;
     return this.inner.read(shard, key, origin);
   }
 
