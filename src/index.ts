@@ -11,9 +11,15 @@ export {
   type Handlers,
   type InternalCommandType,
   type Outcome,
+  type ParamsOf,
   type PayloadOf,
   type PublicCommandType,
+  type QueryName,
+  type QueryResultOf,
+  type QuerySchemas,
   type ReplyOf,
+  type Resolver,
+  type Resolvers,
   type StateOf,
 } from './core/domain.ts';
 export {
@@ -22,6 +28,8 @@ export {
   ConfigError,
   ConnectionError,
   InvalidCommandError,
+  InvalidQueryError,
+  QueryFailedError,
   QueueFullError,
   Rejected,
   ShardlineError,
@@ -33,6 +41,8 @@ export { assignShards, murmur2, shardOf } from './core/router.ts';
 
 export { Producer, type CommandInput, type ProducerOptions, type Receipt, type SendOutcome } from './runtime/producer.ts';
 export { Owner, type OwnerOptions } from './runtime/owner.ts';
+export { Reader, type Consistency, type ReaderOptions, type ReaderSettings, type ReadOptions, type ReadResult } from './runtime/reader.ts';
+export { parseReceipt, receiptToken, type ReceiptPoint } from './runtime/receipt.ts';
 export type { OwnerSettings, ProducerSettings } from './runtime/options.ts';
 export type { ApplyOutcome, RuntimeObserver } from './runtime/observer.ts';
 export { MemoryReplyBus, type Reply, type ReplyBus } from './common/replies.ts';
