@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../../bin/shardline.js', import.meta.url));
+/** The CLI's TypeScript entry, run under tsx: tests exercise the sources, never a stale `dist/`. */
+const MAIN = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 
 /** A `shardline` child process with its output so far. */
 export interface CliProcess {
@@ -16,9 +17,9 @@ export interface CliProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `node ./bin/shardline.js ...args` with `env` added to this process's environment. */
+/** Starts `node --import tsx src/cli/main.ts ...args` with `env` added to this process's environment. */
 export function startCli(args: readonly string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
