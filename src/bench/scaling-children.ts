@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ENVIRONMENT, CONFIG_FILE_ENV } from '../config/load.ts';
+import { ENVIRONMENT, CONFIG_FILE_ENV } from '../config/environment.ts';
 
 /**
  * The CLI entry beside this file: the TypeScript source when the bench runs from source

@@ -63,7 +63,7 @@ describe.skipIf(!available('redis-server'))('shardline inspect and dead-letters 
     expect(report.shards[1]!.lastPosition).toBeGreaterThanOrEqual(0);
 
     const table = await runCli(['inspect', '--shards', String(SHARDS)], env);
-    expect(table.stdout).toMatch(/^shard\s+owner\s+epoch\s+depth\s+capacity\s+last position\s+dead letters$/m);
+    expect(table.stdout).toMatch(/^shard\s+owner\s+host\s+pid\s+owner epoch\s+since\s+epoch\s+depth\s+capacity\s+last position\s+dead letters$/m);
 
     consumer.signal('SIGTERM');
     expect(await consumer.exited, consumer.stderr()).toBe(0);

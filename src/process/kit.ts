@@ -6,7 +6,7 @@ import { MetricsObserver } from '../metrics/metrics-observer.ts';
 import { MetricsServer, type Readiness } from '../metrics/server.ts';
 import type { Transport, TransportInfo } from '../transports/transport.ts';
 import { createLogger } from './log.ts';
-import { createTransport, DOMAINS } from './services.ts';
+import { createTransport } from './services.ts';
 
 /** What every long-running shardline process has: config, logs, a transport, metrics. */
 export interface ProcessKit {
@@ -25,14 +25,13 @@ export interface ProcessKit {
 }
 
 /**
- * Builds the transport and the metrics of a process and starts serving `/metrics`,
- * `/healthz` and `/readyz` before anything connects, so an orchestrator sees the process
- * alive (and not yet ready) while it connects. `ready` is asked on every `/readyz`.
+ * Builds the transport and the metrics of a process serving `domain` and starts serving
+ * `/metrics`, `/healthz` and `/readyz` before anything connects, so an orchestrator sees
+ * the process alive (and not yet ready) while it connects. `ready` is asked on every `/readyz`.
  */
-export async function openProcess(config: Config, role: string, ready: (connected: boolean) => Readiness): Promise<ProcessKit> {
+export async function openProcess(config: Config, domain: AnyDomain, role: string, ready: (connected: boolean) => Readiness): Promise<ProcessKit> {
   const logger = createLogger(config.log.level, role);
-  const domain = DOMAINS[config.domain];
-  const transport = await createTransport(config, logger);
+  const transport = await createTransport(config, domain.name, logger);
   const instruments = new ShardlineInstruments({ domain: domain.name, transport: transport.name });
   const observer = new MetricsObserver(instruments);
   let connected = false;
