@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
-import { redact } from '../common/redis.ts';
+import { redact } from '../common/urls.ts';
 
 /** Highest Redis logical database looked at; a default server has 16 (0..15). */
 const LAST_DATABASE = 15;

@@ -1,11 +1,7 @@
 // The Redis connection every Redis-backed part shares (BullMQ transport, Redis store, dead letters, replies): opening, redaction, scripts.
 import { Redis } from 'ioredis';
 import { ConnectionError } from '../core/errors.ts';
-
-/** The Redis URL used when none is configured: `REDIS_URL`, else a local server. */
-export function defaultRedisUrl(): string {
-  return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-}
+import { redact } from './urls.ts';
 
 /**
  * Opens a connection to `url` and waits until it answers, or throws a `ConnectionError`
@@ -35,17 +31,6 @@ export async function openRedis(url: string, name: string): Promise<Redis> {
     throw new ConnectionError(`redis at ${redact(url)}`, `expected a Redis server answering PING, got ${reason}`, { cause: lastError ?? error });
   }
   return client;
-}
-
-/** The URL without its password, fit for messages and logs. */
-export function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
 
 /** A Lua script bound to a connection, run with EVALSHA (loaded on first use). */

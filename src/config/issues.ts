@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { redactSecrets } from '../common/urls.ts';
 import { ConfigError } from '../core/errors.ts';
 
 /** Where each overridden config path came from (`env SHARDLINE_METRICS_PORT`, `flag --metrics-port`). */
@@ -33,7 +34,7 @@ function line(path: readonly string[], message: string, input: unknown, provenan
 
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
+  const text = redactSecrets(JSON.stringify(value) ?? String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

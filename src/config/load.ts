@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../core/errors.ts';
 import { formatIssues } from './issues.ts';
+import { bullmqOptionsSchema } from '../transports/bullmq/options.ts';
+import { kafkaTransportSchema } from '../transports/kafka/kafka-options.ts';
 import { CONFIG_FILE_ENV, ENVIRONMENT } from './environment.ts';
 import { BUILT_IN_DOMAINS, BUILT_IN_TRANSPORTS, configSchema, memoryTransportOptionsSchema, type Config } from './schema.ts';
 
@@ -48,13 +50,26 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   raw = withDefaultTransport(raw);
   const result = configSchema.safeParse(raw, { reportInput: true });
   const issues = result.success ? [] : formatIssues(result.error.issues, [], provenance);
-  const transport = raw.transport as { kind?: unknown; options?: unknown } | undefined;
-  const memoryOptions = transport === undefined || transport.kind === 'memory'
-    ? memoryTransportOptionsSchema.safeParse(transport?.options ?? {}, { reportInput: true })
-    : undefined;
-  if (memoryOptions?.success === false) issues.push(...formatIssues(memoryOptions.error.issues, ['transport', 'options'], provenance));
+  issues.push(...builtInTransportIssues(raw.transport, provenance));
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   return result.data;
+}
+
+/**
+ * The option issues of a built-in transport, found in the same round as every other field
+ * and worded the same way (`transport.options.capacity: ...`). The fields the process fills
+ * in from elsewhere (the domain, the Kafka brokers from `kafka.brokers`) are checked where
+ * they are configured, so they stand in here when the options leave them out.
+ */
+function builtInTransportIssues(transport: unknown, provenance: Map<string, string>): string[] {
+  const selected = (transport ?? { kind: 'memory' }) as { kind?: unknown; options?: unknown };
+  const options = typeof selected.options === 'object' && selected.options !== null ? (selected.options as Record<string, unknown>) : {};
+  let result;
+  if (selected.kind === 'memory') result = memoryTransportOptionsSchema.safeParse(options, { reportInput: true });
+  else if (selected.kind === 'bullmq') result = bullmqOptionsSchema.safeParse({ domain: 'domain', ...options }, { reportInput: true });
+  else if (selected.kind === 'kafka') result = kafkaTransportSchema.safeParse({ brokers: ['configured:9092'], ...options }, { reportInput: true });
+  if (result === undefined || result.success) return [];
+  return formatIssues(result.error.issues, ['transport', 'options'], provenance);
 }
 
 async function readConfigFile(file: string): Promise<Record<string, unknown>> {

@@ -43,9 +43,12 @@ export class ShardlineInstruments {
   readonly deadLetters: Counter<'domain' | 'transport' | 'type'>;
   readonly followUpsForced: Counter<'domain' | 'transport'>;
   readonly followUpRetries: Counter<'domain' | 'transport'>;
+  readonly contractViolations: Counter<'domain' | 'transport'>;
+  readonly shardsStopped: Gauge<'domain' | 'transport'>;
   readonly #tallies = new Map<Counter, Tally[]>();
   #queues: QueueSource | undefined;
   #owned: (() => number) | undefined;
+  #stopped: (() => number) | undefined;
 
   constructor(labels: MetricsLabels, options: { defaultMetrics?: boolean } = {}) {
     this.labels = labels;
@@ -183,7 +186,27 @@ export class ShardlineInstruments {
         instruments.#flush(this);
       },
     });
+    this.contractViolations = new Counter({
+      name: 'shardline_transport_contract_violations_total',
+      help: 'Deliveries that broke the transport contract (positions backwards, reused or past the limit, a rejected batch not delivered first); each stops its shard.',
+      labelNames: BASE,
+      registers,
+      collect() {
+        instruments.#flush(this);
+      },
+    });
+    this.shardsStopped = new Gauge({
+      name: 'shardline_shards_stopped',
+      help: 'Shards this process holds but stopped applying because their transport broke its contract.',
+      labelNames: BASE,
+      registers,
+      collect() {
+        const stopped = instruments.#stopped;
+        if (stopped !== undefined) this.labels(labels.domain, labels.transport).set(stopped());
+      },
+    });
     this.shardsOwned.labels(labels.domain, labels.transport).set(0);
+    this.shardsStopped.labels(labels.domain, labels.transport).set(0);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -209,11 +232,13 @@ export class ShardlineInstruments {
   }
 
   /**
-   * From now on, scrapes report `count()` as the shards owned. Read from the owner rather
-   * than summed from gain/loss events, because a fenced shard is dropped without a loss event.
+   * From now on, scrapes report `count()` as the shards owned (and `stopped()` as those
+   * stopped by a transport's contract violation). Read from the owner rather than summed
+   * from gain/loss events, because a fenced shard is dropped without a loss event.
    */
-  watchOwnership(count: () => number): void {
+  watchOwnership(count: () => number, stopped?: () => number): void {
     this.#owned = count;
+    this.#stopped = stopped;
   }
 
   /** The text exposition of every metric, as served at `/metrics`. */

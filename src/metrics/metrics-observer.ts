@@ -26,6 +26,7 @@ export class MetricsObserver implements RuntimeObserver {
   readonly #lost: Tally;
   readonly #full: Tally;
   readonly #timeout: Tally;
+  readonly #contractViolations: Tally;
 
   constructor(instruments: ShardlineInstruments) {
     this.#instruments = instruments;
@@ -40,6 +41,7 @@ export class MetricsObserver implements RuntimeObserver {
     this.#lost = instruments.tally(instruments.ownershipChanges, 'lost');
     this.#full = instruments.tally(instruments.enqueueRejected, 'full');
     this.#timeout = instruments.tally(instruments.enqueueRejected, 'timeout');
+    this.#contractViolations = instruments.tally(instruments.contractViolations);
   }
 
   readonly enqueued = (type: string, count: number): void => {
@@ -106,5 +108,9 @@ export class MetricsObserver implements RuntimeObserver {
       this.#deadLetters.set(name, tally);
     }
     tally.pending++;
+  };
+
+  readonly contractViolation = (): void => {
+    this.#contractViolations.pending++;
   };
 }

@@ -28,6 +28,12 @@ export interface BatchResult {
   readonly counts: Map<string, Record<ApplyOutcome, number>>;
   /** `sentAt` of each applied command, for end-to-end latency. */
   readonly sentAt: number[];
+  /**
+   * Set when a delivery at or below the shard's applied position carries a command that is
+   * new for certain (its origin's mark is below its seq): the transport reused a position.
+   * The batch stops there and must not be committed.
+   */
+  violation?: string;
 }
 
 /** The shard's standing before the batch. */
@@ -87,6 +93,11 @@ export async function applyBatch(
 
   for (const delivery of batch) {
     if (delivery.position <= cursor.position) {
+      const fresh = newCommandAt(delivery, cursor);
+      if (fresh !== undefined) {
+        result.violation = `position ${delivery.position} is at or below the applied position ${cursor.position} but carries a command never applied (${fresh}): positions were reused`;
+        return result;
+      }
       count(result, '(redelivered)', 'duplicate');
       continue;
     }
@@ -183,6 +194,21 @@ export async function applyBatch(
     }
   }
   return result;
+}
+
+/**
+ * Describes the command of a redelivered message when it is certainly not a redelivery:
+ * its origin's mark is known and below its seq. Undecodable messages and commands without
+ * a tracked origin cannot tell, and pass as redeliveries.
+ */
+function newCommandAt(delivery: Delivery, cursor: ShardCursor): string | undefined {
+  let command = delivery.command;
+  if (command === undefined && delivery.unreadable === undefined) {
+    const decoded = decodeCommand(delivery.value);
+    if (decoded.ok) command = decoded.command;
+  }
+  if (command?.origin === undefined || !cursor.marks.isAbove(command.origin, command.seq!)) return undefined;
+  return `id ${command.id}, origin ${command.origin} seq ${command.seq}`;
 }
 
 /**

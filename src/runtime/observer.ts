@@ -30,6 +30,8 @@ export interface RuntimeObserver {
   staleEpoch?(shard: number): void;
   /** A command went to the dead-letter queue. */
   deadLettered?(shard: number, type: string | undefined, error: string): void;
+  /** The transport broke its contract on a shard; the owner stopped applying it. */
+  contractViolation?(shard: number, error: Error): void;
 }
 
 const HOOKS = [
@@ -44,6 +46,7 @@ const HOOKS = [
   'followUpRetried',
   'staleEpoch',
   'deadLettered',
+  'contractViolation',
 ] as const satisfies readonly (keyof RuntimeObserver)[];
 
 /** One observer that calls each given observer in turn (metrics plus a caller's own counters); class methods included. */

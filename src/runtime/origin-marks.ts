@@ -31,6 +31,15 @@ export class OriginMarks {
     return true;
   }
 
+  /**
+   * Whether `seq` of `origin` is known to be above what was applied: a command that is new
+   * for certain. False when the origin is not tracked (never seen, or forgotten).
+   */
+  isAbove(origin: string, seq: number): boolean {
+    const mark = this.#marks.get(origin);
+    return mark !== undefined && seq > mark;
+  }
+
   /** Puts marks back as they were before a batch whose commit failed. */
   restore(undo: ReadonlyMap<string, number | undefined>): void {
     for (const [origin, mark] of undo) {

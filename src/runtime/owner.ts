@@ -1,11 +1,12 @@
 import type { AnyDomain } from '../core/domain.ts';
-import { StaleEpochError } from '../core/errors.ts';
+import { StaleEpochError, TransportContractError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
 import type { DeadLetterQueue } from '../state/dead-letters.ts';
 import { MemoryStateStore } from '../state/memory-store.ts';
 import type { OutboxMessage, StateStore } from '../state/state-store.ts';
 import type { Delivery, ShardGrant, ShardHandler, Subscription, Transport } from '../transports/transport.ts';
 import { applyBatch, type BatchResult } from './apply-batch.ts';
+import { DeliveryGuard } from './delivery-guard.ts';
 import { IdWindow } from './id-window.ts';
 import { OriginMarks } from './origin-marks.ts';
 import { silentLogger, type Logger } from '../common/logger.ts';
@@ -45,6 +46,10 @@ interface OwnedShard {
    * reply lost on the network): settled against the store before the next batch.
    */
   inDoubt: { readonly result: BatchResult; readonly size: number; readonly started: number } | undefined;
+  /** Checks this grant's deliveries against the transport contract. */
+  readonly guard: DeliveryGuard;
+  /** Set once the transport broke its contract on this grant: nothing more is applied. */
+  stopped: TransportContractError | undefined;
 }
 
 /**
@@ -106,6 +111,17 @@ export class Owner<D extends AnyDomain> {
     return [...this.#shards.values()].map((owned) => ({ shard: owned.grant.shard, epoch: owned.epoch }));
   }
 
+  /**
+   * The shards this owner holds but stopped applying because their transport broke its
+   * contract (positions going backwards or reused, a rejected batch not delivered first):
+   * applying on would lose commands. Each stays stopped until the grant ends.
+   */
+  stopped(): { shard: number; error: TransportContractError }[] {
+    const stopped: { shard: number; error: TransportContractError }[] = [];
+    for (const owned of this.#shards.values()) if (owned.stopped !== undefined) stopped.push({ shard: owned.grant.shard, error: owned.stopped });
+    return stopped;
+  }
+
   /** Finishes and commits the batch in hand, gives every shard up, and stops. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -131,6 +147,8 @@ export class Owner<D extends AnyDomain> {
           unsent: new Set(snapshot.outbox),
           wake: undefined,
           inDoubt: undefined,
+          guard: new DeliveryGuard(),
+          stopped: undefined,
         };
         this.#shards.set(grant.shard, owned);
         this.#send(owned, snapshot.outbox);
@@ -148,15 +166,20 @@ export class Owner<D extends AnyDomain> {
       if (owned === undefined || owned.grant.epoch !== grant.epoch) {
         throw new StaleEpochError(grant.shard, grant.epoch, owned?.grant.epoch ?? -1);
       }
+      if (owned.stopped !== undefined) throw owned.stopped;
+      const violation = owned.guard.check(batch, owned.position);
+      if (violation !== undefined) throw this.#stop(owned, violation);
       try {
         await this.#apply(owned, batch);
+        owned.guard.acknowledged(batch);
       } catch (error) {
+        if (!(error instanceof TransportContractError)) owned.guard.rejected(batch, owned.position);
         if (error instanceof StaleEpochError) {
           this.#shards.delete(grant.shard);
           this.#observer.staleEpoch?.(grant.shard);
           this.#observer.ownership?.(grant.shard, owned.epoch, 'lost');
           this.#logger.warn({ shard: grant.shard, epoch: owned.epoch, current: error.currentEpoch }, 'fenced: another owner holds the shard');
-        } else {
+        } else if (!(error instanceof TransportContractError)) {
           this.#logger.error({ shard: grant.shard, err: error }, 'batch failed; it will be delivered again');
         }
         throw error;
@@ -186,6 +209,11 @@ export class Owner<D extends AnyDomain> {
     for (const delivery of batch) if (delivery.position > owned.position) keys.push(delivery.key);
     const loaded = keys.length > 0 ? await this.store.load(shard, keys) : EMPTY;
     const result = await applyBatch(this.domain, this.settings, { shard, position: owned.position, ids: owned.ids, marks: owned.marks }, batch, loaded);
+    if (result.violation !== undefined) {
+      owned.ids.remove(result.appliedIds);
+      owned.marks.restore(result.markUndo);
+      throw this.#stop(owned, result.violation);
+    }
     try {
       await this.#commit(owned, result);
     } catch (error) {
@@ -198,6 +226,15 @@ export class Owner<D extends AnyDomain> {
       throw error;
     }
     this.#announce(shard, batch.length, started, result);
+  }
+
+  /** Stops applying a shard whose transport broke its contract, loudly: log, observer, `stopped()`. */
+  #stop(owned: OwnedShard, detail: string): TransportContractError {
+    const error = new TransportContractError(this.#transport.name, owned.grant.shard, detail);
+    owned.stopped = error;
+    this.#observer.contractViolation?.(owned.grant.shard, error);
+    this.#logger.error({ shard: owned.grant.shard, transport: this.#transport.name, epoch: owned.epoch, err: error }, 'transport broke its contract: shard stopped, nothing more is applied');
+    return error;
   }
 
   /**

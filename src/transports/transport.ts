@@ -66,10 +66,11 @@ export interface Delivery extends TransportMessage {
 }
 
 /**
- * The highest position a transport may give, 2^37 (about 137 billion): follow-ups take
- * `position * 65536 + index` as their sequence number, which must stay a safe integer.
+ * The highest position a transport may give, 2^37 − 1 (about 137 billion): follow-ups take
+ * `position * 65536 + index` (index < 65536) as their sequence number, which must stay a
+ * safe integer (at most 2^53 − 1).
  */
-export const MAX_POSITION = 2 ** 37;
+export const MAX_POSITION = 2 ** 37 - 1;
 
 /**
  * What a full shard does to an enqueue: `block` waits for room, `reject` fails at once,

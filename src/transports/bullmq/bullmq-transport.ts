@@ -3,7 +3,8 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ClosedError, ConnectionError, QueueFullError, TimeoutError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
-import { openRedis, redact } from '../../common/redis.ts';
+import { openRedis } from '../../common/redis.ts';
+import { redact } from '../../common/urls.ts';
 import type {
   EnqueueOptions,
   EnqueueResult,

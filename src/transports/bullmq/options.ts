@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseOptions } from '../../common/options.ts';
-import { defaultRedisUrl } from '../../common/redis.ts';
+import { defaultRedisUrl } from '../../common/urls.ts';
 
 /** Most commands one job carries; a larger enqueue becomes several jobs, added atomically. */
 export const MESSAGES_PER_JOB = 1024;
