@@ -59,12 +59,14 @@ export class MemoryStateStore implements StateStore {
   async commit(shard: number, commit: ShardCommit): Promise<void> {
     const record = this.#record(shard);
     if (commit.epoch !== record.epoch) throw new StaleEpochError(shard, commit.epoch, record.epoch);
+    // A repeat of a commit that landed (its reply lost); before any commit there is none to repeat.
+    if (record.position >= 0 && commit.position <= record.position) return;
     for (const [key, state] of commit.changes) record.entities.set(key, state);
     record.position = commit.position;
     const window = this.#dedupeWindow;
     for (const id of commit.appliedIds) record.recentIds[record.next++ % window] = id;
-    for (const [origin, seq] of commit.marks) record.marks.set(origin, seq);
     for (const origin of commit.forgottenMarks) record.marks.delete(origin);
+    for (const [origin, seq] of commit.marks) record.marks.set(origin, seq);
     record.outbox = commit.outbox;
     for (const letter of commit.deadLetters) this.deadLetters.push(letter);
   }

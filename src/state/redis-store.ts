@@ -19,7 +19,9 @@ return { epoch, position, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('GET'
 `;
 
 /**
- * commit — writes one batch of a shard, or nothing when the epoch is not the current one.
+ * commit — writes one batch of a shard, or nothing when the epoch is not the current one or
+ * the position is not above the stored one (a repeat: ioredis sends a command again after
+ * a reconnect, so a commit whose reply was lost may arrive twice).
  * KEYS[1] meta hash  KEYS[2] state hash (entity key -> JSON)  KEYS[3] recent ids list
  * KEYS[4] outbox string  KEYS[5] origin marks hash (origin -> highest applied seq)
  * KEYS[6] dead letters list  KEYS[7] dead letters counter
@@ -27,11 +29,13 @@ return { epoch, position, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('GET'
  * ARGV[5] c changes  ARGV[6] i applied ids  ARGV[7] m raised marks  ARGV[8] d dead letters
  * ARGV[9] dead letters kept, then: c (key, JSON) pairs, i ids, m (origin, seq) pairs,
  * d letters (JSON), and the forgotten origins to the end
- * Returns { 1 } when written, { 0, current epoch } when refused.
+ * Returns { 1 } when written, { 2 } for a repeat left unwritten, { 0, current epoch } when refused.
  */
 const COMMIT = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
 if current ~= tonumber(ARGV[1]) then return { 0, current } end
+local stored = tonumber(redis.call('HGET', KEYS[1], 'position') or '-1')
+if stored >= 0 and tonumber(ARGV[2]) <= stored then return { 2 } end
 local function each(first, last, fn)
   for i = first, last, 200 do fn(i, math.min(i + 199, last)) end
 end
@@ -43,13 +47,13 @@ local forgottenFrom = lettersFrom + tonumber(ARGV[8])
 each(changesFrom, idsFrom - 1, function(a, b) redis.call('HSET', KEYS[2], unpack(ARGV, a, b)) end)
 each(idsFrom, marksFrom - 1, function(a, b) redis.call('RPUSH', KEYS[3], unpack(ARGV, a, b)) end)
 if marksFrom > idsFrom then redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1) end
+each(forgottenFrom, #ARGV, function(a, b) redis.call('HDEL', KEYS[5], unpack(ARGV, a, b)) end)
 each(marksFrom, lettersFrom - 1, function(a, b) redis.call('HSET', KEYS[5], unpack(ARGV, a, b)) end)
 each(lettersFrom, forgottenFrom - 1, function(a, b) redis.call('RPUSH', KEYS[6], unpack(ARGV, a, b)) end)
 if forgottenFrom > lettersFrom then
   redis.call('LTRIM', KEYS[6], -tonumber(ARGV[9]), -1)
   redis.call('INCRBY', KEYS[7], forgottenFrom - lettersFrom)
 end
-each(forgottenFrom, #ARGV, function(a, b) redis.call('HDEL', KEYS[5], unpack(ARGV, a, b)) end)
 redis.call('HSET', KEYS[1], 'position', ARGV[2])
 if ARGV[4] == '' then redis.call('DEL', KEYS[4]) else redis.call('SET', KEYS[4], ARGV[4]) end
 return { 1 }
@@ -72,7 +76,7 @@ export interface RedisStateStoreOptions {
 }
 
 type ClaimReply = [number, number, string[], string | null, string[]];
-type CommitReply = [1] | [0, number];
+type CommitReply = [1] | [2] | [0, number];
 
 /**
  * The shared state store: every shard's entities, last applied position, dedupe window,

@@ -39,7 +39,11 @@ export interface ShardCommit {
   readonly appliedIds: readonly string[];
   /** Origins whose highest applied `seq` the batch raised, with the new value. */
   readonly marks: ReadonlyMap<string, number>;
-  /** Origins the owner stopped tracking (least recently seen, beyond its limit); delete them. */
+  /**
+   * Origins the owner stopped tracking (least recently seen, beyond its limit); delete them
+   * before writing `marks`: an origin forgotten and then met again in the same batch is in
+   * both, and keeps its new mark.
+   */
   readonly forgottenMarks: readonly string[];
   /** Follow-ups not yet sent (earlier ones still unsent, then the batch's); replaces the shard's outbox. */
   readonly outbox: readonly OutboxMessage[];
@@ -66,11 +70,22 @@ export interface StateStore {
    * map may hold other entities too (the memory store returns its own map, unchanged).
    */
   load(shard: number, keys: readonly string[]): Promise<ReadonlyMap<string, unknown>>;
-  /** Writes a batch atomically; refuses with `StaleEpochError` when `commit.epoch` is not the shard's current epoch. */
+  /**
+   * Writes a batch atomically; refuses with `StaleEpochError` when `commit.epoch` is not the
+   * shard's current epoch. A commit whose position is at or below the position an earlier
+   * commit stored (under the current epoch) is a repeat of one that landed, sent again
+   * after its reply was lost: it changes nothing. Entity states are JSON values; keys, ids
+   * and origins may be any string.
+   */
   commit(shard: number, commit: ShardCommit): Promise<void>;
   /** Every entity of the domain (for inspection and tests; may be slow on large stores). */
   entries(): AsyncIterable<[key: string, state: unknown]>;
-  /** The recorded epoch and position of a shard, without claiming it. */
+  /**
+   * The recorded epoch and position of a shard, without claiming it: how an owner whose
+   * commit failed without saying whether it landed finds out (`{ epoch: 0, position: -1 }`
+   * for a shard never claimed).
+   */
   status(shard: number): Promise<{ epoch: number; position: number }>;
+  /** Releases what this instance holds; idempotent. */
   close(): Promise<void>;
 }
