@@ -80,7 +80,8 @@ export function buildProgram(io: CliIo, exit: (code: number) => void, input: Cli
       .argument('[json]', 'payload as JSON (default {})')
       .option('--request', 'wait for the reply and print it; a business rejection exits 5')
       .option('--stdin', 'read NDJSON commands from standard input, no faster than the queues accept; prints a summary (accepted, refused lines with number and reason) as the last line')
-      .option('--in-flight <commands>', 'with --stdin: sends awaiting their enqueue before reading pauses', positiveInt, 1024),
+      .option('--in-flight <commands>', 'with --stdin: sends awaiting their enqueue before reading pauses', positiveInt, 1024)
+      .addHelpText('after', '\nsend serves /metrics on a free port unless metrics.port is configured (or --no-metrics).'),
     SENDING_FLAGS,
   ).addHelpText('after', EXIT_CODES_HELP).action(async (type: string | undefined, key: string | undefined, json: string | undefined, options: { request?: boolean; stdin?: boolean; inFlight: number }, command: Command) => {
     if (options.stdin === true && (type !== undefined || options.request === true)) {
@@ -89,7 +90,9 @@ export function buildProgram(io: CliIo, exit: (code: number) => void, input: Cli
     const { sendCommand } = await import('./commands/send.ts');
     const args = [type, key, json].filter((arg): arg is string => arg !== undefined);
     const request = { args, request: options.request === true, stdin: options.stdin === true, inFlight: options.inFlight };
-    exit(await sendCommand(await configFrom(command, io.env, SENDING_FLAGS), request, input.stdin, (line) => io.out(`${line}\n`)));
+    // A free port unless configured: a send beside a consumer on the same host must not collide with its 9464.
+    const config = await configFrom(command, io.env, SENDING_FLAGS, { metrics: { port: 0 } });
+    exit(await sendCommand(config, request, input.stdin, (line) => io.out(`${line}\n`)));
   });
 
   addConfigFlags(
