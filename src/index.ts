@@ -9,8 +9,10 @@ export {
   type Handler,
   type HandlerContext,
   type Handlers,
+  type InternalCommandType,
   type Outcome,
   type PayloadOf,
+  type PublicCommandType,
   type ReplyOf,
   type StateOf,
 } from './core/domain.ts';
@@ -27,7 +29,7 @@ export {
   TimeoutError,
   TransportContractError,
 } from './core/errors.ts';
-export { murmur2, pickOwner, shardOf } from './core/router.ts';
+export { assignShards, murmur2, shardOf } from './core/router.ts';
 
 export { Producer, type CommandInput, type ProducerOptions, type Receipt, type SendOutcome } from './runtime/producer.ts';
 export { Owner, type OwnerOptions } from './runtime/owner.ts';

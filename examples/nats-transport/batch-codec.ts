@@ -1,15 +1,15 @@
 import type { Delivery, TransportMessage } from '../../src/index.ts';
 
-/**
- * Most commands one stream message carries. A command's position is
- * `streamSequence * POSITIONS_PER_MESSAGE + index`: strictly increasing within a shard,
- * the same on every redelivery, and a safe integer up to stream sequence 2^41.
- */
-export const POSITIONS_PER_MESSAGE = 4096;
+/** Most commands one stream message carries; a decoder refuses more as not ours. */
+export const MAX_COMMANDS_PER_MESSAGE = 4096;
 
-/** Header: commands in this stream message. */
+/** Header: commands in this stream message (0 for a marker, see `shard-log.ts`). */
 export const COUNT_HEADER = 'Shardline-Count';
-/** Header: commands ever enqueued to this shard's subject through this message (see `shard-log.ts`). */
+/**
+ * Header: commands ever enqueued to this shard's subject through this message. It never
+ * restarts, so a command's position is `total - count + index`: dense, strictly
+ * increasing within the shard, and the same on every redelivery.
+ */
 export const TOTAL_HEADER = 'Shardline-Total';
 
 /** One stream message's worth of an enqueue. */
@@ -19,7 +19,7 @@ export interface EncodedChunk {
 }
 
 /**
- * Encodes messages as few stream messages as fit `maxBytes` and {@link POSITIONS_PER_MESSAGE}.
+ * Encodes messages as few stream messages as fit `maxBytes` and {@link MAX_COMMANDS_PER_MESSAGE}.
  * JSON keeps any JavaScript string exact (lone surrogates included), which UTF-8 framing would not.
  */
 export function encodeChunks(messages: readonly TransportMessage[], maxBytes: number): EncodedChunk[] {
@@ -35,7 +35,7 @@ export function encodeChunks(messages: readonly TransportMessage[], maxBytes: nu
   for (const message of messages) {
     const part = JSON.stringify([message.key, message.value]);
     const size = Buffer.byteLength(part) + 1;
-    if (parts.length > 0 && (bytes + size > maxBytes || parts.length === POSITIONS_PER_MESSAGE)) flush();
+    if (parts.length > 0 && (bytes + size > maxBytes || parts.length === MAX_COMMANDS_PER_MESSAGE)) flush();
     parts.push(part);
     bytes += size;
   }
@@ -44,22 +44,20 @@ export function encodeChunks(messages: readonly TransportMessage[], maxBytes: nu
 }
 
 /**
- * Decodes one stream message into deliveries. A message that is not a batch this codec
- * wrote (someone published to the subject by hand) becomes one delivery carrying the raw
- * text, so that the owner dead-letters it as undecodable instead of the shard stalling.
+ * Decodes one stream message of `count` commands whose first position is `first`;
+ * `undefined` when it is not a batch this codec wrote with that count (someone published
+ * to the subject by hand).
  */
-export function decodeChunk(sequence: number, data: Uint8Array): Delivery[] {
-  const text = Buffer.from(data).toString();
-  const base = sequence * POSITIONS_PER_MESSAGE;
+export function decodeChunk(first: number, count: number, data: Uint8Array): Delivery[] | undefined {
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (Array.isArray(parsed) && parsed.length > 0 && parsed.length <= POSITIONS_PER_MESSAGE && parsed.every(isPair)) {
-      return parsed.map(([key, value], index) => ({ key, value, position: base + index }));
+    const parsed: unknown = JSON.parse(Buffer.from(data).toString());
+    if (Array.isArray(parsed) && parsed.length === count && count <= MAX_COMMANDS_PER_MESSAGE && parsed.every(isPair)) {
+      return parsed.map(([key, value], index) => ({ key, value, position: first + index }));
     }
   } catch {
-    // Not JSON: delivered raw below.
+    // Not JSON: not ours.
   }
-  return [{ key: '', value: text, position: base }];
+  return undefined;
 }
 
 function isPair(value: unknown): value is [string, string] {

@@ -56,7 +56,7 @@ export class BoundedEnqueue {
       const msgId = randomUUID();
       for (;;) {
         if (this.#closed) throw new ClosedError('nats transport');
-        const tail = await this.#log.tail(shard, chunk.count + reserve);
+        const tail = await this.#log.tail(shard);
         if (options.overflow === 'force' || tail.depth + chunk.count + reserve <= capacity) {
           if ((await this.#log.append(shard, chunk, tail, msgId)) !== 'conflict') break;
           if (performance.now() > raceDeadline) {

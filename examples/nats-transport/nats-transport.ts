@@ -35,11 +35,13 @@ interface Connected {
  * A shardline transport on NATS JetStream, written against shardline's public API only.
  *
  * - shard = the subject `<prefix>.<domain>.<shard>` of one stream per domain; one stream
- *   message per enqueued batch; position = stream sequence × 4096 + index in the batch;
+ *   message per enqueued batch; position = the shard's running total of commands before
+ *   the batch + index in it (dense from 0, up to `MAX_POSITION` per shard);
  * - bound = unacknowledged commands per subject, checked and appended atomically with
  *   JetStream's expected-last-subject-sequence (see `shard-log.ts`);
  * - ownership = a member heartbeat and one lease per shard in a KV bucket with a TTL,
- *   rendezvous hashing over live members; epoch = the KV revision that granted the lease;
+ *   capped rendezvous hashing (`assignShards`) over live members; epoch = the KV
+ *   revision that granted the lease;
  * - acknowledgement = purging the delivered messages from the stream.
  */
 export class NatsTransport implements Transport {

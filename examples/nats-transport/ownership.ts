@@ -1,4 +1,4 @@
-import { pickOwner, type ShardGrant, type Subscription } from '../../src/index.ts';
+import { assignShards, type ShardGrant, type Subscription } from '../../src/index.ts';
 import type { Lease, OwnershipBucket } from './ownership-bucket.ts';
 import { ShardRunner, type RunnerContext } from './shard-runner.ts';
 
@@ -10,8 +10,8 @@ interface Held {
 
 /**
  * One member's part in ownership. Every `heartbeatMs` it writes its heartbeat, reads the
- * live members, gives up the shards rendezvous hashing now assigns to someone else,
- * renews the rest, and takes the free shards assigned to it. A shard moves when its
+ * live members, gives up the shards `assignShards` (capped rendezvous hashing) now gives
+ * to someone else, renews the rest, and takes the free shards assigned to it. A shard moves when its
  * owner gives it up (within one heartbeat of a member joining or leaving) or when the
  * owner's lease expires (`leaseTtlMs` after it died). A runner stops delivering as soon as
  * its lease has gone `leaseTtlMs - heartbeatMs` without a successful renewal, before the
@@ -79,12 +79,13 @@ export class Ownership implements Subscription {
     } catch (error) {
       logger.warn({ member: this.#memberId, err: error }, 'heartbeat failed; leases are kept only while they can be renewed');
     }
+    const owners = members === undefined ? undefined : assignShards(members, settings.shards);
     // Giving a shard up waits for its delivery in hand; it is not awaited here, so that
     // one slow handler never delays the renewal of the other leases.
     await Promise.all(
       [...this.#held].map(async ([shard, held]) => {
         if (held.leaving !== undefined) return;
-        if (members !== undefined && pickOwner(members, shard) !== this.#memberId) {
+        if (owners !== undefined && owners[shard] !== this.#memberId) {
           void this.#giveUp(shard, held, true);
           return;
         }
@@ -98,9 +99,9 @@ export class Ownership implements Subscription {
         }
       }),
     );
-    if (members === undefined || this.#stopped) return;
+    if (owners === undefined || this.#stopped) return;
     const wanted = Array.from({ length: settings.shards }, (_, shard) => shard).filter(
-      (shard) => !this.#held.has(shard) && pickOwner(members, shard) === this.#memberId,
+      (shard) => !this.#held.has(shard) && owners[shard] === this.#memberId,
     );
     await Promise.all(wanted.map((shard) => this.#take(shard)));
   }
@@ -118,7 +119,7 @@ export class Ownership implements Subscription {
         this.#context,
         { shard, epoch: lease.epoch },
         () => held !== undefined && this.#trusted(held),
-        () => void (held && this.#giveUp(shard, held, true)),
+        (wasHeld) => void (held && this.#giveUp(shard, held, true, wasHeld)),
       );
       held = { lease, runner, leaving: undefined };
       this.#held.set(shard, held);
@@ -132,14 +133,18 @@ export class Ownership implements Subscription {
     return performance.now() < held.lease.sentAt + leaseTtlMs - heartbeatMs;
   }
 
-  /** Stops the runner, waits for its delivery in hand (up to `revokeTimeoutMs`), tells the handler, then (if `release`) frees the lease. */
-  #giveUp(shard: number, held: Held, release: boolean): Promise<void> {
+  /**
+   * Stops the runner, waits for its delivery in hand (up to `revokeTimeoutMs`), tells the
+   * handler (unless the grant was refused by `assigned` and so never held), then (if
+   * `release`) frees the lease.
+   */
+  #giveUp(shard: number, held: Held, release: boolean, revoke = true): Promise<void> {
     held.leaving ??= (async () => {
       held.runner.stop();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([held.runner.done, new Promise((resolve) => (timer = setTimeout(resolve, this.#context.settings.revokeTimeoutMs)))]);
       clearTimeout(timer);
-      await this.#context.handler.revoked(held.runner.grant).catch(() => undefined);
+      if (revoke) await this.#context.handler.revoked(held.runner.grant).catch(() => undefined);
       if (this.#held.get(shard) === held) this.#held.delete(shard);
       if (release) await this.#bucket.release(held.lease).catch(() => undefined);
     })();

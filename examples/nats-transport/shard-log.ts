@@ -1,5 +1,5 @@
-import { headers, StorageType, type JetStreamClient, type JetStreamManager, type MsgRequest, type StoredMsg } from 'nats';
-import { ConfigError, ConnectionError } from '../../src/index.ts';
+import { headers, StorageType, type JetStreamClient, type JetStreamManager, type MsgHdrs, type MsgRequest, type StoredMsg } from 'nats';
+import { ConfigError, ConnectionError, MAX_POSITION, ShardlineError } from '../../src/index.ts';
 import { COUNT_HEADER, TOTAL_HEADER, type EncodedChunk } from './batch-codec.ts';
 import { errorText } from './error-text.ts';
 import type { Names } from './names.ts';
@@ -12,26 +12,45 @@ const WRONG_LAST_SEQUENCE = 10071;
 export interface ShardTail {
   /** Stream sequence of the shard's newest message; 0 when the subject holds none. */
   readonly lastSequence: number;
-  /** Commands ever enqueued through that message, in the current run of the subject. */
+  /** Commands ever enqueued to the subject through that message. */
   readonly lastTotal: number;
-  /** Unacknowledged commands: exact, or an upper bound when it was enough to know it fits. */
+  /** Unacknowledged commands. */
   readonly depth: number;
+}
+
+/** A stream message's counts, read from its headers; `undefined` when it has none of ours. */
+export interface Counts {
+  readonly count: number;
+  readonly total: number;
+}
+
+/** The counts of a message shardline wrote, or `undefined` for anything else on the subject. */
+export function countsOf(header: MsgHdrs | undefined): Counts | undefined {
+  const count = Number(header?.get(COUNT_HEADER));
+  const total = Number(header?.get(TOTAL_HEADER));
+  if (!Number.isSafeInteger(count) || !Number.isSafeInteger(total) || count < 0 || total < count) return undefined;
+  return { count, total };
 }
 
 /**
  * The stream side of the transport: one stream per domain, one subject per shard, one
  * stream message per enqueued batch. Acknowledged messages are purged, so a shard's
- * subject holds exactly its unacknowledged commands.
+ * subject holds exactly its unacknowledged commands, plus at most one marker.
  *
  * Every message carries the running total of commands enqueued to its subject
  * (`Shardline-Total`), and is appended only if the subject's last message is still the one
  * the writer read (`expect.lastSubjectSequence`). Totals therefore grow by exactly each
- * message's count along the subject, and depth = total of the newest message − total
- * before the oldest one. Purges only remove the oldest messages, so a depth read before an
- * append is at least the depth at the moment the append lands: the bound is exact, never
- * exceeded, and conservative by at most what an owner acknowledged during the append.
- * When the subject empties, totals restart from 0; an append that read the old last
- * message then fails its expectation, so an old and a new run never mix.
+ * message's count along the subject, positions are `total - count + index` (dense, never
+ * reused), and depth = total of the newest message - total before the oldest one. Purges
+ * only remove the oldest messages, so a depth read before an append is at least the depth
+ * at the moment the append lands: the bound is never exceeded, and conservative by at
+ * most what an owner acknowledged during the append.
+ *
+ * The subject never empties once written, or the next writer would restart the totals
+ * (and the positions) from 0: acknowledging the newest message first appends a marker
+ * (count 0, the same total) behind it, and the purge keeps the marker. Positions run out
+ * at `MAX_POSITION` commands per shard over the stream's life (2^37: decades at a
+ * hundred commands a second); past it an enqueue throws `POSITIONS_EXHAUSTED`.
  */
 export class ShardLog {
   readonly #jsm: JetStreamManager;
@@ -48,12 +67,14 @@ export class ShardLog {
 
   /**
    * Creates the domain's stream, or checks that an existing one was made with the same
-   * shard count and capacity (they are recorded in its description): processes that
-   * disagree on either would route or bound differently.
+   * shard count, capacity and position encoding (recorded in its description): processes
+   * that disagree would route, bound or number commands differently.
    */
   async ensureStream(): Promise<void> {
     const { shards, capacity } = this.#settings;
-    const description = JSON.stringify({ shardline: { shards, capacity } });
+    // `positions` names the encoding: a stream written with stream-sequence positions must
+    // not be read with running totals (positions would go backwards against the store).
+    const description = JSON.stringify({ shardline: { shards, capacity, positions: 'running-total' } });
     const found = await this.#jsm.streams.info(this.#names.stream).catch((error: unknown) => {
       if (isNotFound(error)) return undefined;
       throw new ConnectionError(`JetStream stream ${this.#names.stream}`, errorText(error), { cause: error });
@@ -61,7 +82,7 @@ export class ShardLog {
     if (found !== undefined) {
       if (found.config.description !== description) {
         throw new ConfigError([
-          `nats.shards, nats.capacity: expected stream ${this.#names.stream} to have been made with ${description}, got ${found.config.description ?? 'no description'}; use the same values, another prefix, or delete the stream`,
+          `nats.shards, nats.capacity: expected stream ${this.#names.stream} to have been made with ${description}, got ${found.config.description ?? 'no description'}; use the same values, another prefix, or delete the stream (and reset the domain's state store, whose positions came from it)`,
         ]);
       }
       return;
@@ -79,23 +100,27 @@ export class ShardLog {
       });
   }
 
-  /**
-   * Reads the shard's tail. When the newest total alone shows that `wanted` more commands
-   * fit (the depth cannot exceed it), the oldest message is not read.
-   */
-  async tail(shard: number, wanted = Number.POSITIVE_INFINITY): Promise<ShardTail> {
+  /** Reads the shard's tail: its newest message and, for the depth, its oldest. */
+  async tail(shard: number): Promise<ShardTail> {
     for (;;) {
       const last = await this.#read(shard, { last_by_subj: this.#names.shard(shard) });
       if (last === undefined) return { lastSequence: 0, lastTotal: 0, depth: 0 };
-      const lastTotal = header(last, TOTAL_HEADER);
-      if (lastTotal + wanted <= this.#settings.capacity) return { lastSequence: last.seq, lastTotal, depth: lastTotal };
+      const newest = countsOf(last.header);
+      if (newest === undefined) {
+        throw new ShardlineError(
+          'FOREIGN_MESSAGE',
+          `shard ${shard}: expected the newest message of ${this.#names.shard(shard)} to be one shardline wrote, got one without its counts (sequence ${last.seq}); the owner drops it when it gets there`,
+          { retriable: true },
+        );
+      }
       const first = await this.#read(shard, { seq: 0, next_by_subj: this.#names.shard(shard) });
-      if (first === undefined) return { lastSequence: last.seq, lastTotal, depth: 0 };
-      // An oldest message newer than the last one read means the subject emptied in
-      // between and a new run of totals began: the two do not compare; read again.
-      if (first.seq > last.seq) continue;
-      const before = header(first, TOTAL_HEADER) - header(first, COUNT_HEADER);
-      return { lastSequence: last.seq, lastTotal, depth: Math.max(0, lastTotal - before) };
+      // An oldest message newer than the last one read means an owner acknowledged in
+      // between: read both again.
+      if (first === undefined || first.seq > last.seq) continue;
+      // A foreign message at the head has no counts: count the whole run as held (an over-estimate until it is dropped).
+      const oldest = countsOf(first.header);
+      const before = oldest === undefined ? 0 : oldest.total - oldest.count;
+      return { lastSequence: last.seq, lastTotal: newest.total, depth: Math.max(0, newest.total - before) };
     }
   }
 
@@ -105,14 +130,35 @@ export class ShardLog {
    * whose first attempt was stored (its answer lost) count once.
    */
   async append(shard: number, chunk: EncodedChunk, tail: ShardTail, msgId: string): Promise<number | 'conflict'> {
+    const total = tail.lastTotal + chunk.count;
+    if (total - 1 > MAX_POSITION) {
+      throw new ShardlineError(
+        'POSITIONS_EXHAUSTED',
+        `shard ${shard}: expected positions up to ${MAX_POSITION}, got ${total - 1}; recreate the stream and reset the domain's state store`,
+      );
+    }
+    return this.#publish(shard, chunk.data, { count: chunk.count, total }, tail.lastSequence, msgId);
+  }
+
+  /**
+   * Acknowledges every message of the shard up to and including `sequence`, whose total
+   * is `total`. When nothing newer was seen, a marker carrying `total` is appended behind
+   * it first (only if it is still the newest), so that the purge never empties the subject.
+   */
+  async acknowledge(shard: number, sequence: number, total: number, newerSeen: boolean): Promise<void> {
+    const marker = newerSeen ? 'conflict' : await this.#publish(shard, new Uint8Array(0), { count: 0, total }, sequence, undefined);
+    await this.#jsm.streams.purge(this.#names.stream, { filter: this.#names.shard(shard), seq: marker === 'conflict' ? sequence + 1 : marker });
+  }
+
+  async #publish(shard: number, data: Uint8Array, counts: Counts, after: number, msgId: string | undefined): Promise<number | 'conflict'> {
     const h = headers();
-    h.set(COUNT_HEADER, String(chunk.count));
-    h.set(TOTAL_HEADER, String(tail.lastTotal + chunk.count));
+    h.set(COUNT_HEADER, String(counts.count));
+    h.set(TOTAL_HEADER, String(counts.total));
     try {
-      const ack = await this.#js.publish(this.#names.shard(shard), chunk.data, {
+      const ack = await this.#js.publish(this.#names.shard(shard), data, {
         headers: h,
-        msgID: msgId,
-        expect: { lastSubjectSequence: tail.lastSequence },
+        ...(msgId === undefined ? {} : { msgID: msgId }),
+        expect: { lastSubjectSequence: after },
         timeout: this.#settings.requestTimeoutMs,
       });
       return ack.seq;
@@ -120,11 +166,6 @@ export class ShardLog {
       if ((error as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE) return 'conflict';
       throw new ConnectionError(`JetStream publish to ${this.#names.shard(shard)}`, errorText(error), { cause: error });
     }
-  }
-
-  /** Acknowledges: removes the shard's messages with a stream sequence below `sequence`. */
-  async purgeBefore(shard: number, sequence: number): Promise<void> {
-    await this.#jsm.streams.purge(this.#names.stream, { filter: this.#names.shard(shard), seq: sequence });
   }
 
   /**
@@ -140,11 +181,6 @@ export class ShardLog {
       throw new ConnectionError(`JetStream read of shard ${shard}`, errorText(error), { cause: error });
     }
   }
-}
-
-function header(message: StoredMsg, name: string): number {
-  const value = Number(message.header.get(name));
-  return Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }
 
 function isNotFound(error: unknown): boolean {

@@ -3,7 +3,7 @@ import type { Delivery, Logger, ShardGrant, ShardHandler } from '../../src/index
 import { decodeChunk } from './batch-codec.ts';
 import type { Names } from './names.ts';
 import type { NatsTransportSettings } from './options.ts';
-import type { ShardLog } from './shard-log.ts';
+import { countsOf, type ShardLog } from './shard-log.ts';
 
 /** What a runner needs from the transport around it. */
 export interface RunnerContext {
@@ -19,13 +19,17 @@ export interface RunnerContext {
 
 interface Chunk {
   readonly sequence: number;
+  /** Commands enqueued to the subject through this message. */
+  readonly total: number;
+  /** Empty for a message shardline did not write: it is dropped (acknowledged undelivered). */
   readonly deliveries: Delivery[];
 }
 
 /**
  * Runs one grant: tells the handler, reads the shard's subject with an ordered consumer
  * from its oldest message, and delivers in order, one batch at a time. What `deliver`
- * resolved is acknowledged by purging it from the stream; what it rejected stays at the
+ * resolved is acknowledged by purging it from the stream (behind a marker, see
+ * `shard-log.ts`); a message shardline did not write is dropped with a warning; what it rejected stays at the
  * head of the runner's buffer and is delivered again after `retryDelayMs`. The buffer
  * holds only unacknowledged messages, so it never outgrows the shard's bound.
  */
@@ -36,15 +40,20 @@ export class ShardRunner {
   readonly #context: RunnerContext;
   /** Whether the lease behind the grant can still be trusted; checked before every delivery. */
   readonly #trusted: () => boolean;
-  /** Called when the handler refused the grant (claim refused, or fenced by a newer epoch). */
-  readonly #onRefused: (runner: ShardRunner) => void;
+  /**
+   * Called when the handler refused the grant: its claim (`assigned` rejected, `held`
+   * false: the grant was never held) or a delivery (fenced by a newer epoch, `held` true).
+   */
+  readonly #onRefused: (held: boolean) => void;
   readonly #buffer: Chunk[] = [];
   #lastSequence = 0;
+  /** Total of the newest message of ours read; 0 before any (a subject that was never written). */
+  #lastTotal = 0;
   #active = true;
   #wake: (() => void) | undefined;
   #messages: ConsumerMessages | undefined;
 
-  constructor(context: RunnerContext, grant: ShardGrant, trusted: () => boolean, onRefused: (runner: ShardRunner) => void) {
+  constructor(context: RunnerContext, grant: ShardGrant, trusted: () => boolean, onRefused: (held: boolean) => void) {
     this.#context = context;
     this.grant = grant;
     this.#trusted = trusted;
@@ -65,7 +74,7 @@ export class ShardRunner {
     try {
       await handler.assigned(this.grant);
     } catch {
-      this.#refuse();
+      this.#refuse(false);
       return;
     }
     try {
@@ -82,11 +91,12 @@ export class ShardRunner {
           continue;
         }
         const taken = this.#take(retry);
+        const deliveries = taken.flatMap((chunk) => chunk.deliveries);
         try {
-          await handler.deliver(this.grant, taken.flatMap((chunk) => chunk.deliveries));
+          if (deliveries.length > 0) await handler.deliver(this.grant, deliveries);
         } catch (error) {
           if ((error as { code?: unknown }).code === 'STALE_EPOCH') {
-            this.#refuse();
+            this.#refuse(true);
             return;
           }
           retry = taken.length;
@@ -95,7 +105,7 @@ export class ShardRunner {
         }
         retry = 0;
         this.#buffer.splice(0, taken.length);
-        await this.#acknowledge(taken.at(-1)!.sequence);
+        await this.#acknowledge(taken.at(-1)!);
       }
     } finally {
       await this.#messages?.close().catch(() => undefined);
@@ -111,7 +121,19 @@ export class ShardRunner {
         callback: (message) => {
           if (message.seq <= this.#lastSequence) return;
           this.#lastSequence = message.seq;
-          this.#buffer.push({ sequence: message.seq, deliveries: decodeChunk(message.seq, message.data) });
+          const counts = countsOf(message.headers);
+          if (counts?.count === 0) {
+            // A marker keeping the running total after an acknowledgement: nothing to deliver.
+            this.#lastTotal = counts.total;
+            return;
+          }
+          const deliveries = counts === undefined ? undefined : decodeChunk(counts.total - counts.count, counts.count, message.data);
+          if (deliveries === undefined) {
+            logger.warn({ shard, sequence: message.seq }, 'dropping a message shardline did not write');
+          } else {
+            this.#lastTotal = counts!.total;
+          }
+          this.#buffer.push({ sequence: message.seq, total: this.#lastTotal, deliveries: deliveries ?? [] });
           this.#wakeUp();
         },
       });
@@ -137,20 +159,20 @@ export class ShardRunner {
     return taken;
   }
 
-  /** Purges through `sequence`. A failed purge is harmless: the next one covers it, and a new owner skips what was applied. */
-  async #acknowledge(sequence: number): Promise<void> {
+  /** Purges through `chunk`. A failed purge is harmless: the next one covers it, and a new owner skips what was applied. */
+  async #acknowledge(chunk: Chunk): Promise<void> {
     const { log, logger } = this.#context;
     try {
-      await log.purgeBefore(this.grant.shard, sequence + 1);
+      await log.acknowledge(this.grant.shard, chunk.sequence, chunk.total, this.#buffer.length > 0);
       this.#context.announceRoom(this.grant.shard);
     } catch (error) {
-      logger.warn({ shard: this.grant.shard, sequence, err: error }, 'acknowledgement (purge) failed; the next one covers it');
+      logger.warn({ shard: this.grant.shard, sequence: chunk.sequence, err: error }, 'acknowledgement (purge) failed; the next one covers it');
     }
   }
 
-  #refuse(): void {
+  #refuse(held: boolean): void {
     this.#active = false;
-    this.#onRefused(this);
+    this.#onRefused(held);
   }
 
   #wakeUp(): void {

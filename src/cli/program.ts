@@ -2,6 +2,7 @@
 // and each command load only what they use (bullmq, kafkajs, prom-client, pino, zod...).
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { BenchFlags } from './commands/bench.ts';
+import { addGatewayFlags } from './commands/gateway-flags.ts';
 import { addConfigFlags, configFrom, PRODUCER_FLAGS, SENDING_FLAGS } from '../config/flags.ts';
 import { describeError } from '../process/describe-error.ts';
 import { EXIT_CODES_HELP, ExitCode, exitCodeOf } from '../process/exit-codes.ts';
@@ -93,6 +94,18 @@ export function buildProgram(io: CliIo, exit: (code: number) => void, input: Cli
     // A free port unless configured: a send beside a consumer on the same host must not collide with its 9464.
     const config = await configFrom(command, io.env, SENDING_FLAGS, { metrics: { port: 0 } });
     exit(await sendCommand(config, request, input.stdin, (line) => io.out(`${line}\n`)));
+  });
+
+  addGatewayFlags(
+    addConfigFlags(
+      program
+        .command('gateway')
+        .description('serve POST /v1/{domain}/{type}/{key} (JSON payload) so services in any language can send commands; 202, or 200 with the reply for ?wait=true'),
+    ),
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
+    const { gatewayConfigFrom, runGateway } = await import('./commands/gateway.ts');
+    const { config, settings } = await gatewayConfigFrom(command, io.env);
+    exit(await runGateway(config, settings));
   });
 
   addConfigFlags(

@@ -25,6 +25,21 @@ export interface Command<P = unknown> {
   readonly seq?: number;
 }
 
+/** The origin of the follow-ups shard `shard`'s owner emits. */
+export function shardOrigin(shard: number): string {
+  return `~${shard}`;
+}
+
+const SHARD_ORIGIN = /^~(?:0|[1-9][0-9]*)$/;
+
+/**
+ * Whether `origin` says a shard's owner emitted the command. Producers' origins are
+ * base64url and never start with `~`; a writer with broker access can still claim one.
+ */
+export function isShardOrigin(origin: string | undefined): boolean {
+  return origin !== undefined && SHARD_ORIGIN.test(origin);
+}
+
 /** Encodes a command to the text a transport carries. */
 export function encodeCommand(command: Command): string {
   return JSON.stringify(command);
@@ -66,11 +81,16 @@ export class OutgoingCommand {
 /**
  * An upper bound of the UTF-8 length of `JSON.stringify(value)`, or `Infinity` once it
  * passes `limit` or meets anything a JSON round trip would change (a `Date`, a `Map`,
- * `NaN`, `undefined`, a class instance): then the caller encodes it to find out. Walking
- * a small plain payload costs a fraction of encoding it.
+ * `NaN`, `undefined`, a class instance) or anything that throws when read (a getter, a
+ * proxy): then the caller encodes it to find out. Never throws. Walking a small plain
+ * payload costs a fraction of encoding it.
  */
 export function jsonBytesUpperBound(value: unknown, limit: number): number {
-  return bound(value, limit, 0);
+  try {
+    return bound(value, limit, 0);
+  } catch {
+    return Infinity;
+  }
 }
 
 /** Each level of nesting may add this much before the walk gives up and lets JSON decide. */

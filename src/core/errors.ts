@@ -146,3 +146,15 @@ export class ClosedError extends ShardlineError {
     super('CLOSED', `${what} is closed`);
   }
 }
+
+/**
+ * `Name: message` of anything thrown, for messages and dead letters. Never throws, even
+ * for a thrown value whose `toString` does (a handler or a payload may throw anything).
+ */
+export function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } catch {
+    return `a thrown ${typeof error}`;
+  }
+}

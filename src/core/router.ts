@@ -1,7 +1,7 @@
 /**
- * Key → shard routing. `murmur2` is the exact function of Kafka's Java client
- * (`org.apache.kafka.common.utils.Utils.murmur2`) and `shardOf` is its default
- * partitioner for keyed records, so shard n of shardline is partition n of Kafka.
+ * Key → shard routing, and shard → member assignment. `murmur2` is the exact function of
+ * Kafka's Java client (`org.apache.kafka.common.utils.Utils.murmur2`) and `shardOf` is its
+ * default partitioner for keyed records, so shard n of shardline is partition n of Kafka.
  */
 
 const SEED = 0x9747b28c;
@@ -61,21 +61,61 @@ function asciiIntoScratch(key: string): number {
   return key.length;
 }
 
+/** How strongly `member` wants `shard`: the rendezvous score, murmur2 of `member/shard`. */
+function score(member: string, shard: number): number {
+  return murmur2(Buffer.from(`${member}/${shard}`)) >>> 0;
+}
+
 /**
- * Rendezvous hashing: the member with the highest murmur2 of `member/shard` owns the
- * shard (ties go to the smaller name). Every process computes it from the same member
- * list, so they agree without talking, and a join or leave moves only the shards the
- * joiner wins or the leaver held. Transports that pick owners themselves share it.
+ * Which member owns each shard: rendezvous hashing with capped loads. Every member gets
+ * ⌊S/N⌋ or ⌈S/N⌉ of the S shards when N ≤ S (one or none when N > S), so a joiner is
+ * never left empty. Pairs (member, shard) are taken in descending order of their
+ * rendezvous score (ties: smaller member, then smaller shard), and a shard goes to the
+ * first member of its pairs that still has room; at most `S mod N` members may take the
+ * extra shard. So a shard stays with the member that ranks it highest whenever that
+ * member is not full of shards it ranks even higher, and a join or leave moves mostly the
+ * shards the joiner takes or the leaver held (`test/core/shard-assignment.property.test.ts`).
+ *
+ * Every process computes the same answer from the same member set, in any order, without
+ * talking. `undefined` for every shard when there are no members.
  */
-export function pickOwner(members: readonly string[], shard: number): string | undefined {
-  let best: string | undefined;
-  let bestScore = -1;
-  for (const member of members) {
-    const score = murmur2(Buffer.from(`${member}/${shard}`)) >>> 0;
-    if (score > bestScore || (score === bestScore && best !== undefined && member < best)) {
-      bestScore = score;
-      best = member;
-    }
+export function assignShards(members: readonly string[], shardCount: number): (string | undefined)[] {
+  if (!Number.isInteger(shardCount) || shardCount < 1) {
+    throw new RangeError(`Expected shardCount to be an integer >= 1, got ${String(shardCount)}`);
   }
-  return best;
+  const owners = new Array<string | undefined>(shardCount).fill(undefined);
+  const unique = [...new Set(members)].sort();
+  if (unique.length === 0) return owners;
+  const floor = Math.floor(shardCount / unique.length);
+  const extra = shardCount % unique.length;
+  const pairs: { score: number; member: number; shard: number }[] = [];
+  unique.forEach((member, index) => {
+    for (let shard = 0; shard < shardCount; shard++) pairs.push({ score: score(member, shard), member: index, shard });
+  });
+  pairs.sort((a, b) => b.score - a.score || a.member - b.member || a.shard - b.shard);
+  const loads = new Array<number>(unique.length).fill(0);
+  let withExtra = 0;
+  let left = shardCount;
+  for (const { member, shard } of pairs) {
+    if (owners[shard] !== undefined) continue;
+    const load = loads[member]!;
+    if (load > floor || (load === floor && withExtra === extra)) continue;
+    owners[shard] = unique[member];
+    loads[member] = load + 1;
+    if (load === floor) withExtra++;
+    if (--left === 0) break;
+  }
+  return owners;
+}
+
+let lastAssignment: { key: string; owners: (string | undefined)[] } | undefined;
+
+/**
+ * The owner of one shard under {@link assignShards}. Transports that ask shard by shard
+ * in a loop get the whole assignment computed once per member set.
+ */
+export function pickOwner(members: readonly string[], shard: number, shardCount: number): string | undefined {
+  const key = JSON.stringify([shardCount, [...new Set(members)].sort()]);
+  if (lastAssignment?.key !== key) lastAssignment = { key, owners: assignShards(members, shardCount) };
+  return lastAssignment.owners[shard];
 }

@@ -12,7 +12,8 @@ const cents = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 /**
  * The example domain: bank accounts. A transfer never holds two accounts at once: it
  * debits the source (rejected on insufficient funds), then emits a credit to the target;
- * a credit to an account that is not open emits a refund back to the source.
+ * a credit to an account that is not open emits a refund back to the source. `credit`
+ * and `refund` are internal: producers send `open`, `deposit`, `withdraw` and `transfer`.
  */
 export const accounts = defineDomain({
   name: 'accounts',
@@ -25,6 +26,8 @@ export const accounts = defineDomain({
     credit: z.object({ from: z.string().min(1).max(1024), amount: cents }),
     refund: z.object({ to: z.string().min(1).max(1024), amount: cents }),
   },
+  // Only transfers and credits emit these: a producer that could send a credit would mint money.
+  internal: ['credit', 'refund'],
 }).handle({
   open(state, { initialBalance }, ctx) {
     if (state.open) ctx.reject('account already open');

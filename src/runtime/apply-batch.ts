@@ -1,14 +1,17 @@
-import { decodeCommand, OutgoingCommand, type Command } from '../core/command.ts';
+import { decodeCommand, isShardOrigin, OutgoingCommand, shardOrigin, type Command } from '../core/command.ts';
 import type { AnyDomain, HandlerContext } from '../core/domain.ts';
-import { InvalidCommandError, Rejected } from '../core/errors.ts';
+import { describeError, InvalidCommandError, Rejected } from '../core/errors.ts';
 import type { DeadLetter } from '../state/dead-letters.ts';
 import type { OutboxMessage } from '../state/state-store.ts';
+import { shardOf } from '../core/router.ts';
 import type { Delivery } from '../transports/transport.ts';
 import type { IdWindow } from './id-window.ts';
 import type { OriginMarks } from './origin-marks.ts';
 import type { ApplyOutcome } from './observer.ts';
 import type { OwnerSettings } from './options.ts';
 import type { Reply } from '../common/replies.ts';
+import { showValue } from '../common/options.ts';
+import { checkKey, encodeChecked, loneSurrogateOf, parsePayload } from './command-checks.ts';
 
 /** Everything one batch did, ready to be committed and then announced. */
 export interface BatchResult {
@@ -39,6 +42,8 @@ export interface BatchResult {
 /** The shard's standing before the batch. */
 export interface ShardCursor {
   readonly shard: number;
+  /** The transport's shard count: a command whose key routes elsewhere is not this shard's to apply. */
+  readonly shardCount: number;
   readonly position: number;
   readonly ids: IdWindow;
   readonly marks: OriginMarks;
@@ -58,6 +63,9 @@ class Rejection {
     this.details = details;
   }
 }
+
+/** Characters of a too large command's value kept in its dead letter: enough to tell what it was. */
+const DEAD_LETTER_SAMPLE = 1024;
 
 /** Follow-ups one command may emit; their `seq` is `position * MAX_EMITS + index`. */
 const MAX_EMITS = 65_536;
@@ -89,7 +97,7 @@ export async function applyBatch(
     counts: new Map(),
     sentAt: [],
   };
-  const ctx = new BatchContext(domain, cursor.shard);
+  const ctx = new BatchContext(domain, cursor.shard, settings.maxCommandBytes);
 
   for (const delivery of batch) {
     if (delivery.position <= cursor.position) {
@@ -102,12 +110,24 @@ export async function applyBatch(
       continue;
     }
     // A command handed through from a producer in this process needs no decoding and was
-    // validated by that producer; anything else is decoded and checked here.
+    // validated by that producer; anything else is measured, decoded and checked here.
+    const local = delivery.command;
+    if (local === undefined) {
+      const value = delivery.value;
+      const limit = settings.maxCommandBytes;
+      // A UTF-16 code unit is at most 3 UTF-8 bytes: only a long value needs counting.
+      if (value.length * 3 > limit) {
+        const bytes = Buffer.byteLength(value);
+        if (bytes > limit) {
+          deadLetter(result, cursor.shard, delivery, undefined, `too large: ${bytes} bytes, over maxCommandBytes ${limit}`, 0, value.slice(0, DEAD_LETTER_SAMPLE));
+          continue;
+        }
+      }
+    }
     if (delivery.unreadable !== undefined) {
       deadLetter(result, cursor.shard, delivery, undefined, `foreign: ${delivery.unreadable}`, 0);
       continue;
     }
-    const local = delivery.command;
     let command: Command;
     if (local !== undefined) {
       command = local;
@@ -122,6 +142,21 @@ export async function applyBatch(
     if (command.key !== delivery.key) {
       deadLetter(result, cursor.shard, delivery, undefined, `decode: command key ${JSON.stringify(command.key)} differs from the message key ${JSON.stringify(delivery.key)}`, 0);
       continue;
+    }
+    if (local === undefined) {
+      const lone = loneSurrogateOf(command.key);
+      if (lone !== undefined) {
+        deadLetter(result, cursor.shard, delivery, command, `decode: key is not well-formed UTF-16: ${lone}`, 0);
+        continue;
+      }
+      // Another program can write any key into any shard's queue: applied here, that entity
+      // would have two writers (this owner and its own shard's).
+      const home = shardOf(command.key, cursor.shardCount);
+      if (home !== cursor.shard) {
+        deadLetter(result, cursor.shard, delivery, command, `foreign: key ${JSON.stringify(command.key)} belongs to shard ${home} of ${cursor.shardCount}, delivered on shard ${cursor.shard}`, 0);
+        reply(result, command, { id: command.id, ok: false, failed: `delivered on the wrong shard (${cursor.shard}, not ${home})` });
+        continue;
+      }
     }
     // Marks and ids are updated now so a repeat later in this batch is caught; the owner
     // puts them back if the batch's commit fails.
@@ -144,21 +179,45 @@ export async function applyBatch(
       reply(result, command, { id: command.id, ok: false, failed: 'unknown command type' });
       continue;
     }
+    if (domain.internal.has(command.type) && !isShardOrigin(command.origin)) {
+      const from = command.origin === undefined ? 'a writer that gave no origin' : `origin ${JSON.stringify(command.origin)}`;
+      const reason = `forbidden: ${command.type} is internal to domain ${domain.name}: applied only when a shard emits it, got it from ${from}`;
+      deadLetter(result, cursor.shard, delivery, command, reason, 0);
+      reply(result, command, { id: command.id, ok: false, failed: reason });
+      continue;
+    }
+    // From here on the domain's own code runs (schema refinements, `initial`, the handler):
+    // whatever it throws ends in a dead letter, never out of this function, since the
+    // marks and ids above already count the command as applied.
     let payload = command.payload;
     if (settings.validateAtOwner && local === undefined) {
-      const parsed = domain.schemas[command.type]!.safeParse(payload);
-      if (!parsed.success) {
-        const reason = `decode: payload does not match the schema of ${command.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+      let reason: string | undefined;
+      try {
+        const parsed = domain.schemas[command.type]!.safeParse(payload);
+        if (parsed.success) payload = parsed.data;
+        else reason = `decode: payload does not match the schema of ${command.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+      } catch (error) {
+        reason = `decode: checking the payload against the schema of ${command.type} threw ${describeError(error)}`;
+      }
+      if (reason !== undefined) {
         deadLetter(result, cursor.shard, delivery, command, reason, 0);
         reply(result, command, { id: command.id, ok: false, failed: reason });
         continue;
       }
-      payload = parsed.data;
     }
     // Entity states are never undefined (handlers must return one), so a miss is undefined.
     let state = result.changes.get(command.key);
     if (state === undefined) state = loaded.get(command.key);
-    if (state === undefined) state = domain.initial(command.key);
+    if (state === undefined) {
+      try {
+        state = domain.initial(command.key);
+      } catch (error) {
+        const reason = `initial state of key ${JSON.stringify(command.key)} threw ${describeError(error)}`;
+        deadLetter(result, cursor.shard, delivery, command, reason, 0);
+        reply(result, command, { id: command.id, ok: false, failed: reason });
+        continue;
+      }
+    }
 
     for (let attempt = 1; ; attempt++) {
       const emitted = ctx.reset(command, delivery.position);
@@ -184,7 +243,7 @@ export async function applyBatch(
           break;
         }
         if (attempt >= settings.maxAttempts) {
-          const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          const message = describeError(error);
           deadLetter(result, cursor.shard, delivery, command, message, attempt);
           reply(result, command, { id: command.id, ok: false, failed: message });
           break;
@@ -218,13 +277,15 @@ function newCommandAt(delivery: Delivery, cursor: ShardCursor): string | undefin
 class BatchContext implements HandlerContext<AnyDomain['schemas']> {
   readonly #domain: AnyDomain;
   readonly shard: number;
+  readonly #maxCommandBytes: number;
   #command!: Command;
   position = 0;
   #emitted: OutboxMessage[] = [];
 
-  constructor(domain: AnyDomain, shard: number) {
+  constructor(domain: AnyDomain, shard: number, maxCommandBytes: number) {
     this.#domain = domain;
     this.shard = shard;
+    this.#maxCommandBytes = maxCommandBytes;
   }
 
   /** Points the context at `command`; returns the list its emits go to. */
@@ -252,26 +313,34 @@ class BatchContext implements HandlerContext<AnyDomain['schemas']> {
   }
 
   emit(type: string, key: string, payload: unknown): void {
-    const schema = Object.hasOwn(this.#domain.schemas, type) ? this.#domain.schemas[type] : undefined;
-    if (schema === undefined) throw new InvalidCommandError('type', `emit: unknown command type ${JSON.stringify(type)}`);
-    if (typeof key !== 'string' || key.length === 0) throw new InvalidCommandError('key', `emit: expected a non-empty string, got ${typeof key}`);
-    const parsed = schema.safeParse(payload);
-    if (!parsed.success) throw new InvalidCommandError('payload', `emit ${type}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
-    const parent = this.#command;
     const index = this.#emitted.length;
     if (index >= MAX_EMITS) throw new InvalidCommandError('emit', `at most ${MAX_EMITS} follow-ups per command`);
+    try {
+      this.#emitted.push(this.#followUp(type, key, payload, index));
+    } catch (error) {
+      if (!(error instanceof InvalidCommandError)) throw error;
+      throw new InvalidCommandError(error.field, `emit ${showValue(type)}: ${error.reason}`, { cause: error.cause });
+    }
+  }
+
+  /** The follow-up `emit` asks for, checked as a producer checks its commands. */
+  #followUp(type: string, key: string, payload: unknown, index: number): OutgoingCommand {
+    const schema = typeof type === 'string' && Object.hasOwn(this.#domain.schemas, type) ? this.#domain.schemas[type] : undefined;
+    if (schema === undefined) throw new InvalidCommandError('type', `unknown command type ${showValue(type)}`);
+    checkKey(key);
+    const parent = this.#command;
     // Origin and seq come from this shard and position, so a new owner resending the
     // outbox after a crash is recognised at the target as a resend.
     const followUp: Command = {
       id: `${parent.id}.${index}`,
       type,
       key,
-      payload: parsed.data,
+      payload: parsePayload(schema, payload),
       sentAt: parent.sentAt,
-      origin: `~${this.shard}`,
+      origin: shardOrigin(this.shard),
       seq: this.position * MAX_EMITS + index,
     };
-    this.#emitted.push(new OutgoingCommand(followUp));
+    return new OutgoingCommand(followUp, encodeChecked(followUp, this.#maxCommandBytes));
   }
 
   reject(reason: string, details?: Record<string, unknown>): never {
@@ -299,12 +368,13 @@ function deadLetter(
   command: Command | undefined,
   error: string,
   attempts: number,
+  value = delivery.value,
 ): void {
   count(result, command?.type ?? '(undecodable)', 'failed');
   result.deadLetters.push({
     shard,
     position: delivery.position,
-    value: delivery.value,
+    value,
     ...(command === undefined ? {} : { id: command.id, type: command.type, key: command.key }),
     error,
     attempts,

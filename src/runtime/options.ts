@@ -3,6 +3,9 @@ import { z } from 'zod';
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 
+/** Largest encoded command, in bytes, that producers send and owners apply by default. */
+const DEFAULT_MAX_COMMAND_BYTES = 64 * 1024;
+
 /** Producer tuning; every field has a default. */
 export const producerSettingsSchema = z.object({
   /** What a full shard does to `send`: wait (`block`) or throw `QueueFullError` (`reject`). */
@@ -12,7 +15,7 @@ export const producerSettingsSchema = z.object({
   /** How long `request()` waits for its reply, enqueue included. */
   requestTimeoutMs: positiveInt.default(30_000),
   /** Largest encoded command accepted, in bytes. */
-  maxCommandBytes: positiveInt.default(64 * 1024),
+  maxCommandBytes: positiveInt.default(DEFAULT_MAX_COMMAND_BYTES),
   /** How long a shard's batch waits for more commands; 0 batches only what is sent in the same tick. */
   lingerMs: nonNegativeInt.default(0),
   /** Most commands per enqueue. */
@@ -36,6 +39,14 @@ export const ownerSettingsSchema = z.object({
   dedupeWindow: positiveInt.default(10_000),
   /** Origins (producers, emitting shards) per shard whose highest `seq` is tracked; the least recently seen are forgotten beyond it. */
   maxOrigins: positiveInt.default(10_000),
+  /**
+   * Largest delivered command applied, in UTF-8 bytes of its encoding; a larger one is
+   * dead-lettered undecoded (a foreign writer is not bound by any producer's limit), and a
+   * handler's `ctx.emit` of a larger follow-up throws `InvalidCommandError`. Commands a
+   * producer of this process handed through the memory transport unencoded were checked
+   * against that producer's limit instead.
+   */
+  maxCommandBytes: positiveInt.default(DEFAULT_MAX_COMMAND_BYTES),
   /** Check each payload against its schema again at the owner (commands may come from other producers). */
   validateAtOwner: z.boolean().default(true),
   /**

@@ -208,7 +208,7 @@ export class Owner<D extends AnyDomain> {
     const keys: string[] = [];
     for (const delivery of batch) if (delivery.position > owned.position) keys.push(delivery.key);
     const loaded = keys.length > 0 ? await this.store.load(shard, keys) : EMPTY;
-    const result = await applyBatch(this.domain, this.settings, { shard, position: owned.position, ids: owned.ids, marks: owned.marks }, batch, loaded);
+    const result = await applyBatch(this.domain, this.settings, { shard, shardCount: this.#shardCount, position: owned.position, ids: owned.ids, marks: owned.marks }, batch, loaded);
     if (result.violation !== undefined) {
       owned.ids.remove(result.appliedIds);
       owned.marks.restore(result.markUndo);

@@ -1,17 +1,14 @@
-import { IdGenerator, jsonBytesUpperBound, OutgoingCommand, type Command } from '../core/command.ts';
-import type { AnyDomain, CommandType, PayloadOf, ReplyOf } from '../core/domain.ts';
+import { IdGenerator, OutgoingCommand, type Command } from '../core/command.ts';
+import type { AnyDomain, PayloadOf, PublicCommandType, ReplyOf } from '../core/domain.ts';
 import { ClosedError, CommandFailedError, InvalidCommandError, Rejected, TimeoutError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
-import { z } from 'zod';
 import type { Transport, TransportInfo } from '../transports/transport.ts';
 import type { RuntimeObserver } from './observer.ts';
-import { describeIssues, parseOptions } from '../common/options.ts';
+import { parseOptions, showValue } from '../common/options.ts';
+import { checkKey, encodeChecked, parsePayload } from './command-checks.ts';
 import { producerSettingsSchema, type ProducerSettings } from './options.ts';
 import { MemoryReplyBus, type Reply, type ReplyBus } from '../common/replies.ts';
 import { ShardSender } from './sender.ts';
-
-/** Longest entity key accepted, in UTF-16 code units. */
-const MAX_KEY_LENGTH = 1024;
 
 export interface ProducerOptions<D extends AnyDomain> extends Partial<ProducerSettings> {
   readonly domain: D;
@@ -27,10 +24,10 @@ export interface Receipt {
   readonly shard: number;
 }
 
-/** One command for {@link Producer.sendMany}. */
+/** One command for {@link Producer.sendMany}: any type but the domain's internal ones. */
 export type CommandInput<D extends AnyDomain> = {
-  [K in CommandType<D>]: { readonly type: K; readonly key: string; readonly payload: PayloadOf<D, K> };
-}[CommandType<D>];
+  [K in PublicCommandType<D>]: { readonly type: K; readonly key: string; readonly payload: PayloadOf<D, K> };
+}[PublicCommandType<D>];
 
 /** Per-command result of {@link Producer.sendMany}: refused commands do not stop the others. */
 export type SendOutcome = ({ readonly ok: true } & Receipt) | { readonly ok: false; readonly error: Error };
@@ -116,7 +113,7 @@ export class Producer<D extends AnyDomain> {
   }
 
   /** Enqueues one command; resolves once its shard's queue holds it. */
-  send<K extends CommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
+  send<K extends PublicCommandType<D>>(type: K, key: string, payload: PayloadOf<D, K>): Promise<Receipt> {
     if (this.#sender === undefined || this.#waiting > 0) return this.#inOrder(false, () => this.#sendNow(type, key, payload));
     try {
       return this.#sendNow(type, key, payload);
@@ -135,12 +132,18 @@ export class Producer<D extends AnyDomain> {
    * invalid one gets its `InvalidCommandError` in the result at its index.
    */
   sendMany(commands: readonly CommandInput<D>[]): Promise<SendOutcome[]> {
+    if (!Array.isArray(commands)) {
+      return Promise.reject(new InvalidCommandError('commands', `expected an array of { type, key, payload }, got ${showValue(commands)}`));
+    }
     return this.#inOrder(false, () => {
       const outcomes = new Array<SendOutcome>(commands.length);
       const byShard = new Map<number, { indexes: number[]; prepared: Prepared[] }>();
       const sentAt = Date.now();
       commands.forEach((input, index) => {
         try {
+          if (typeof input !== 'object' || input === null) {
+            throw new InvalidCommandError('command', `expected an object { type, key, payload }, got ${showValue(input)}`);
+          }
           const prepared = this.#prepare(input.type, input.key, input.payload, undefined, sentAt);
           let group = byShard.get(prepared.shard);
           if (group === undefined) byShard.set(prepared.shard, (group = { indexes: [], prepared: [] }));
@@ -168,34 +171,39 @@ export class Producer<D extends AnyDomain> {
 
   /**
    * Sends one command and resolves with its handler's reply once the owner applied it.
-   * Rejects with `Rejected` (business refusal), `CommandFailedError` (dead-lettered) or
-   * `TimeoutError` (no reply within `timeoutMs`, enqueue included).
+   * Rejects with `Rejected` (business refusal), `CommandFailedError` (dead-lettered),
+   * `TimeoutError` (no reply within `timeoutMs`, a wait for room in a full shard
+   * included: the enqueue may still go through later) or the enqueue's own error
+   * (`QueueFullError`, `TimeoutError` of the enqueue).
    */
-  request<K extends CommandType<D>>(
+  request<K extends PublicCommandType<D>>(
     type: K,
     key: string,
     payload: PayloadOf<D, K>,
     options: { timeoutMs?: number } = {},
   ): Promise<ReplyOf<D, K>> {
-    return this.#inOrder(true, async () => {
+    return this.#inOrder(true, () => {
       const prepared = this.#prepare(type, key, payload, this.#address);
       const id = prepared.source.id;
       const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
-      const reply = new Promise<unknown>((resolve, reject) => {
+      // One promise, the caller's, settled by whichever comes first: the reply (it may
+      // arrive before the enqueue is acknowledged), the timeout (it may pass while the
+      // enqueue waits for room), or the enqueue's failure. A second promise rejected
+      // before the caller awaited it would be an unhandled rejection, fatal to the process.
+      return new Promise<ReplyOf<D, K>>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.#requests.delete(id);
           reject(new TimeoutError('request', timeoutMs, `no reply to ${type} ${id} for key ${JSON.stringify(key)}`));
         }, timeoutMs);
-        this.#requests.set(id, { resolve, reject, timer });
+        const pending: PendingRequest = { resolve: resolve as (value: unknown) => void, reject, timer };
+        this.#requests.set(id, pending);
+        this.#sender!.send(prepared.shard, [prepared]).then(undefined, (error: unknown) => {
+          if (this.#requests.get(id) !== pending) return;
+          this.#requests.delete(id);
+          clearTimeout(timer);
+          reject(error as Error);
+        });
       });
-      try {
-        await this.#sender!.send(prepared.shard, [prepared]);
-      } catch (error) {
-        clearTimeout(this.#requests.get(id)?.timer);
-        this.#requests.delete(id);
-        throw error;
-      }
-      return reply as Promise<ReplyOf<D, K>>;
     });
   }
 
@@ -255,28 +263,15 @@ export class Producer<D extends AnyDomain> {
 
   #prepare(type: string, key: string, payload: unknown, replyTo: string | undefined, sentAt = Date.now()): Prepared {
     if (this.#closed) throw new ClosedError('producer');
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new InvalidCommandError('key', `expected a non-empty string, got ${describe(key)}`);
-    }
-    if (key.length > MAX_KEY_LENGTH) {
-      throw new InvalidCommandError('key', `expected at most ${MAX_KEY_LENGTH} characters, got ${key.length}`);
-    }
-    const schema = Object.hasOwn(this.domain.schemas, type) ? this.domain.schemas[type] : undefined;
+    checkKey(key);
+    const schema = typeof type === 'string' && Object.hasOwn(this.domain.schemas, type) ? this.domain.schemas[type] : undefined;
     if (schema === undefined) {
-      const known = Object.keys(this.domain.schemas).join(', ');
-      throw new InvalidCommandError('type', `unknown command type ${JSON.stringify(type)} for domain ${this.domain.name}; expected one of ${known}`);
+      throw new InvalidCommandError('type', `unknown command type ${showValue(type)} for domain ${this.domain.name}; expected one of ${this.#sendable()}`);
     }
-    let data: unknown;
-    try {
-      data = schema.parse(payload);
-    } catch (error) {
-      if (!(error instanceof z.ZodError)) throw error;
-      // Parsed again on this rare path only, so that each issue names the value it got.
-      const detailed = schema.safeParse(payload, { reportInput: true }).error ?? error;
-      const issue = detailed.issues[0]!;
-      const field = ['payload', ...issue.path.map(String)].join('.');
-      throw new InvalidCommandError(field, describeIssues(detailed, 'payload').join('; '), { cause: detailed });
+    if (this.domain.internal.has(type)) {
+      throw new InvalidCommandError('type', `${type} is internal to domain ${this.domain.name}: only its handlers emit it (ctx.emit); a producer may send ${this.#sendable()}`);
     }
+    const data = parsePayload(schema, payload);
     const seq = this.#ids.nextSeq();
     const id = this.#ids.idOf(seq);
     const origin = this.#ids.origin;
@@ -284,19 +279,14 @@ export class Producer<D extends AnyDomain> {
       replyTo === undefined
         ? { id, type, key, payload: data, sentAt, origin, seq }
         : { id, type, key, payload: data, sentAt, replyTo, origin, seq };
-    const limit = this.settings.maxCommandBytes;
-    if (jsonBytesUpperBound(command, limit) <= limit) return new Prepared(command, shardOf(key, this.#info!.shardCount), undefined);
-    // Near the limit, or not plain JSON: encode to measure. Such a command travels encoded
-    // on every transport (memory too), so its payload arrives the same way everywhere.
-    let value: string;
-    try {
-      value = JSON.stringify(command);
-    } catch (error) {
-      throw new InvalidCommandError('payload', `cannot be encoded as JSON: ${(error as Error).message}`, { cause: error });
-    }
-    const bytes = Buffer.byteLength(value);
-    if (bytes > limit) throw new InvalidCommandError('size', `encoded command is ${bytes} bytes, over maxCommandBytes ${limit}`);
-    return new Prepared(command, shardOf(key, this.#info!.shardCount), value);
+    // Near the limit, or not plain JSON, the command is encoded now and travels encoded on
+    // every transport (memory too), so its payload arrives the same way everywhere.
+    return new Prepared(command, shardOf(key, this.#info!.shardCount), encodeChecked(command, this.settings.maxCommandBytes));
+  }
+
+  /** The command types this producer may send, for messages. */
+  #sendable(): string {
+    return Object.keys(this.domain.schemas).filter((type) => !this.domain.internal.has(type)).join(', ');
   }
 
   #onReplies(replies: readonly Reply[]): void {
@@ -310,10 +300,4 @@ export class Producer<D extends AnyDomain> {
       else pending.reject(new CommandFailedError(reply.id, reply.failed));
     }
   }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  return typeof value;
 }

@@ -1,6 +1,14 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { defineDomain, type CommandType, type PayloadOf, type ReplyOf, type StateOf } from '../../src/core/domain.ts';
+import {
+  defineDomain,
+  type CommandType,
+  type InternalCommandType,
+  type PayloadOf,
+  type PublicCommandType,
+  type ReplyOf,
+  type StateOf,
+} from '../../src/core/domain.ts';
 import { accounts, type Account } from '../../src/domains/accounts.ts';
 import { Producer, type CommandInput, type Receipt, type SendOutcome } from '../../src/runtime/producer.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
@@ -30,7 +38,7 @@ describe('the typed domain API', () => {
   it('request resolves with the reply type of that command handler', () => {
     expectTypeOf(producer.request('deposit', 'alice', { amount: 5 })).resolves.toEqualTypeOf<{ balance: number }>();
     expectTypeOf(producer.request('open', 'alice', {})).resolves.toEqualTypeOf<{ balance: number }>();
-    expectTypeOf(producer.request('refund', 'alice', { to: 'bob', amount: 1 })).resolves.toEqualTypeOf<{ refunded: number }>();
+    expectTypeOf<ReplyOf<typeof accounts, 'refund'>>().toEqualTypeOf<{ refunded: number }>();
     expectTypeOf<ReplyOf<typeof accounts, 'credit'>>().toExtend<{ credited: boolean }>();
     expectTypeOf<{ credited: true }>().toExtend<ReplyOf<typeof accounts, 'credit'>>();
     expectTypeOf<{ credited: false }>().toExtend<ReplyOf<typeof accounts, 'credit'>>();
@@ -53,6 +61,20 @@ describe('the typed domain API', () => {
     ]);
   });
 
+  it('keeps internal command types from producers', () => {
+    expectTypeOf<InternalCommandType<typeof accounts>>().toEqualTypeOf<'credit' | 'refund'>();
+    expectTypeOf<PublicCommandType<typeof accounts>>().toEqualTypeOf<'open' | 'deposit' | 'withdraw' | 'transfer'>();
+    // @ts-expect-error: credit is internal: only the domain's handlers emit it
+    void producer.send('credit', 'alice', { from: 'bob', amount: 5 });
+    // @ts-expect-error: refund is internal
+    void producer.request('refund', 'alice', { to: 'bob', amount: 5 });
+    void producer.sendMany([
+      // @ts-expect-error: credit is internal
+      { type: 'credit', key: 'a', payload: { from: 'b', amount: 1 } },
+    ]);
+    expectTypeOf<{ type: 'credit'; key: string; payload: { from: string; amount: number } }>().not.toExtend<CommandInput<typeof accounts>>();
+  });
+
   it('types handlers by their own schema, and lets ctx.emit only known command types with their payloads', () => {
     const shop = defineDomain({
       name: 'shop',
@@ -62,6 +84,7 @@ describe('the typed domain API', () => {
         sell: z.object({ units: z.number().int(), buyer: z.string() }),
         notify: z.object({ message: z.string() }),
       },
+      internal: ['notify'],
     }).handle({
       restock(state, payload, ctx) {
         expectTypeOf(payload).toEqualTypeOf<{ units: number }>();
@@ -85,6 +108,22 @@ describe('the typed domain API', () => {
     const shopProducer = new Producer({ domain: shop, transport: new MemoryTransport() });
     expectTypeOf(shopProducer.request('sell', 'x', { units: 1, buyer: 'b' })).resolves.toEqualTypeOf<{ left: number }>();
     expectTypeOf(shopProducer.request('restock', 'x', { units: 1 })).resolves.toEqualTypeOf<undefined>();
+    // @ts-expect-error: notify is internal to the shop: its handlers emit it (as restock does above)
+    void shopProducer.send('notify', 'ops', { message: 'hi' });
+    expectTypeOf<InternalCommandType<typeof shop>>().toEqualTypeOf<'notify'>();
+  });
+
+  it('refuses an internal list naming a type the domain does not declare', () => {
+    defineDomain({
+      name: 'pair',
+      initial: () => 0,
+      commands: { inc: z.object({}), dec: z.object({}) },
+      // @ts-expect-error: 'reset' is not a command of the domain
+      internal: ['dec', 'reset'],
+    });
+    const none = defineDomain({ name: 'plain', initial: () => 0, commands: { inc: z.object({}) } }).handle({ inc: (state) => ({ state }) });
+    expectTypeOf<InternalCommandType<typeof none>>().toBeNever();
+    expectTypeOf<PublicCommandType<typeof none>>().toEqualTypeOf<'inc'>();
   });
 
   it('refuses a handler set that misses a command or handles one the domain does not declare', () => {

@@ -9,8 +9,8 @@ import { Producer } from '../../src/runtime/producer.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
-import type { EnqueueOptions, EnqueueResult, ShardHandler, Subscription, Transport, TransportInfo, TransportMessage } from '../../src/transports/transport.ts';
-import { entries, FaultyStore, keysOnShard, quiesce, RecordingObserver, yieldTurns } from './helpers.ts';
+import type { EnqueueOptions, EnqueueResult, TransportMessage } from '../../src/transports/transport.ts';
+import { entries, FaultyStore, keysOnShard, quiesce, RecordingObserver, TransportDecorator, yieldTurns } from './helpers.ts';
 
 const SHARDS = 2;
 const closers: (() => Promise<unknown>)[] = [];
@@ -25,15 +25,13 @@ type Broker = ReturnType<typeof MemoryTransport.broker>;
  * The real memory transport, seen through an owner that records what it enqueues and can
  * suffer one transient enqueue failure (a dropped connection to a broker).
  */
-class WatchedTransport implements Transport {
-  readonly name = 'watched-memory';
-  readonly inner: MemoryTransport;
+class WatchedTransport extends TransportDecorator {
   /** Types of the commands enqueued, per call, with the shard. */
   readonly enqueued: { shard: number; types: string[] }[] = [];
   #failNext: number | undefined;
 
   constructor(inner: MemoryTransport) {
-    this.inner = inner;
+    super('watched-memory', inner);
   }
 
   /** The next enqueue to `shard` fails once with a retriable ConnectionError. */
@@ -41,29 +39,13 @@ class WatchedTransport implements Transport {
     this.#failNext = shard;
   }
 
-  connect(): Promise<TransportInfo> {
-    return this.inner.connect();
-  }
-
-  enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
+  override enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
     if (this.#failNext === shard) {
       this.#failNext = undefined;
       return Promise.reject(new ConnectionError('broker', 'connection reset (injected)'));
     }
     this.enqueued.push({ shard, types: messages.map((m) => (JSON.parse(m.value) as { type: string }).type) });
     return this.inner.enqueue(shard, messages, options);
-  }
-
-  depth(shard: number): Promise<number> {
-    return this.inner.depth(shard);
-  }
-
-  consume(handler: ShardHandler): Promise<Subscription> {
-    return this.inner.consume(handler);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
@@ -184,7 +166,10 @@ describe('an owner that dies between its commit and sending its follow-ups', () 
     const store = new MemoryStateStore();
     // What a dead owner of shard 0 left behind: alice debited by transfer t-1, its credit to bob unsent.
     const dead = await store.claim(0, 0);
-    const credit = { key: BOB, value: encodeCommand({ id: 't-1.0', type: 'credit', key: BOB, payload: { from: ALICE, amount: 125 }, sentAt: Date.now() }) };
+    const credit = {
+      key: BOB,
+      value: encodeCommand({ id: 't-1.0', type: 'credit', key: BOB, payload: { from: ALICE, amount: 125 }, sentAt: Date.now(), origin: '~0', seq: 0 }),
+    };
     await store.commit(0, {
       epoch: dead.epoch,
       position: 0,

@@ -8,7 +8,15 @@ import { defineDomain } from '../../src/core/domain.ts';
 import type { ApplyOutcome, RuntimeObserver } from '../../src/runtime/observer.ts';
 import type { DeadLetterQueue } from '../../src/state/dead-letters.ts';
 import type { ShardCommit, ShardSnapshot, StateStore } from '../../src/state/state-store.ts';
-import type { Transport } from '../../src/transports/transport.ts';
+import type {
+  EnqueueOptions,
+  EnqueueResult,
+  ShardHandler,
+  Subscription,
+  Transport,
+  TransportInfo,
+  TransportMessage,
+} from '../../src/transports/transport.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { shardOf } from '../../src/core/router.ts';
 import { ConnectionError } from '../../src/core/errors.ts';
@@ -30,6 +38,40 @@ export const lists = defineDomain({
 }).handle({
   append: (state, { item }) => ({ state: { items: [...state.items, item] }, reply: state.items.length + 1 }),
 });
+
+/**
+ * The real memory transport seen through a wrapper: every call goes straight through.
+ * A test subclass overrides what it wants to watch or disturb (usually `enqueue`).
+ */
+export class TransportDecorator implements Transport {
+  readonly name: string;
+  readonly inner: Transport;
+
+  constructor(name: string, inner: Transport) {
+    this.name = name;
+    this.inner = inner;
+  }
+
+  connect(): Promise<TransportInfo> {
+    return this.inner.connect();
+  }
+
+  enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
+    return this.inner.enqueue(shard, messages, options);
+  }
+
+  depth(shard: number): Promise<number> {
+    return this.inner.depth(shard);
+  }
+
+  consume(handler: ShardHandler): Promise<Subscription> {
+    return this.inner.consume(handler);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
 
 /** Total depth of every shard, as the transport reports it. */
 export async function totalDepth(transport: Transport, shardCount: number): Promise<number> {

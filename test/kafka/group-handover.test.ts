@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accounts, type Account } from '../../src/domains/accounts.ts';
+import { accounts } from '../../src/domains/accounts.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { openRedis } from '../../src/common/redis.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { KafkaReplyBus, KafkaTransport } from '../../src/transports/kafka/index.ts';
 import { FAST_KAFKA, KAFKA_WAITS, startKafka, uniquePrefix } from '../support/kafka.ts';
 import { fixtureProcesses, type Child } from '../support/processes.ts';
+import { balancesReached, expectedBalances, ownedBy, storedBalances } from '../support/fixtures/owner-reports.ts';
 import { startRedis } from '../support/redis.ts';
 
 const { startChild, until } = fixtureProcesses(new URL('./fixtures/', import.meta.url), KAFKA_WAITS);
@@ -16,17 +17,6 @@ const redis = await startRedis();
 const SHARDS = 4;
 const ACCOUNTS = 20;
 const INITIAL = 1_000_000;
-
-/** The partitions a child owns now, from its ownership reports. */
-function ownedBy(child: Child): Set<number> {
-  const owned = new Set<number>();
-  for (const m of child.messages) {
-    if (m.type !== 'ownership') continue;
-    if (m.event === 'gained') owned.add(m.shard as number);
-    else owned.delete(m.shard as number);
-  }
-  return owned;
-}
 
 describe.skipIf(kafka === undefined || redis === undefined)('owners in one consumer group, with producers running throughout', () => {
   const children: Child[] = [];
@@ -85,25 +75,12 @@ describe.skipIf(kafka === undefined || redis === undefined)('owners in one consu
 
     for (const p of producers) p.process.send({ type: 'stop' });
     const done = await Promise.all(producers.map((p) => p.next((m) => m.type === 'done')));
-    const expected = new Map(Array.from({ length: ACCOUNTS }, (_, i) => [`a${i}`, INITIAL]));
-    let accepted = 0;
-    for (const report of done) {
-      accepted += report.accepted as number;
-      for (const [key, change] of Object.entries(report.net as Record<string, number>)) expected.set(key, expected.get(key)! + change);
-    }
+    const { accepted, balances: expected } = expectedBalances(done, ACCOUNTS, INITIAL);
     expect(accepted).toBeGreaterThan(600);
 
-    const balances = async () => {
-      const found = new Map<string, number>();
-      for await (const [key, state] of store.entries()) found.set(key, (state as Account).balance);
-      return found;
-    };
-    await until('every accepted transfer applied', async () => {
-      const found = await balances();
-      return [...expected].every(([key, balance]) => found.get(key) === balance);
-    }).catch(() => undefined);
+    await until('every accepted transfer applied', () => balancesReached(store, expected)).catch(() => undefined);
 
-    const found = await balances();
+    const found = await storedBalances(store);
     expect([...found.values()].reduce((sum, balance) => sum + balance, 0)).toBe(ACCOUNTS * INITIAL);
     expect([...found.values()].every((balance) => balance >= 0)).toBe(true);
     expect(Object.fromEntries(found)).toEqual(Object.fromEntries(expected));

@@ -8,4 +8,5 @@ describeTransportConformance({
     return { create: () => new MemoryTransport({ broker }) };
   },
   handOverTimeoutMs: 5_000,
+  shortWaitMs: 100,
 });

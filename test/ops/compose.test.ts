@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { available } from '../support/processes.ts';
 
-const SHARDLINE_SERVICES = ['producer', 'worker-1', 'worker-2'];
+const SHARDLINE_SERVICES = ['gateway', 'producer', 'worker-1', 'worker-2'];
 
 describe.skipIf(!available('docker-compose', 'version'))('docker-compose.yml', () => {
   it('passes `docker-compose -f docker-compose.yml config`', () => {

@@ -1,7 +1,7 @@
 /**
  * shardline as a user gets it: `npm pack`, installed from the tarball into a fresh app
  * that has no tsx, used from plain JavaScript and type-checked TypeScript, and run with
- * `npx shardline` on BullMQ against a real redis-server.
+ * `npx shardline` (consumer, send, gateway, inspect) on BullMQ against a real redis-server.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,11 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { available } from '../support/processes.ts';
 import { launchRedis, type RedisService } from '../support/redis.ts';
 import { exitWithin, lastJson, readyMetricsPort, type CliProcess } from '../ops/support/cli.ts';
+import { pollUntil } from '../ops/support/services.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
-const ENTRIES = ['shardline', 'shardline/process', 'shardline/testing', 'shardline/bullmq', 'shardline/kafka', 'shardline/redis'];
+const ENTRIES = ['shardline', 'shardline/process', 'shardline/testing', 'shardline/bullmq', 'shardline/kafka', 'shardline/redis', 'shardline/gateway'];
 /** npm pack builds (prepare), npm install resolves from the registry or its cache: minutes on a loaded machine. */
 const SETUP_TIMEOUT_MS = 600_000;
 
@@ -45,6 +46,7 @@ import { describeTransportConformance } from 'shardline/testing';
 import { BullmqTransport } from 'shardline/bullmq';
 import { KafkaTransport } from 'shardline/kafka';
 import { RedisStateStore } from 'shardline/redis';
+import { Gateway } from 'shardline/gateway';
 
 const counters = defineDomain({
   name: 'counters',
@@ -64,7 +66,7 @@ export async function main(): Promise<number> {
   await owner.close();
   const code: number = await runConsumer({ domain: counters, config: { transport: { kind: 'bullmq' } }, env: process.env });
   const sent: number = await runProducer({ domain: counters, run: async ({ producer: p }) => { await p.send('add', 'k', { by: total }); } });
-  return [code, sent, ExitCode.rejected].length + (Rejected.name.length > 0 ? 0 : 1) + [describeTransportConformance, BullmqTransport, KafkaTransport, RedisStateStore].length;
+  return [code, sent, ExitCode.rejected].length + (Rejected.name.length > 0 ? 0 : 1) + [describeTransportConformance, BullmqTransport, KafkaTransport, RedisStateStore, Gateway].length;
 }
 `;
 
@@ -151,7 +153,7 @@ describe.skipIf(!available('redis-server'))('the npm package, installed from its
     expect((checked as { stdout: string }).stdout).toBe('');
   });
 
-  it('runs shardline consumer --domain ./counter.mjs on BullMQ and takes commands from npx shardline send', async () => {
+  it('runs shardline consumer --domain ./counter.mjs on BullMQ and takes commands from npx shardline send and from shardline gateway over HTTP', async () => {
     const consumer = shardline(['consumer', '--domain', './counter.mjs', '--shards', '2', '--metrics-host', '127.0.0.1', '--metrics-port', '0'], { SHARDLINE_LOG_LEVEL: 'info' }, undefined, 'bin');
     await readyMetricsPort(consumer, 60_000);
 
@@ -166,6 +168,17 @@ describe.skipIf(!available('redis-server'))('the npm package, installed from its
     const rejected = shardline(['send', '--domain', './counter.mjs', '--shards', '2', '--no-metrics', '--request', 'add', 'c1', '{"by":-50}']);
     expect(await rejected.exited).toBe(5);
     expect(lastJson(rejected.stdout())).toEqual({ ok: false, rejected: { reason: 'below zero', details: { value: 5 } } });
+
+    const gateway = shardline(['gateway', '--domain', './counter.mjs', '--shards', '2', '--host', '127.0.0.1', '--port', '0', '--no-metrics'], { SHARDLINE_LOG_LEVEL: 'info' }, undefined, 'bin');
+    const port = await pollUntil('the gateway listening', async () => {
+      const line = gateway.stderr().split('\n').find((l) => l.includes('"gateway listening"'));
+      return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port;
+    }, 60_000);
+    const response = await fetch(`http://127.0.0.1:${port}/v1/counters/add/c1?wait=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"by":10}' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ id: expect.any(String), reply: { value: 15 } });
+    gateway.signal('SIGTERM');
+    expect(await exitWithin(gateway, 30_000), gateway.stderr().slice(-2_000)).toBe(0);
 
     const inspected = shardline(['inspect', '--domain', 'counters', '--shards', '2', '--json']);
     expect(await inspected.exited, inspected.stderr()).toBe(0);

@@ -9,18 +9,33 @@ import type {
   EnqueueOptions,
   EnqueueResult,
   ShardHandler,
+  ShardOwner,
   Subscription,
   Transport,
   TransportInfo,
   TransportMessage,
 } from '../transport.ts';
-import { shardKeys, type ShardKeys } from './keys.ts';
-import { MESSAGES_PER_JOB, parseBullmqOptions, type BullmqOptions, type BullmqOptionsInput } from './options.ts';
+import { splitIntoJobs, type JobData } from './job-data.ts';
+import { membersKey, shardKeys, type ShardKeys } from './keys.ts';
+import { parseBullmqOptions, type BullmqOptions, type BullmqOptionsInput } from './options.ts';
+import { OutageLog } from './outage-log.ts';
+import { readOwners } from './owners.ts';
 import { Ownership } from './ownership.ts';
 import { TransportScripts } from './scripts.ts';
-import type { JobData } from './shard-runner.ts';
 import { pause } from './signal.ts';
 import { Wakeups } from './wakeups.ts';
+
+/** A job about to be added: its name, its data and its own id, which names its reservation too. */
+interface PendingJob {
+  readonly name: string;
+  readonly data: JobData;
+  readonly opts: { readonly jobId: string };
+}
+
+/** The reservation member of a job: `jobId:count`. */
+function reservation(job: PendingJob): string {
+  return `${job.opts.jobId}:${job.data.m.length}`;
+}
 
 interface Connected {
   readonly client: Redis;
@@ -41,6 +56,7 @@ export class BullmqTransport implements Transport {
   readonly name = 'bullmq';
   readonly options: BullmqOptions;
   readonly #logger: Logger;
+  readonly #outage: OutageLog;
   readonly #keys: ShardKeys[];
   readonly #ownerships: Ownership[] = [];
   readonly #wakeupClients: Wakeups[] = [];
@@ -51,6 +67,7 @@ export class BullmqTransport implements Transport {
     const { logger, ...rest } = options;
     this.options = parseBullmqOptions(rest);
     this.#logger = logger ?? silentLogger;
+    this.#outage = new OutageLog(this.#logger);
     this.#keys = Array.from({ length: this.options.shards }, (_, shard) => shardKeys(this.options.prefix, this.options.domain, shard));
   }
 
@@ -62,8 +79,11 @@ export class BullmqTransport implements Transport {
   #connected(): Promise<Connected> {
     if (this.#closing !== undefined) return Promise.reject(new ClosedError('bullmq transport'));
     this.#connecting ??= openRedis(this.options.url, `shardline:${this.options.domain}`).then((client) => {
+      // Each queue repeats the connection's errors; the connection reports them once.
+      client.on('error', (error: Error) => this.#outage.failed(error, { during: 'connection' }));
+      client.on('ready', () => this.#outage.answered());
       const queues = this.#keys.map((keys) => new Queue(keys.queue, { connection: client, prefix: this.options.prefix, skipVersionCheck: true }));
-      for (const queue of queues) queue.on('error', (error) => this.#logger.warn({ queue: queue.name, err: error }, 'bullmq queue error'));
+      for (const queue of queues) queue.on('error', (error) => this.#logger.debug({ queue: queue.name, error: error.message }, 'bullmq queue error'));
       return { client, scripts: new TransportScripts(client), queues };
     });
     this.#connecting.catch(() => {
@@ -81,13 +101,19 @@ export class BullmqTransport implements Transport {
       throw new QueueFullError(shard, capacity, `a batch of ${messages.length} with a reserve of ${options.reserve} can never fit`);
     }
     const { scripts, queues } = await this.#connected();
+    const data = splitIntoJobs(messages, this.options.maxJobBytes);
+    // The job ids double as reservation tokens; BullMQ ignores a replayed add of an id it
+    // holds, and refuses ids that are integers or contain ':', which these never are.
+    const jobs = data.map((job) => ({ name: 'shardline', data: job, opts: { jobId: `sl${randomBytes(8).toString('hex')}` } }));
     const started = performance.now();
-    const tokens = Array.from({ length: Math.ceil(messages.length / MESSAGES_PER_JOB) }, () => randomBytes(8).toString('hex'));
-    const chunks = tokens.map((token, i) => messages.slice(i * MESSAGES_PER_JOB, (i + 1) * MESSAGES_PER_JOB));
+    let waitedMs = 0;
     let wait = 1;
-    for (;;) {
-      const { admitted, held } = await this.#reserveAll(scripts, keys, chunks, tokens, options);
-      if (admitted) break;
+    for (let attempt = 0; ; attempt++) {
+      const { admitted, held } = await this.#reserveAll(scripts, keys, jobs, options);
+      if (admitted) {
+        if (attempt > 0) waitedMs = performance.now() - started;
+        break;
+      }
       if (options.overflow === 'reject') {
         throw new QueueFullError(shard, capacity, `${held} held, ${messages.length} more asked, ${options.reserve} kept in reserve`);
       }
@@ -97,54 +123,51 @@ export class BullmqTransport implements Transport {
       await pause(Math.min(wait, left));
       wait = Math.min(wait * 2, this.options.blockPollMs);
     }
-    const jobs = chunks.map((chunk, i) => ({
-      name: `${tokens[i]}:${chunk.length}`,
-      data: { m: chunk.map((message) => [message.key, message.value] as const) } satisfies JobData,
-    }));
     try {
-      if (jobs.length === 1) await queues[shard]!.add(jobs[0]!.name, jobs[0]!.data);
+      if (jobs.length === 1) await queues[shard]!.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
       else await queues[shard]!.addBulk(jobs);
     } catch (error) {
-      await scripts.cancel(keys, jobs.map((job) => job.name)).catch(() => undefined);
+      await scripts.cancel(keys, jobs.map((job) => reservation(job))).catch(() => undefined);
       throw new ConnectionError(`redis at ${redact(this.options.url)}`, `adding a job to ${keys.queue} failed: ${(error as Error).message}`, { cause: error });
     }
-    return { waitedMs: Math.round(performance.now() - started) };
+    return { waitedMs };
   }
 
   /**
-   * Reserves room for every chunk of one enqueue, all or none: one chunk is one script; a
-   * larger enqueue (over MESSAGES_PER_JOB commands, rare) reserves its chunks one by one
-   * and gives back what it got when one is refused.
+   * Reserves room for every job of one enqueue, all or none: one job is one script; a
+   * larger enqueue (over MESSAGES_PER_JOB commands or maxJobBytes, rare) reserves its jobs
+   * one by one and gives back what it got when one is refused.
    */
-  async #reserveAll(
-    scripts: TransportScripts,
-    keys: ShardKeys,
-    chunks: readonly (readonly TransportMessage[])[],
-    tokens: readonly string[],
-    options: EnqueueOptions,
-  ): Promise<{ admitted: boolean; held: number }> {
+  async #reserveAll(scripts: TransportScripts, keys: ShardKeys, jobs: readonly PendingJob[], options: EnqueueOptions): Promise<{ admitted: boolean; held: number }> {
     const { capacity } = this.options;
     const force = options.overflow === 'force';
     let reserved = 0;
     let total = 0;
-    for (const [i, chunk] of chunks.entries()) {
-      const rest = chunks.slice(i + 1).reduce((sum, c) => sum + c.length, 0);
-      const result = await scripts.reserve(keys, chunk.length, capacity, options.reserve + rest, force, tokens[i]!, this.options.reservationTtlMs);
+    for (const [i, job] of jobs.entries()) {
+      const rest = jobs.slice(i + 1).reduce((sum, j) => sum + j.data.m.length, 0);
+      const result = await scripts.reserve(keys, job.data.m.length, capacity, options.reserve + rest, force, job.opts.jobId, this.options.reservationTtlMs);
       if (!result.admitted) {
-        if (reserved > 0) await scripts.cancel(keys, tokens.slice(0, reserved).map((token, j) => `${token}:${chunks[j]!.length}`));
+        if (reserved > 0) await scripts.cancel(keys, jobs.slice(0, reserved).map((j) => reservation(j)));
         return { admitted: false, held: result.held - total };
       }
       reserved++;
-      total += chunk.length;
+      total += job.data.m.length;
     }
     return { admitted: true, held: 0 };
   }
 
+  /** Exact: the commands reserved, waiting or taken and not acknowledged, after lapsed reservations are given back. */
   async depth(shard: number): Promise<number> {
     const keys = this.#keys[shard];
     if (keys === undefined) throw new RangeError(`Expected shard in 0..${this.#keys.length - 1}, got ${shard}`);
+    const { scripts } = await this.#connected();
+    return scripts.depth(keys, this.options.reservationTtlMs);
+  }
+
+  /** Per shard, the member holding its lease (with its host, pid, epoch and since when), read without taking anything. */
+  async owners(): Promise<(ShardOwner | undefined)[]> {
     const { client } = await this.#connected();
-    return Number((await client.get(keys.held)) ?? 0);
+    return readOwners(client, this.#keys, membersKey(this.options.prefix, this.options.domain));
   }
 
   async consume(handler: ShardHandler): Promise<Subscription> {
@@ -152,7 +175,7 @@ export class BullmqTransport implements Transport {
     const blocking = client.duplicate({ enableAutoPipelining: false, connectionName: `shardline:${this.options.domain}:wakeups` });
     blocking.on('error', () => undefined);
     const wakeups = new Wakeups(blocking);
-    const ownership = new Ownership({ scripts, handler, options: this.options, logger: this.#logger }, wakeups);
+    const ownership = new Ownership({ scripts, handler, options: this.options, logger: this.#logger, outage: this.#outage }, wakeups);
     this.#ownerships.push(ownership);
     this.#wakeupClients.push(wakeups);
     let closing: Promise<void> | undefined;

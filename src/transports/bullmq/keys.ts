@@ -17,10 +17,12 @@ export interface ShardKeys {
   readonly jobPrefix: string;
   /** Commands held (reserved, waiting or active), the counter that bounds the shard. */
   readonly held: string;
-  /** Admissions whose job the owner has not taken yet, `token:n` scored by expiry. */
+  /** Admissions whose job the owner has not taken yet, `job id:n` scored by expiry. */
   readonly reservations: string;
   /** The ownership lease: `member:epoch` of the owner, with a TTL. */
   readonly lease: string;
+  /** The latest grant, for inspection: a hash of `member`, `epoch` and `since` (Redis time in ms). */
+  readonly grant: string;
   /** The grant counter; each new lease takes the next value as its epoch. */
   readonly epoch: string;
   /** Commands ever given a position: the next job's first position. */
@@ -41,6 +43,7 @@ export function shardKeys(prefix: string, domain: string, shard: number): ShardK
     held: `${base}:sl:held`,
     reservations: `${base}:sl:reservations`,
     lease: `${base}:sl:lease`,
+    grant: `${base}:sl:grant`,
     epoch: `${base}:sl:epoch`,
     positions: `${base}:sl:positions`,
   };
@@ -49,4 +52,12 @@ export function shardKeys(prefix: string, domain: string, shard: number): ShardK
 /** The sorted set of live consumer processes of a domain, scored by when each expires. */
 export function membersKey(prefix: string, domain: string): string {
   return `${prefix}:${domain}:sl:members`;
+}
+
+/**
+ * Where each live member says where it runs: a hash of member id to `{ host, pid }` JSON,
+ * written with the member's heartbeat into the sorted set `members` and forgotten with it.
+ */
+export function memberInfoKey(members: string): string {
+  return `${members}:info`;
 }

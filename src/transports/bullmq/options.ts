@@ -2,9 +2,6 @@ import { z } from 'zod';
 import { parseOptions } from '../../common/options.ts';
 import { defaultRedisUrl } from '../../common/urls.ts';
 
-/** Most commands one job carries; a larger enqueue becomes several jobs, added atomically. */
-export const MESSAGES_PER_JOB = 1024;
-
 const positiveInt = z.number().int().positive();
 
 /** Options of the BullMQ transport; every field but `domain` has a default. */
@@ -33,6 +30,12 @@ export const bullmqOptionsSchema = z
      * producer that dies between reserving room and adding the job costs. @defaultValue 60000
      */
     reservationTtlMs: positiveInt.default(60_000),
+    /**
+     * Largest job data, in bytes, an owner decodes: producers split their enqueues into
+     * jobs under it, and a larger job (another program's) is dead-lettered with only its
+     * first bytes kept, never decoded in Redis or sent whole to the owner. @defaultValue 16 MiB
+     */
+    maxJobBytes: positiveInt.min(1024).max(512 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Pause before a failed delivery or Redis call is tried again. @defaultValue 50 */
     retryDelayMs: positiveInt.default(50),
   })

@@ -72,10 +72,12 @@ export class Ownership {
     }
     if (this.#busy) return;
     this.#busy = true;
+    const started = performance.now();
     this.#tick = this.#rebalance()
-      .catch((error: unknown) => {
-        this.#context.logger.warn({ err: error }, 'ownership round failed; trying again next round');
-      })
+      .then(
+        () => this.#context.outage.answered(started),
+        (error: unknown) => this.#context.outage.failed(error, { during: 'ownership round' }),
+      )
       .finally(() => {
         this.#busy = false;
       });
@@ -88,7 +90,7 @@ export class Ownership {
     const kept: ShardRunner[] = [];
     const wanted: ShardKeys[] = [];
     for (const keys of this.#keys) {
-      const mine = pickOwner(members, keys.shard) === this.member;
+      const mine = pickOwner(members, keys.shard, this.#keys.length) === this.member;
       const runner = this.#runners.get(keys.shard);
       if (runner !== undefined && mine) kept.push(runner);
       else if (runner !== undefined) void this.#giveUp(keys.shard, true);

@@ -1,14 +1,11 @@
 import type { Logger } from '../../common/logger.ts';
 import type { Delivery, ShardGrant, ShardHandler } from '../transport.ts';
+import { deliveriesOf } from './job-data.ts';
 import type { ShardKeys } from './keys.ts';
 import type { BullmqOptions } from './options.ts';
+import type { OutageLog } from './outage-log.ts';
 import type { TransportScripts } from './scripts.ts';
 import { Signal, pause } from './signal.ts';
-
-/** The data of one job: encoded commands of one enqueue, as `[key, value]` pairs (the job's name is their count). */
-export interface JobData {
-  readonly m: readonly (readonly [key: string, value: string])[];
-}
 
 /** Why a runner ended. */
 export type RunnerEnd = 'stopped' | 'refused' | 'fenced' | 'lost';
@@ -19,13 +16,16 @@ export interface RunnerContext {
   readonly handler: ShardHandler;
   readonly options: BullmqOptions;
   readonly logger: Logger;
+  /** Where failing Redis calls are reported, one warning per outage. */
+  readonly outage: OutageLog;
 }
 
 /**
  * Runs one grant of one shard: the worker of that shard's BullMQ queue, concurrency 1,
- * while the lease is held. It tells the handler, puts back in line what an earlier owner
- * took and never acknowledged, then takes the oldest jobs, delivers their commands in
- * order and acknowledges them.
+ * while the lease is held. It tells the handler, then in one script per round trip
+ * (`take`) acknowledges the batch it delivered and takes the next jobs: first those an
+ * earlier owner (or a run of `take` whose reply was lost) took and never acknowledged,
+ * then the oldest waiting ones; it delivers their commands in order.
  *
  * It works on BullMQ's own lists (wait, active, the job hashes) through Lua scripts
  * rather than through BullMQ's `Worker`, for two reasons: a `Worker` takes jobs without
@@ -80,44 +80,30 @@ export class ShardRunner {
       this.#active = false;
       return 'refused';
     }
-    const recovered = await this.#retrying(() => scripts.recover(this.keys, this.token));
-    if (recovered === undefined) return 'stopped';
-    if (recovered < 0) return this.#end('lost');
-    if (recovered > 0) logger.info({ shard: this.grant.shard, jobs: recovered }, 'jobs of an earlier owner put back in line');
 
-    // A batch's acknowledgement goes out together with the next fetch (one round trip on
-    // the pipelined connection, executed in that order) and is awaited before delivering.
-    let acking: Promise<number | undefined> | undefined;
-    const acked = async (): Promise<boolean> => {
-      const freed = await acking;
-      acking = undefined;
-      return freed !== -1;
-    };
+    const limits = { maxJobBytes: options.maxJobBytes, reservationTtlMs: options.reservationTtlMs };
+    let delivered: string[] = [];
     while (this.#active) {
       this.signal.clear();
-      const fetching = this.#retrying(() => scripts.fetch(this.keys, this.token, options.fetchJobs));
-      if (!(await acked())) return this.#end('lost');
-      const jobs = await fetching;
-      if (jobs === undefined) {
-        if (!this.#active) break;
-        return this.#end('lost');
-      }
+      const acknowledged = delivered;
+      const jobs = await this.#retrying(() => scripts.take(this.keys, this.token, options.fetchJobs, acknowledged, limits));
+      if (jobs === undefined) return 'stopped';
+      if (jobs === 'lost') return this.#end('lost');
+      delivered = [];
       if (jobs.length === 0) {
         await this.signal.wait(options.idlePollMs);
         continue;
       }
       const batch: Delivery[] = [];
-      const counts: { id: string; count: number }[] = [];
-      for (const job of jobs) {
-        const { m } = JSON.parse(job.data) as JobData;
-        m.forEach(([key, value], index) => batch.push({ key, value, position: job.first + index }));
-        counts.push({ id: job.id, count: m.length });
-      }
+      for (const job of jobs) for (const delivery of deliveriesOf(job)) batch.push(delivery);
       const outcome = await this.#deliver(batch);
       if (outcome !== 'delivered') return outcome === 'fenced' ? this.#end('fenced') : 'stopped';
-      acking = this.#retrying(() => scripts.ack(this.keys, this.token, counts));
+      delivered = jobs.map((job) => job.id);
     }
-    return (await acked()) ? 'stopped' : this.#end('lost');
+    if (delivered.length === 0) return 'stopped';
+    const acknowledged = delivered;
+    const last = await this.#retrying(() => scripts.take(this.keys, this.token, 0, acknowledged, limits));
+    return last === 'lost' ? this.#end('lost') : 'stopped';
   }
 
   #end(reason: RunnerEnd): RunnerEnd {
@@ -142,16 +128,20 @@ export class ShardRunner {
 
   /**
    * Runs a Redis call until it answers (the client reconnects underneath) or the runner
-   * stops; `undefined` when it stopped first or the call reported a lost lease.
+   * stops; `undefined` when it stopped first. Every call it makes is safe to repeat.
    */
   async #retrying<T>(call: () => Promise<T>): Promise<T | undefined> {
+    const { outage, options } = this.#context;
     for (;;) {
+      const started = performance.now();
       try {
-        return await call();
+        const result = await call();
+        outage.answered(started);
+        return result;
       } catch (error) {
         if (!this.#active) return undefined;
-        this.#context.logger.warn({ shard: this.grant.shard, err: error }, 'redis call failed; retrying');
-        await pause(this.#context.options.retryDelayMs);
+        outage.failed(error, { shard: this.grant.shard });
+        await pause(options.retryDelayMs);
       }
     }
   }

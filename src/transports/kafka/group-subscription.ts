@@ -1,13 +1,16 @@
-import type { Batch, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import type { Logger } from '../../common/logger.ts';
-import type { Delivery, ShardGrant, ShardHandler, Subscription } from '../transport.ts';
+import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
+import type { ShardGrant, ShardHandler, Subscription } from '../transport.ts';
 import type { KafkaTransportSettings } from './kafka-options.ts';
+import type { KafkaLog } from './kafka-log.ts';
+import { GroupMembership } from './group-membership.ts';
 import { PartitionRunner } from './partition-runner.ts';
+import { toDelivery } from './record-delivery.ts';
+import { holderMetadata } from './partition-holder.ts';
 
 /** The settings a group subscription uses. */
 export type GroupSettings = Pick<
   KafkaTransportSettings,
-  'maxBatch' | 'partitionsConsumedConcurrently' | 'heartbeatIntervalMs' | 'retryDelayMs' | 'revokeTimeoutMs'
+  'maxBatch' | 'maxRecordBytes' | 'partitionsConsumedConcurrently' | 'heartbeatIntervalMs' | 'retryDelayMs' | 'revokeTimeoutMs'
 >;
 
 /** A batch being handled: its kafkajs payload, heartbeated by the subscription's ticker. */
@@ -21,27 +24,29 @@ interface InHand {
  * Ownership from a Kafka consumer group: the partitions the group assigns this member are
  * the shards it owns. kafkajs rebalances eagerly — it stops fetching and waits for the
  * batches in hand before it rejoins — so on `REBALANCING` every grant is revoked (nothing
- * is in flight then), and on `GROUP_JOIN` every assigned partition is granted anew. Each
- * grant resumes from the position its `assigned` resolves with (the state store is the
- * source of truth), seeking back or skipping ahead of the group's committed offset as
- * needed; each acknowledged delivery is then committed to Kafka so standard tools see the lag.
- * A rejected delivery is fetched again from its first offset after `retryDelayMs`; one
- * rejected with `STALE_EPOCH` revokes the grant and claims the partition again after
- * `retryDelayMs` if the group still assigns it here.
+ * is in flight then), and again whenever this member sends a JoinGroup (a member whose
+ * session expired while it was paused rejoins without any `REBALANCING`); on `GROUP_JOIN`
+ * every assigned partition is granted anew. Each grant resumes from the position its
+ * `assigned` resolves with (the state store is the source of truth), seeking back or
+ * skipping ahead of the group's committed offset as needed; each acknowledged delivery is
+ * then committed to Kafka so standard tools see the lag, with metadata naming the holder.
+ * A rejected delivery is fetched again from its first offset after `retryDelayMs`. One
+ * rejected with `STALE_EPOCH`, or a refused claim, revokes the grant; the partition is
+ * claimed again only on a current assignment (see `GroupMembership`), never from what a
+ * member paused past its session timeout still remembers.
  */
 export class GroupSubscription implements Subscription {
   readonly #consumer: Consumer;
   readonly #topic: string;
   readonly #handler: ShardHandler;
   readonly #settings: GroupSettings;
-  readonly #logger: Logger;
+  readonly #log: KafkaLog;
   readonly #runners = new Map<number, PartitionRunner>();
   /** Per shard, the chain of `assigned`/`revoked` calls, so they never overlap. */
   readonly #transitions = new Map<number, Promise<unknown>>();
   readonly #inHand = new Set<InHand>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  #assignment = new Set<number>();
-  #memberId: string | undefined;
+  readonly #membership = new GroupMembership();
   /** Consecutive restarts after crashes kafkajs would not restart from; reset by a successful join. */
   #restarts = 0;
   #ticker: NodeJS.Timeout | undefined;
@@ -51,12 +56,12 @@ export class GroupSubscription implements Subscription {
   });
   #closing: Promise<void> | undefined;
 
-  constructor(consumer: Consumer, topic: string, handler: ShardHandler, settings: GroupSettings, logger: Logger) {
+  constructor(consumer: Consumer, topic: string, handler: ShardHandler, settings: GroupSettings, log: KafkaLog) {
     this.#consumer = consumer;
     this.#topic = topic;
     this.#handler = handler;
     this.#settings = settings;
-    this.#logger = logger;
+    this.#log = log;
   }
 
   /** Subscribes and starts consuming; shards arrive with the group's first assignment. */
@@ -64,16 +69,20 @@ export class GroupSubscription implements Subscription {
     const events = this.#consumer.events;
     this.#consumer.on(events.GROUP_JOIN, (event) => this.#joined(event.payload.memberId, event.payload.memberAssignment[this.#topic] ?? []));
     this.#consumer.on(events.REBALANCING, () => this.#revokeAll('rebalancing'));
+    this.#consumer.on(events.REQUEST, (event) => {
+      if (event.payload.apiName === 'JoinGroup') this.#revokeAll('rejoining');
+    });
+    this.#consumer.on(events.HEARTBEAT, (event) => this.#confirmed(event.payload.memberId));
     this.#consumer.on(events.STOP, () => this.#revokeAll('stopped'));
     this.#consumer.on(events.CRASH, (event) => {
       const { error, restart } = event.payload;
-      this.#logger.warn({ topic: this.#topic, err: error, restart }, 'kafka consumer crashed');
+      this.#log.warn(`consumer crashed: ${errorName(error)}`, { topic: this.#topic, err: error, restart }, 'kafka consumer crashed');
       this.#revokeAll('crashed');
       if (!restart) this.#restart();
     });
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
-    this.#ticker = setInterval(() => this.#heartbeat(), this.#settings.heartbeatIntervalMs);
+    this.#ticker = setInterval(() => this.#heartbeatInHand(), this.#settings.heartbeatIntervalMs);
     this.#ticker.unref();
     await this.#run();
   }
@@ -96,9 +105,9 @@ export class GroupSubscription implements Subscription {
     this.#restarts++;
     const delayMs = this.#settings.retryDelayMs * Math.min(2 ** this.#restarts, 32);
     this.#later(delayMs, () => {
-      this.#logger.warn({ topic: this.#topic, attempt: this.#restarts }, 'rejoining the consumer group after a crash');
+      this.#log.warn('rejoining after a crash', { topic: this.#topic, attempt: this.#restarts }, 'rejoining the consumer group after a crash');
       this.#run().catch((error: unknown) => {
-        this.#logger.warn({ topic: this.#topic, err: error }, 'rejoin failed');
+        this.#log.warn(`rejoin failed: ${errorName(error)}`, { topic: this.#topic, err: error }, 'rejoin failed');
         this.#restart();
       });
     });
@@ -114,7 +123,7 @@ export class GroupSubscription implements Subscription {
       try {
         await this.#consumer.disconnect();
       } catch (error) {
-        this.#logger.warn({ topic: this.#topic, err: error }, 'kafka consumer did not leave the group cleanly');
+        this.#log.warn('leave failed', { topic: this.#topic, err: error }, 'kafka consumer did not leave the group cleanly');
       } finally {
         clearTimeout(abandon);
         this.#abandon();
@@ -128,23 +137,27 @@ export class GroupSubscription implements Subscription {
     return this.#closing;
   }
 
+  /** A join completed: its JoinGroup revoked every grant, so the whole assignment is granted afresh. */
   #joined(memberId: string, partitions: readonly number[]): void {
     if (this.#closing !== undefined) return;
-    const rejoined = memberId !== this.#memberId;
-    this.#memberId = memberId;
     this.#restarts = 0;
-    this.#assignment = new Set(partitions);
-    for (const runner of [...this.#runners.values()]) {
-      if (rejoined || !this.#assignment.has(runner.grant.shard)) this.#revoke(runner);
-    }
-    for (const shard of this.#assignment) if (!this.#runners.has(shard)) this.#grant(shard);
-    this.#logger.info({ topic: this.#topic, memberId, partitions }, 'kafka group assignment');
+    this.#membership.joined(memberId, partitions);
+    for (const shard of partitions) if (!this.#runners.has(shard)) this.#grant(shard);
+    this.#log.info({ topic: this.#topic, memberId, partitions }, 'kafka group assignment');
   }
 
   #revokeAll(reason: string): void {
-    if (this.#runners.size > 0) this.#logger.debug({ topic: this.#topic, reason, shards: [...this.#runners.keys()] }, 'revoking every partition');
-    this.#assignment = new Set();
+    if (this.#runners.size > 0) this.#log.debug({ topic: this.#topic, reason, shards: [...this.#runners.keys()] }, 'revoking every partition');
+    this.#membership.lapsed();
     for (const runner of [...this.#runners.values()]) this.#revoke(runner);
+  }
+
+  /** A heartbeat of `memberId` succeeded: claim again what it proves still assigned here. */
+  #confirmed(memberId: string): void {
+    if (this.#closing !== undefined) return;
+    for (const shard of this.#membership.heartbeat(memberId, performance.now(), this.#settings.retryDelayMs)) {
+      if (!this.#runners.has(shard)) this.#grant(shard);
+    }
   }
 
   /** Runs `step` after every earlier transition of `shard`. */
@@ -170,12 +183,16 @@ export class GroupSubscription implements Subscription {
         if (!runner.active) return undefined;
         runner.claimed = true;
         runner.next = position + 1;
+        runner.holder = holderMetadata(this.#membership.memberId ?? '', Date.now());
         // Resume where the store stands, not at the group's committed offset: with nothing new
         // to fetch, no batch would arrive to tell the two apart.
         this.#seek(shard, runner.next);
+        // Name the new holder in the group's offsets at once (see `owners()`). Before anything
+        // is applied the offset would move the group's back (a memory store replays): wait then.
+        if (runner.next > 0) this.#commit(runner, runner.next);
         return runner.next;
       } catch (error) {
-        this.#logger.warn({ topic: this.#topic, shard, err: error }, 'partition claim refused; claiming it again later');
+        this.#log.warn(`claim refused: ${errorName(error)}`, { topic: this.#topic, shard, err: error }, 'partition claim refused; claiming it again on a current assignment');
         this.#fenced(runner);
         return undefined;
       }
@@ -193,19 +210,23 @@ export class GroupSubscription implements Subscription {
       try {
         await this.#handler.revoked(runner.grant);
       } catch (error) {
-        this.#logger.warn({ topic: this.#topic, shard, err: error }, 'revoked handler failed');
+        this.#log.warn(`revoked failed: ${errorName(error)}`, { topic: this.#topic, shard, err: error }, 'revoked handler failed');
       }
     });
   }
 
-  /** The owner refused the grant (stale epoch): give it up, and claim it again later if the group still assigns it here. */
+  /**
+   * The owner refused the grant (a refused claim, a stale epoch): give it up, and claim it
+   * again once the membership is proven current. A grant that a rejoin already replaced
+   * leaves the partition to its successor.
+   */
   #fenced(runner: PartitionRunner): void {
     const shard = runner.grant.shard;
-    this.#pause(shard);
+    const current = this.#runners.get(shard) === runner;
     this.#revoke(runner);
-    this.#later(this.#settings.retryDelayMs, () => {
-      if (this.#closing === undefined && this.#assignment.has(shard) && !this.#runners.has(shard)) this.#grant(shard);
-    });
+    if (!current) return;
+    this.#pause(shard);
+    this.#membership.refused(shard, performance.now());
   }
 
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -236,7 +257,7 @@ export class GroupSubscription implements Subscription {
         this.#seek(shard, runner.next);
         return;
       }
-      this.#logger.warn({ topic: this.#topic, shard, expected: runner.next, first }, 'offsets missing from the log (retention or control records); resuming at the first one present');
+      this.#log.warn('offsets missing', { topic: this.#topic, shard, expected: runner.next, first }, 'offsets missing from the log (retention or control records); resuming at the first one present');
       runner.next = first;
     }
     const messages = batch.messages.filter((message) => Number(message.offset) >= runner.next);
@@ -244,7 +265,7 @@ export class GroupSubscription implements Subscription {
     if (messages.length < batch.messages.length) this.#acknowledge(runner, runner.next - 1, inHand.payload);
     for (let start = 0; start < messages.length; start += this.#settings.maxBatch) {
       if (!runner.active || !inHand.payload.isRunning() || inHand.rebalancing || this.#closing !== undefined) break;
-      const deliveries = messages.slice(start, start + this.#settings.maxBatch).map(toDelivery);
+      const deliveries = messages.slice(start, start + this.#settings.maxBatch).map((message) => toDelivery(message, this.#settings.maxRecordBytes));
       try {
         await this.#handler.deliver(runner.grant, deliveries);
       } catch (error) {
@@ -260,17 +281,18 @@ export class GroupSubscription implements Subscription {
   #acknowledge(runner: PartitionRunner, offset: number, payload: EachBatchPayload): void {
     runner.next = offset + 1;
     payload.resolveOffset(String(offset));
-    this.#commit(runner, offset + 1, payload);
+    this.#commit(runner, offset + 1);
   }
 
   #rejected(runner: PartitionRunner, position: number, error: unknown): void {
     const shard = runner.grant.shard;
     if ((error as { code?: unknown }).code === 'STALE_EPOCH') {
-      this.#logger.warn({ topic: this.#topic, shard }, 'owner fenced; giving the partition up');
+      this.#log.warn('owner fenced', { topic: this.#topic, shard }, 'owner fenced; giving the partition up');
       this.#fenced(runner);
       return;
     }
-    this.#logger.warn({ topic: this.#topic, shard, position, err: error }, 'delivery rejected; fetching it again');
+    if (this.#runners.get(shard) !== runner) return;
+    this.#log.warn(`delivery rejected: ${errorName(error)}`, { topic: this.#topic, shard, position, err: error }, 'delivery rejected; fetching it again');
     this.#seek(shard, position);
     this.#pause(shard);
     this.#later(this.#settings.retryDelayMs, () => {
@@ -281,12 +303,12 @@ export class GroupSubscription implements Subscription {
   /**
    * Commits the offset after an acknowledged delivery to the group, for lag (the producers'
    * bound reads it) and tools, without holding up the next delivery: one commit per
-   * partition in flight, the newest offset wins.
+   * partition in flight, the newest offset wins. Its metadata names this grant's holder.
    * A failure is harmless (the store has the position; the next batch commits again), and
    * nothing is committed once the grant is gone, so a late commit never moves a partition
    * that another member owns now.
    */
-  #commit(runner: PartitionRunner, offset: number, payload: EachBatchPayload): void {
+  #commit(runner: PartitionRunner, offset: number): void {
     runner.commitTo = Math.max(runner.commitTo, offset);
     if (runner.committing) return;
     runner.committing = true;
@@ -294,10 +316,10 @@ export class GroupSubscription implements Subscription {
       while (runner.active && runner.committed < runner.commitTo) {
         const target = runner.commitTo;
         try {
-          await payload.commitOffsetsIfNecessary({ topics: [{ topic: this.#topic, partitions: [{ partition: runner.grant.shard, offset: String(target) }] }] });
+          await this.#consumer.commitOffsets([{ topic: this.#topic, partition: runner.grant.shard, offset: String(target), metadata: runner.holder ?? null }]);
           runner.committed = target;
         } catch (error) {
-          this.#logger.debug({ topic: this.#topic, shard: runner.grant.shard, offset: target, err: error }, 'offset commit failed');
+          this.#log.debug({ topic: this.#topic, shard: runner.grant.shard, offset: target, err: error }, 'offset commit failed');
           break;
         }
       }
@@ -305,11 +327,11 @@ export class GroupSubscription implements Subscription {
     })();
   }
 
-  #heartbeat(): void {
+  #heartbeatInHand(): void {
     for (const inHand of this.#inHand) {
       inHand.payload.heartbeat().catch((error: unknown) => {
         inHand.rebalancing = true;
-        this.#logger.debug({ topic: this.#topic, err: error }, 'heartbeat during a batch failed; stopping after the chunk in hand');
+        this.#log.debug({ topic: this.#topic, err: error }, 'heartbeat during a batch failed; stopping after the chunk in hand');
       });
     }
   }
@@ -329,7 +351,7 @@ export class GroupSubscription implements Subscription {
     try {
       this.#consumer.seek({ topic: this.#topic, partition: shard, offset: String(offset) });
     } catch (error) {
-      this.#logger.debug({ topic: this.#topic, shard, err: error }, 'seek skipped');
+      this.#log.debug({ topic: this.#topic, shard, err: error }, 'seek skipped');
     }
   }
 
@@ -337,7 +359,7 @@ export class GroupSubscription implements Subscription {
     try {
       this.#consumer.pause([{ topic: this.#topic, partitions: [shard] }]);
     } catch (error) {
-      this.#logger.debug({ topic: this.#topic, shard, err: error }, 'pause skipped');
+      this.#log.debug({ topic: this.#topic, shard, err: error }, 'pause skipped');
     }
   }
 
@@ -345,11 +367,14 @@ export class GroupSubscription implements Subscription {
     try {
       this.#consumer.resume([{ topic: this.#topic, partitions: [shard] }]);
     } catch (error) {
-      this.#logger.debug({ topic: this.#topic, shard, err: error }, 'resume skipped');
+      this.#log.debug({ topic: this.#topic, shard, err: error }, 'resume skipped');
     }
   }
 }
 
-function toDelivery(message: KafkaMessage): Delivery {
-  return { key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', position: Number(message.offset) };
+/** What kind of error it is, for grouping log lines: its `code`, else its name. */
+function errorName(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.name : typeof error;
 }

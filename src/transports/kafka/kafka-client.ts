@@ -1,6 +1,6 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { ConnectionError } from '../../core/errors.ts';
-import type { Logger } from '../../common/logger.ts';
+import type { KafkaLog } from './kafka-log.ts';
 
 /**
  * The part of a Kafka client the transport uses: kafkajs's `Kafka`, or any client with a
@@ -18,23 +18,17 @@ export interface KafkaClientSettings {
 }
 
 /**
- * Builds a kafkajs client whose log goes to `logger`. kafkajs logs every rebalance
- * response it sees as an error, although rebalances are routine here: its errors and
- * warnings become warnings, its info becomes debug.
+ * Builds a kafkajs client whose log goes to `log`: routine group traffic at debug, failures
+ * at warn, summarised per cause (see `KafkaLog`).
  */
-export function createKafkaClient(settings: KafkaClientSettings, logger: Logger): KafkaClient {
+export function createKafkaClient(settings: KafkaClientSettings, log: KafkaLog): KafkaClient {
   return new Kafka({
     brokers: [...settings.brokers],
     clientId: settings.clientId,
     connectionTimeout: settings.connectionTimeoutMs,
     retry: { retries: settings.retries, initialRetryTime: 100, maxRetryTime: 5_000 },
     logLevel: logLevel.INFO,
-    logCreator: () => (entry: LogEntry) => {
-      const { message, ...fields } = entry.log;
-      const record = { kafkajs: entry.namespace, ...fields };
-      if (entry.level === logLevel.ERROR || entry.level === logLevel.WARN) logger.warn(record, message);
-      else logger.debug(record, message);
-    },
+    logCreator: log.logCreator,
   });
 }
 

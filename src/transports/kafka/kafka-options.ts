@@ -46,6 +46,11 @@ export const kafkaTransportFields = z
      * one after another. Keep it under the broker's `message.max.bytes` (1 MiB by default).
      */
     maxProduceBytes: positiveInt.default(900_000),
+    /**
+     * Largest record value in bytes. An enqueue refuses a larger message, and an owner hands
+     * a larger record it finds in the topic (another program wrote it) to dead-letter unread.
+     */
+    maxRecordBytes: positiveInt.default(1_048_576),
     /** Most messages handed to one `deliver` call (a fetched batch is split). */
     maxBatch: positiveInt.default(512),
     /** Partitions whose batches are handled at the same time in this process. */
@@ -58,7 +63,11 @@ export const kafkaTransportFields = z
     heartbeatIntervalMs: positiveInt.default(1_000),
     /** Longest a fetch waits at the broker for new messages. */
     maxWaitTimeMs: positiveInt.default(100),
-    /** Pause before a rejected delivery is fetched again, or a refused shard is claimed again. */
+    /**
+     * Pause before a rejected delivery is fetched again; also the least pause before a refused
+     * or fenced partition is claimed again, which further waits for two heartbeats proving the
+     * group still assigns it here.
+     */
     retryDelayMs: nonNegativeInt.default(100),
     /** How long closing waits for the delivery in hand before it leaves the group anyway. */
     revokeTimeoutMs: positiveInt.default(5_000),

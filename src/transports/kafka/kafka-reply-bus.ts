@@ -6,7 +6,9 @@ import { silentLogger, type Logger } from '../../common/logger.ts';
 import { parseOptions } from '../../common/options.ts';
 import type { Reply, ReplyBus } from '../../common/replies.ts';
 import { createKafkaClient, kafkaConnectionError, type KafkaClient } from './kafka-client.ts';
+import { KafkaLog } from './kafka-log.ts';
 import { kafkaTransportFields } from './kafka-options.ts';
+import { readReplies, type DropReason } from './reply-records.ts';
 
 const replyBusSchema = kafkaTransportFields.pick({ brokers: true, client: true, clientId: true, connectionTimeoutMs: true, retries: true, maxWaitTimeMs: true }).extend({
   /** The topic replies travel on; every producer listens on one of its partitions. */
@@ -30,23 +32,31 @@ interface Connection {
  * gives it only that partition; its address is `kafka:<topic>/<partition>/<id>`. Owners
  * publish a batch of replies as one record keyed by the id on that partition; a listener
  * ignores records with other ids. Replies to a listener that has gone are written and never
- * read: dropped without harm. `listen` resolves before the group join completes: the
+ * read: dropped without harm. Anyone can write to the topic: a record with a listener's id
+ * that is not an array of well-formed replies, or a malformed reply in it, is dropped and
+ * counted per reason (`dropped()`), and the replies beside it and after it still arrive. `listen` resolves before the group join completes: the
  * listener seeks to the partition's end offset as read before `listen` resolved, so no reply
  * to a request sent after that is missed.
  */
 export class KafkaReplyBus implements ReplyBus {
   readonly #settings: z.output<typeof replyBusSchema>;
   readonly #client: KafkaClient;
-  readonly #logger: Logger;
+  readonly #log: KafkaLog;
   readonly #consumers: Consumer[] = [];
+  readonly #dropped = new Map<DropReason, number>();
   #connecting: Promise<Connection> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: KafkaReplyBusOptions) {
     const { logger, ...rest } = options;
     this.#settings = parseOptions(replyBusSchema, rest, 'replies');
-    this.#logger = logger ?? silentLogger;
-    this.#client = this.#settings.client ?? createKafkaClient({ ...this.#settings, brokers: this.#settings.brokers! }, this.#logger);
+    this.#log = new KafkaLog(logger ?? silentLogger);
+    this.#client = this.#settings.client ?? createKafkaClient({ ...this.#settings, brokers: this.#settings.brokers! }, this.#log);
+  }
+
+  /** How many reply records, or replies within one, this bus dropped so far, per reason. */
+  dropped(): Partial<Record<DropReason, number>> {
+    return Object.fromEntries(this.#dropped);
   }
 
   async listen(onReplies: (replies: readonly Reply[]) => void): Promise<string> {
@@ -74,23 +84,29 @@ export class KafkaReplyBus implements ReplyBus {
         autoCommit: false,
         eachBatch: async ({ batch }) => {
           for (const message of batch.messages) {
-            if (message.key === null || !key.equals(message.key) || message.value === null) continue;
+            if (message.key === null || !key.equals(message.key)) continue;
+            const { replies, dropped } = readReplies(message.value);
+            for (const reason of dropped) {
+              this.#dropped.set(reason, (this.#dropped.get(reason) ?? 0) + 1);
+              this.#log.warn(`reply dropped: ${reason}`, { topic, partition, offset: message.offset, reason }, 'reply record dropped: not a shardline reply');
+            }
+            if (replies.length === 0) continue;
             try {
-              onReplies(JSON.parse(message.value.toString()) as Reply[]);
+              onReplies(replies);
             } catch (error) {
-              this.#logger.warn({ topic, partition, offset: message.offset, err: error }, 'unreadable reply record dropped');
+              this.#log.warn('reply listener threw', { topic, partition, offset: message.offset, err: error }, 'the reply listener threw; its replies are dropped');
             }
           }
         },
       })
-      .catch((error: unknown) => this.#logger.warn({ topic, partition, err: error }, 'reply listener failed to start'));
+      .catch((error: unknown) => this.#log.warn('reply listener failed to start', { topic, partition, err: error }, 'reply listener failed to start'));
     return `kafka:${topic}/${partition}/${id}`;
   }
 
   async publish(address: string, replies: readonly Reply[]): Promise<void> {
     const match = ADDRESS.exec(address);
     if (match === null) {
-      this.#logger.debug({ address }, 'reply dropped: not a kafka reply address');
+      this.#log.debug({ address }, 'reply dropped: not a kafka reply address');
       return;
     }
     const [, topic, partition, id] = match;
@@ -107,6 +123,7 @@ export class KafkaReplyBus implements ReplyBus {
       await Promise.allSettled(this.#consumers.splice(0).map((consumer) => consumer.disconnect()));
       const connection = await this.#connecting?.catch(() => undefined);
       if (connection !== undefined) await Promise.allSettled([connection.producer.disconnect(), connection.admin.disconnect()]);
+      this.#log.close();
     })();
     return this.#closing;
   }

@@ -5,6 +5,7 @@ import type {
   EnqueueOptions,
   EnqueueResult,
   ShardHandler,
+  ShardOwner,
   Subscription,
   Transport,
   TransportInfo,
@@ -12,8 +13,10 @@ import type {
 } from '../transport.ts';
 import { GroupSubscription } from './group-subscription.ts';
 import { createKafkaClient, kafkaConnectionError, type KafkaClient } from './kafka-client.ts';
+import { KafkaLog } from './kafka-log.ts';
 import { parseKafkaOptions, type KafkaTransportOptions, type KafkaTransportSettings } from './kafka-options.ts';
 import { LagBound } from './lag-bound.ts';
+import { readHolder } from './partition-holder.ts';
 
 /** What a Kafka transport is told besides its options: the domain names its topic. */
 export interface KafkaTransportContext {
@@ -50,7 +53,7 @@ export class KafkaTransport implements Transport {
   /** The owners' consumer group. */
   readonly groupId: string;
   readonly #client: KafkaClient;
-  readonly #logger: Logger;
+  readonly #log: KafkaLog;
   #connecting: Promise<Connected> | undefined;
   #subscription: GroupSubscription | undefined;
   /** The last committed offset read per partition. */
@@ -61,8 +64,8 @@ export class KafkaTransport implements Transport {
     this.settings = parseKafkaOptions(options);
     this.topic = this.settings.topic ?? `${this.settings.topicPrefix}${context.domain}`;
     this.groupId = this.settings.groupId ?? `${this.topic}.owners`;
-    this.#logger = context.logger ?? silentLogger;
-    this.#client = this.settings.client ?? createKafkaClient({ ...this.settings, brokers: this.settings.brokers! }, this.#logger);
+    this.#log = new KafkaLog(context.logger ?? silentLogger);
+    this.#client = this.settings.client ?? createKafkaClient({ ...this.settings, brokers: this.settings.brokers! }, this.#log);
   }
 
   async connect(): Promise<TransportInfo> {
@@ -82,10 +85,15 @@ export class KafkaTransport implements Transport {
       throw new RangeError(`Expected shard in 0..${info.shardCount - 1}, got ${shard}`);
     }
     if (messages.length === 0) return { waitedMs: 0 };
+    const maxBytes = this.settings.maxRecordBytes;
     const records = messages.map((message, index) => {
       const { key, value } = message;
       if (typeof key !== 'string' || typeof value !== 'string') {
         throw new InvalidCommandError('value', `expected message ${index} to have a string key and value, got ${typeof key} and ${typeof value}`);
+      }
+      // UTF-16 length × 3 bounds the UTF-8 size: measure exactly only a value that may be over.
+      if (value.length * 3 > maxBytes && Buffer.byteLength(value) > maxBytes) {
+        throw new InvalidCommandError('size', `expected message ${index} to be at most maxRecordBytes (${maxBytes}) bytes, got ${Buffer.byteLength(value)}`);
       }
       return { key, value, partition: shard };
     });
@@ -107,6 +115,29 @@ export class KafkaTransport implements Transport {
     return bound.depth(shard);
   }
 
+  /**
+   * Per partition, the holder named by the metadata of the group's committed offset: each
+   * grant writes its member id, host, pid and claim time there when it claims a partition
+   * whose store position is past the start, and with every offset it commits. Read-only.
+   * It is the last holder that claimed, as the group's offsets record it: after a holder
+   * died it is named until the group hands the partition on (a session timeout), and a
+   * partition whose last holder left with no successor still names it. (The group itself,
+   * DescribeGroups, would tell live membership, but librdkafka's mock cluster lacks it.)
+   */
+  async owners(): Promise<readonly (ShardOwner | undefined)[]> {
+    const { info, admin } = await this.#connected();
+    try {
+      const [topic] = await admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] });
+      const owners = new Array<ShardOwner | undefined>(info.shardCount).fill(undefined);
+      for (const { partition, metadata } of topic?.partitions ?? []) {
+        if (partition >= 0 && partition < info.shardCount) owners[partition] = readHolder(metadata);
+      }
+      return owners;
+    } catch (error) {
+      throw kafkaConnectionError(this.settings.brokers, `reading the holders of ${this.topic} from group ${this.groupId}`, error);
+    }
+  }
+
   async consume(handler: ShardHandler): Promise<Subscription> {
     await this.#connected();
     if (this.#subscription !== undefined) throw new ConfigError([`kafka transport: consume() was already called on this instance (topic ${this.topic})`]);
@@ -119,7 +150,7 @@ export class KafkaTransport implements Transport {
       maxWaitTimeInMs: s.maxWaitTimeMs,
       allowAutoTopicCreation: s.allowAutoTopicCreation,
     });
-    const subscription = new GroupSubscription(consumer, this.topic, handler, s, this.#logger);
+    const subscription = new GroupSubscription(consumer, this.topic, handler, s, this.#log);
     this.#subscription = subscription;
     try {
       await subscription.start();
@@ -134,9 +165,11 @@ export class KafkaTransport implements Transport {
     this.#closing ??= (async () => {
       await this.#subscription?.close();
       const connected = await this.#connecting?.catch(() => undefined);
-      if (connected === undefined) return;
-      connected.bound.close();
-      await Promise.allSettled([connected.producer.disconnect(), connected.admin.disconnect()]);
+      if (connected !== undefined) {
+        connected.bound.close();
+        await Promise.allSettled([connected.producer.disconnect(), connected.admin.disconnect()]);
+      }
+      this.#log.close();
     })();
     return this.#closing;
   }
@@ -164,7 +197,7 @@ export class KafkaTransport implements Transport {
         sampleIntervalMs: s.lagSampleIntervalMs,
         sampleLag: () => this.#sampleLag(admin, partitions),
       });
-      return { info: { shardCount: partitions, capacity: s.capacity }, admin, producer, bound };
+      return { info: { shardCount: partitions, capacity: s.capacity, approximateDepth: true }, admin, producer, bound };
     } catch (error) {
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
       if (error instanceof ConfigError || error instanceof ConnectionError) throw error;
@@ -194,7 +227,7 @@ export class KafkaTransport implements Transport {
         admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] }).then(
           (topics) => topics[0]?.partitions ?? [],
           (error: unknown) => {
-            this.#logger.debug({ topic: this.topic, groupId: this.groupId, err: error }, 'committed offsets unavailable; using the last known');
+            this.#log.debug({ topic: this.topic, groupId: this.groupId, err: error }, 'committed offsets unavailable; using the last known');
             return [];
           },
         ),

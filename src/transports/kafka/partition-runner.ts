@@ -16,6 +16,8 @@ export class PartitionRunner {
   soughtTo: number | undefined;
   /** Settles with the next offset once `assigned` did, or `undefined` when the claim was refused or the grant revoked first. */
   ready: Promise<number | undefined> = Promise.resolve(undefined);
+  /** The committed-offset metadata naming this process as the holder, once claimed. */
+  holder: string | undefined;
   /** The offset to commit to the group next, the last one committed, and whether a commit is in flight. */
   commitTo = 0;
   committed = 0;

@@ -1,5 +1,6 @@
+import { hostname } from 'node:os';
 import { pickOwner } from '../../core/router.ts';
-import type { ShardGrant, ShardHandler } from '../transport.ts';
+import type { ShardGrant, ShardHandler, ShardOwner } from '../transport.ts';
 import { ShardQueue } from './shard-queue.ts';
 
 /** How long a delivery loop may run on promises alone before it lets the event loop turn. */
@@ -40,6 +41,8 @@ class GrantRunner {
   readonly #queue: ShardQueue;
   readonly #broker: MemoryBroker;
   #active = true;
+  /** When `assigned` resolved (ms since the epoch); undefined until it has. */
+  #heldSince: number | undefined;
   readonly done: Promise<void>;
 
   constructor(broker: MemoryBroker, member: Member, queue: ShardQueue, epoch: number) {
@@ -54,6 +57,12 @@ class GrantRunner {
     return this.#active;
   }
 
+  /** Who holds the shard through this grant, once `assigned` accepted it and until it stops. */
+  get owner(): ShardOwner | undefined {
+    if (!this.#active || this.#heldSince === undefined) return undefined;
+    return { member: this.member.id, host: hostname(), pid: process.pid, epoch: this.grant.epoch, since: this.#heldSince };
+  }
+
   stop(): void {
     this.#active = false;
     this.#queue.wakeConsumer();
@@ -64,9 +73,10 @@ class GrantRunner {
     const options = this.#broker.options;
     try {
       await handler.assigned(this.grant);
+      this.#heldSince = Date.now();
     } catch {
       this.#active = false;
-      this.#broker.refused(this);
+      this.#broker.refused(this, false);
       return;
     }
     let lastYield = performance.now();
@@ -89,7 +99,7 @@ class GrantRunner {
       } catch (error) {
         if ((error as { code?: unknown }).code === 'STALE_EPOCH') {
           this.#active = false;
-          this.#broker.refused(this);
+          this.#broker.refused(this, true);
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs));
@@ -101,7 +111,8 @@ class GrantRunner {
 /**
  * The in-process broker behind memory transports: shard queues plus ownership. Several
  * transport instances attached to one broker behave like separate processes: shards are
- * spread over their subscriptions by rendezvous hashing and move when one joins or leaves.
+ * spread over their subscriptions by capped rendezvous hashing (`assignShards`) and move
+ * when one joins or leaves.
  * Epochs start from the broker's creation time, so they also grow across restarts.
  */
 export class MemoryBroker {
@@ -121,6 +132,11 @@ export class MemoryBroker {
     this.#transitions = Array.from({ length: options.shards }, () => Promise.resolve());
   }
 
+  /** Per shard, the subscription holding it now and since when (`undefined` where none does). */
+  owners(): (ShardOwner | undefined)[] {
+    return this.#owners.map((runner) => runner?.owner);
+  }
+
   join(handler: ShardHandler): Member {
     const member = new Member(`member-${this.#nextMember++}`, handler);
     this.#members.push(member);
@@ -135,24 +151,30 @@ export class MemoryBroker {
     await Promise.all(this.#transitions);
   }
 
-  /** A grant's handler refused it (stale epoch): revoke it and grant the shard anew shortly. */
-  refused(runner: GrantRunner): void {
+  /**
+   * A grant's handler refused it (stale epoch): the shard is let go and granted anew after
+   * the retry delay. A grant refused by `assigned()` was never held, so it gets no
+   * `revoked()`; one fenced by a delivery does.
+   */
+  refused(runner: GrantRunner, held: boolean): void {
     const shard = runner.grant.shard;
     this.#transition(shard, async () => {
-      if (this.#owners[shard] === runner) await this.#revoke(shard);
+      if (this.#owners[shard] !== runner) return;
+      if (held) {
+        await this.#revoke(shard);
+      } else {
+        this.#owners[shard] = undefined;
+        runner.member.runners.delete(shard);
+      }
     });
     setTimeout(() => this.#rebalance(), this.options.retryDelayMs).unref();
-  }
-
-  #pick(shard: number): Member | undefined {
-    const id = pickOwner(this.#members.map((member) => member.id), shard);
-    return this.#members.find((member) => member.id === id);
   }
 
   #rebalance(): void {
     for (let shard = 0; shard < this.options.shards; shard++) {
       this.#transition(shard, async () => {
-        const desired = this.#pick(shard);
+        const id = pickOwner(this.#members.map((member) => member.id), shard, this.options.shards);
+        const desired = this.#members.find((member) => member.id === id);
         const current = this.#owners[shard];
         if (current?.active && current.member === desired) return;
         if (current !== undefined) await this.#revoke(shard);

@@ -3,6 +3,7 @@ import type {
   EnqueueOptions,
   EnqueueResult,
   ShardHandler,
+  ShardOwner,
   Subscription,
   Transport,
   TransportInfo,
@@ -64,6 +65,11 @@ export class MemoryTransport implements Transport {
 
   async depth(shard: number): Promise<number> {
     return this.broker.queues[shard]?.ring.size ?? 0;
+  }
+
+  /** Per shard, the subscription (member) holding it, with this process's pid and host. */
+  async owners(): Promise<readonly (ShardOwner | undefined)[]> {
+    return this.broker.owners();
   }
 
   /** The most messages shard `shard` ever held at once. */

@@ -1,0 +1,238 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { silentLogger, type Logger } from '../common/logger.ts';
+import { MemoryReplyBus, type ReplyBus } from '../common/replies.ts';
+import type { AnyDomain } from '../core/domain.ts';
+import { ClosedError, CommandFailedError, ConfigError, TimeoutError } from '../core/errors.ts';
+import type { Readiness } from '../metrics/server.ts';
+import type { RuntimeObserver } from '../runtime/observer.ts';
+import type { ProducerSettings } from '../runtime/options.ts';
+import { Producer, type Receipt } from '../runtime/producer.ts';
+import type { Transport } from '../transports/transport.ts';
+import { answerFor, type Answer } from './answers.ts';
+import { BearerCheck } from './bearer.ts';
+import { checkJsonContentType, readJsonBody } from './body.ts';
+import { Exchange } from './exchange.ts';
+import { GatewayInstruments } from './instruments.ts';
+import { parseGatewaySettings, type GatewaySettings } from './options.ts';
+import { withQueueWait } from './queue-wait.ts';
+import { GatewayRequestError } from './request-error.ts';
+import { commandTarget, matchRoute, type CommandTarget } from './route.ts';
+import { TaggedReply, TaggingReplyBus } from './tagged-replies.ts';
+
+/** One domain the gateway serves, and where its commands go. */
+export interface GatewayDomain {
+  readonly domain: AnyDomain;
+  /** The transport its producer sends on; the gateway does not close it. */
+  readonly transport: Transport;
+  /** Where replies to `?wait=true` arrive (the owners' reply bus); in-process replies by default. */
+  readonly replies?: ReplyBus;
+  readonly observer?: RuntimeObserver;
+}
+
+/** What a {@link Gateway} serves, and how. */
+export interface GatewayOptions extends Partial<GatewaySettings> {
+  readonly domains: readonly GatewayDomain[];
+  /**
+   * Producer tuning for every served domain. `overflow` is always `reject`: a full shard
+   * is waited on for `queueWaitMs` by the gateway, then answered 429, so no socket waits
+   * long on a full queue; `requestTimeoutMs` gives way to `timeoutMs`.
+   */
+  readonly producer?: Partial<ProducerSettings>;
+  /** Where the gateway's metrics go (a process's registry); a registry of its own by default. */
+  readonly registry?: Registry;
+  readonly logger?: Logger;
+}
+
+/**
+ * The HTTP ingress: `POST /v1/{domain}/{type}/{key}` with a JSON payload sends one command
+ * through the domain's `Producer` and answers 202 `{ id, shard }` once it is in its queue,
+ * or, with `?wait=true`, 200 `{ id, reply }` once its owner applied it. Every refusal is
+ * `{ error: { code, message, field? } }` with its status (see `docs/gateway.md`). Serves
+ * `/healthz` and `/readyz` too. Listens on 127.0.0.1 unless told otherwise.
+ */
+export class Gateway {
+  readonly settings: GatewaySettings;
+  readonly registry: Registry;
+  readonly #producers = new Map<string, Producer<AnyDomain>>();
+  readonly #server: Server;
+  readonly #instruments: GatewayInstruments;
+  readonly #logger: Logger;
+  readonly #bearer: BearerCheck | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
+  #listening = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: GatewayOptions) {
+    const { domains, producer, registry, logger, ...settings } = options;
+    this.settings = parseGatewaySettings(settings);
+    if (domains.length === 0) throw new ConfigError(['domains: expected at least one domain to serve, got none']);
+    for (const { domain, transport, replies, observer } of domains) {
+      if (this.#producers.has(domain.name)) throw new ConfigError([`domains: expected each domain once, got ${JSON.stringify(domain.name)} twice`]);
+      const tagging = new TaggingReplyBus(replies ?? new MemoryReplyBus());
+      this.#producers.set(domain.name, new Producer({ ...producer, overflow: 'reject', domain, transport, replies: tagging, observer }));
+    }
+    this.registry = registry ?? new Registry();
+    this.#instruments = new GatewayInstruments(this.registry);
+    this.#logger = logger ?? silentLogger;
+    this.#bearer = this.settings.token === undefined ? undefined : new BearerCheck(this.settings.token);
+    this.#server = createServer((request, response) => this.#accept(request, response));
+  }
+
+  /**
+   * Connects every domain's producer, then listens; resolves with the port. A host or port
+   * this process cannot listen on is a `ConfigError` naming it.
+   */
+  async listen(): Promise<number> {
+    if (this.#closing !== undefined) throw new ClosedError('gateway');
+    await Promise.all([...this.#producers.values()].map((producer) => producer.connect()));
+    const { host, port } = this.settings;
+    this.#server.listen({ port, host, backlog: 4096 });
+    try {
+      await once(this.#server, 'listening');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new ConfigError([`gateway.port: expected a port this process can listen on at ${host}, got ${port} (${code ?? (error as Error).message})`]);
+    }
+    this.#listening = true;
+    return this.port;
+  }
+
+  /** The port bound, once listening. */
+  get port(): number {
+    return (this.#server.address() as AddressInfo | null)?.port ?? this.settings.port;
+  }
+
+  /** Requests being handled now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** What `/readyz` answers: ready while listening and not shutting down. */
+  readiness(): Readiness {
+    if (this.#closing !== undefined) return { ready: false, reason: 'shutting down' };
+    return this.#listening ? { ready: true } : { ready: false, reason: 'starting' };
+  }
+
+  /**
+   * Stops accepting connections at once, lets every request in flight finish with its real
+   * outcome (each is bounded by `timeoutMs`), then closes the connections left and the
+   * producers (which flush). The transports stay open: their owner closes them. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      this.#server.closeIdleConnections();
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      this.#server.closeAllConnections();
+      await stopped;
+      await Promise.all([...this.#producers.values()].map((producer) => producer.close()));
+    })();
+    return this.#closing;
+  }
+
+  #accept(request: IncomingMessage, response: ServerResponse): void {
+    const exchange = new Exchange(request, response, this.settings.timeoutMs);
+    this.#instruments.inFlight.inc();
+    const handled = this.#serve(exchange)
+      .catch((error: unknown) => this.#refuse(exchange, error))
+      .finally(() => {
+        exchange.finish();
+        this.#inFlight.delete(handled);
+        this.#instruments.inFlight.dec();
+        this.#instruments.finished(exchange.route, exchange.status, exchange.seconds);
+      });
+    this.#inFlight.add(handled);
+  }
+
+  async #serve(exchange: Exchange): Promise<void> {
+    const { request } = exchange;
+    const match = matchRoute(request.url ?? '/');
+    if (match.kind === 'health') {
+      exchange.route = 'health';
+      return this.#answer(exchange, this.#probe(request.method, match.probe));
+    }
+    if (match.kind === 'unmatched') {
+      const path = JSON.stringify((request.url ?? '').split('?')[0]!.slice(0, 200));
+      throw new GatewayRequestError(404, 'NOT_FOUND', `expected POST /v1/{domain}/{type}/{key}, GET /healthz or GET /readyz, got ${request.method} ${path}`);
+    }
+    exchange.route = match.route;
+    if (this.#closing !== undefined) {
+      throw new GatewayRequestError(503, 'SHUTTING_DOWN', 'the gateway is shutting down; nothing was sent', {
+        headers: { 'retry-after': String(this.settings.retryAfterSeconds) },
+      });
+    }
+    this.#bearer?.verify(request.headers.authorization);
+    if (request.method !== 'POST') {
+      throw new GatewayRequestError(405, 'METHOD_NOT_ALLOWED', `expected POST, got ${request.method}`, { headers: { allow: 'POST' } });
+    }
+    const target = commandTarget(match);
+    const producer = this.#producers.get(target.domain);
+    if (producer === undefined) {
+      const served = [...this.#producers.keys()].map((name) => JSON.stringify(name)).join(', ');
+      throw new GatewayRequestError(404, 'UNKNOWN_DOMAIN', `unknown domain ${JSON.stringify(target.domain)}; this gateway serves ${served}`, { field: 'domain' });
+    }
+    if (request.headers['idempotency-key'] !== undefined) {
+      throw new GatewayRequestError(
+        400,
+        'IDEMPOTENCY_KEY_UNSUPPORTED',
+        'expected no Idempotency-Key header: the gateway cannot make a retried request idempotent (see docs/gateway.md); put a request id in the payload and let the handler check it',
+        { field: 'Idempotency-Key' },
+      );
+    }
+    checkJsonContentType(request);
+    const payload = await exchange.within(
+      readJsonBody(request, this.settings.maxBodyBytes),
+      () =>
+        new GatewayRequestError(408, 'REQUEST_TIMEOUT', `expected the whole body within ${this.settings.timeoutMs} ms (timeoutMs), got part of it; nothing was sent`, {
+          headers: { connection: 'close' },
+        }),
+    );
+    this.#answer(exchange, target.wait ? await this.#request(exchange, producer, target, payload) : await this.#send(exchange, producer, target, payload));
+  }
+
+  /** Enqueues the command: 202 with its receipt once it is in its shard's queue. */
+  async #send(exchange: Exchange, producer: Producer<AnyDomain>, target: CommandTarget, payload: unknown): Promise<Answer> {
+    const sent = this.#withRoom(exchange, () => producer.send(target.type, target.key, payload));
+    const receipt = await exchange.within(sent, () => {
+      sent.then((late: Receipt) => this.#logger.warn({ id: late.id, shard: late.shard }, 'gateway: enqueued after its request timed out (answered 504)'), () => undefined);
+      return new TimeoutError('gateway request', this.settings.timeoutMs, 'the transport did not confirm the enqueue');
+    });
+    return { status: 202, body: { id: receipt.id, shard: receipt.shard } };
+  }
+
+  /** Sends the command and waits for its reply: 200 with the command id and the reply. */
+  async #request(exchange: Exchange, producer: Producer<AnyDomain>, target: CommandTarget, payload: unknown): Promise<Answer> {
+    const attempt = (): Promise<unknown> => producer.request(target.type, target.key, payload, { timeoutMs: Math.max(1, exchange.remainingMs) });
+    const result = await exchange.within(this.#withRoom(exchange, attempt), () => new TimeoutError('gateway request', this.settings.timeoutMs, 'no reply yet'));
+    if (!(result instanceof TaggedReply)) throw new Error('a reply reached the gateway without its command id: its producer did not use the tagging reply bus');
+    return { status: 200, body: { id: result.id, reply: result.value ?? null } };
+  }
+
+  #withRoom<T>(exchange: Exchange, attempt: () => Promise<T>): Promise<T> {
+    return withQueueWait(attempt, this.settings.queueWaitMs, () => !exchange.expired && !exchange.clientGone);
+  }
+
+  #probe(method: string | undefined, probe: 'healthz' | 'readyz'): Answer {
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw new GatewayRequestError(405, 'METHOD_NOT_ALLOWED', `expected GET or HEAD, got ${method}`, { headers: { allow: 'GET, HEAD' } });
+    }
+    if (probe === 'healthz') return { status: 200, body: { alive: true } };
+    const readiness = this.readiness();
+    return { status: readiness.ready ? 200 : 503, body: readiness };
+  }
+
+  #refuse(exchange: Exchange, error: unknown): void {
+    const answer = answerFor(error, this.settings.retryAfterSeconds);
+    if (answer.status === 500 && !(error instanceof CommandFailedError)) {
+      this.#logger.error({ err: error, url: exchange.request.url }, 'gateway: request failed');
+    }
+    this.#answer(exchange, answer);
+  }
+
+  #answer(exchange: Exchange, answer: Answer): void {
+    exchange.answer(answer, { closeConnection: this.#closing !== undefined });
+  }
+}

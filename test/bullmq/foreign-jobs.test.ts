@@ -1,0 +1,131 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeCommand } from '../../src/core/command.ts';
+import { shardOf } from '../../src/core/router.ts';
+import { accounts, type Account } from '../../src/domains/accounts.ts';
+import { Producer } from '../../src/runtime/producer.ts';
+import { openRedis } from '../../src/common/redis.ts';
+import { RedisDeadLetterQueue } from '../../src/state/redis-dead-letters.ts';
+import { RedisStateStore } from '../../src/state/redis-store.ts';
+import { BullmqTransport } from '../../src/transports/bullmq/index.ts';
+import { shardKeys } from '../../src/transports/bullmq/keys.ts';
+import { fixtureProcesses, type Child } from '../support/processes.ts';
+import { startRedis, type RedisService } from '../support/redis.ts';
+
+const { startChild, until } = fixtureProcesses(new URL('./fixtures/', import.meta.url));
+
+const redis = await startRedis();
+const SHARDS = 2;
+/** The shard every foreign job goes to, and an account on it. */
+const SHARD = 1;
+const ACCOUNT = Array.from({ length: 100 }, (_, i) => `f${i}`).find((key) => shardOf(key, SHARDS) === SHARD)!;
+const keys = shardKeys('shardline', accounts.name, SHARD);
+
+/** A deposit another program encoded by hand: a valid shardline command, without origin. */
+const deposit = (id: string) => encodeCommand({ id, type: 'deposit', key: ACCOUNT, payload: { amount: 1 }, sentAt: Date.now() });
+
+describe.skipIf(redis === undefined)('jobs another program added to a shard queue', () => {
+  const service = redis as RedisService;
+  const children: Child[] = [];
+  let client: Redis;
+  let queue: Queue;
+  let transport: BullmqTransport;
+  let producer: Producer<typeof accounts>;
+
+  beforeAll(async () => {
+    client = await openRedis(service.url, 'test');
+    queue = new Queue(keys.queue, { connection: client, prefix: 'shardline' });
+    transport = new BullmqTransport({ url: service.url, domain: accounts.name, shards: SHARDS });
+    producer = new Producer({ domain: accounts, transport });
+  });
+
+  afterAll(async () => {
+    await Promise.all(children.map((child) => child.kill()));
+    await producer?.close();
+    await transport?.close();
+    await queue?.close();
+    await client?.quit();
+    await service.close();
+  });
+
+  /** A job written straight into Redis, the way BullMQ lays one out, with only `fields`. */
+  async function rawJob(id: string, fields: Record<string, string>): Promise<void> {
+    await client.hset(`${keys.jobPrefix}${id}`, fields);
+    await client.lpush(keys.wait, id);
+    await client.zadd(keys.marker, 0, '0');
+  }
+
+  const balance = async () => ((await new RedisStateStore({ client, domain: accounts.name }).load(SHARD, [ACCOUNT])).get(ACCOUNT) as Account | undefined)?.balance;
+  const letters = () => new RedisDeadLetterQueue({ client, domain: accounts.name }).list(1_000);
+
+  it('dead-letters each with its reason, applies the shardline commands among them, and the shard moves on', async () => {
+    // Queued before any consumer runs, so valid jobs and foreign ones share the first fetches.
+    await producer.send('open', ACCOUNT, { initialBalance: 0 });
+    await producer.send('deposit', ACCOUNT, { amount: 1 });
+    const foreign: [name: string, data: unknown, letters: number, deposits: number][] = [
+      ['x:1', { m: 'not an array' }, 1, 0],
+      ['x:1', { m: [null] }, 1, 0],
+      ['x:1', { m: [] }, 1, 0],
+      ['x:3', { m: [['k', 5], ['a', 'b', 'c'], 'x'] }, 3, 0],
+      ['x:1', { m: [['k', 'not a command']] }, 1, 0],
+      ['x:1', { m: [[ACCOUNT, deposit('foreign-1')], [ACCOUNT, deposit('foreign-2')], [ACCOUNT, deposit('foreign-3')]] }, 0, 3],
+      ['x:9', { m: [[ACCOUNT, deposit('foreign-4')]] }, 0, 1],
+      ['x:1', { m: [[ACCOUNT, 'x'.repeat(17 * 1024 * 1024)]] }, 1, 0],
+    ];
+    let expectedLetters = 0;
+    let expectedBalance = 1;
+    let positions = 2;
+    for (const [name, data, letterCount, deposits] of foreign) {
+      await queue.add(name, data);
+      await producer.send('deposit', ACCOUNT, { amount: 1 });
+      expectedLetters += letterCount;
+      expectedBalance += deposits + 1;
+      positions += Math.max(1, Array.isArray((data as { m: unknown }).m) ? (data as { m: unknown[] }).m.length : 1) + 1;
+    }
+    await queue.add('x:1', { m: [[ACCOUNT, deposit('foreign-5')]] }, { jobId: 'foreign-id' });
+    await rawJob('nameless', { data: JSON.stringify({ m: [[ACCOUNT, deposit('foreign-6')]] }) });
+    await rawJob('not-json', { name: 'x:1', data: 'this is not JSON' });
+    await rawJob('no-data', { name: 'x:1' });
+    await producer.send('deposit', ACCOUNT, { amount: 1 });
+    expectedLetters += 2;
+    expectedBalance += 3;
+    positions += 5;
+
+    const consumer = startChild('consumer', { REDIS_URL: service.url, SHARDS: String(SHARDS) });
+    children.push(consumer);
+    await consumer.next((m) => m.type === 'ready');
+    await until('every deposit applied and every foreign job dead-lettered', async () =>
+      (await balance()) === expectedBalance && (await letters()).length === expectedLetters,
+    );
+
+    const found = await letters();
+    expect(found.every((letter) => letter.shard === SHARD)).toBe(true);
+    expect(found.filter((letter) => letter.error.startsWith('foreign: ')).length).toBe(expectedLetters - 1);
+    expect(found.filter((letter) => letter.error.startsWith('decode: ')).map((letter) => letter.value)).toEqual(['not a command']);
+    expect(found.every((letter) => letter.value.length <= 8 * 1024)).toBe(true);
+    const errors = found.map((letter) => letter.error).join('\n');
+    expect(errors).toMatch(/not JSON/);
+    expect(errors).toMatch(/no data/);
+    expect(errors).toMatch(/bytes/);
+
+    // Dense positions: one per command or unreadable entry, from 0, whatever the job names said.
+    expect((await new RedisStateStore({ client, domain: accounts.name }).status(SHARD)).position).toBe(positions - 1);
+    expect(await client.llen(keys.active)).toBe(0);
+    expect(await transport.depth(SHARD)).toBe(0);
+    expect(consumer.process.exitCode).toBeNull();
+  });
+
+  it('keeps a running consumer alive when a foreign job arrives, and applies what follows it', async () => {
+    const consumer = children[0]!;
+    const before = (await balance())!;
+    const lettersBefore = (await letters()).length;
+    await rawJob('late-not-json', { name: 'late', data: '{"m": [' });
+    await queue.add('late', { m: [[ACCOUNT]] });
+    await producer.send('deposit', ACCOUNT, { amount: 1 });
+    await until('the deposit after the foreign jobs applied', async () => (await balance()) === before + 1);
+    await until('both foreign jobs dead-lettered', async () => (await letters()).length === lettersBefore + 2);
+    expect(consumer.process.exitCode).toBeNull();
+    expect(await transport.depth(SHARD)).toBe(0);
+  });
+});
