@@ -37,7 +37,12 @@ export async function consume(config: Config, domain: AnyDomain): Promise<number
   const kit = await openProcess(config, domain, 'consumer', (connected) => {
     const shardsOwned = owner?.owned().length ?? 0;
     if (!connected) return { ready: false, reason: 'connecting', shardsOwned };
-    return joined ? { ready: true, shardsOwned } : { ready: false, reason: 'joining ownership', shardsOwned };
+    if (!joined) return { ready: false, reason: 'joining ownership', shardsOwned };
+    const stopped = owner?.stopped() ?? [];
+    if (stopped.length > 0) {
+      return { ready: false, reason: `stopped ${stopped.length} shard(s) whose transport broke its contract: ${stopped.map((s) => s.error.message).join('; ')}`, shardsOwned };
+    }
+    return { ready: true, shardsOwned };
   });
   const gate = new ShutdownGate({ logger: kit.logger, timeoutMs: config.shutdown.timeoutMs });
   const redis = new RedisLink(config.redis.url);
@@ -63,9 +68,9 @@ export async function consume(config: Config, domain: AnyDomain): Promise<number
       store,
       replies,
       observer: kit.observer,
-      logger: kit.logger,
+      logger: kit.runtimeLogger,
     });
-    kit.instruments.watchOwnership(() => owner?.owned().length ?? 0);
+    kit.instruments.watchOwnership(() => owner?.owned().length ?? 0, () => owner?.stopped().length ?? 0);
     const starting = owner.start().then(() => {
       joined = true;
     });

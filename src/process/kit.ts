@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { summarizeRepeats, type SummarizingLogger } from '../common/log-summary.ts';
 import type { Config } from '../config/schema.ts';
 import type { AnyDomain } from '../core/domain.ts';
 import { ShardlineInstruments } from '../metrics/instruments.ts';
@@ -12,6 +13,11 @@ import { createTransport } from './services.ts';
 export interface ProcessKit {
   readonly config: Config;
   readonly logger: Logger;
+  /**
+   * The logger handed to the transport, the owner, stores and reply buses: the same lines,
+   * but a warning repeated through an outage is logged once per cause and interval, counted.
+   */
+  readonly runtimeLogger: SummarizingLogger;
   readonly domain: AnyDomain;
   readonly transport: Transport;
   readonly instruments: ShardlineInstruments;
@@ -31,7 +37,8 @@ export interface ProcessKit {
  */
 export async function openProcess(config: Config, domain: AnyDomain, role: string, ready: (connected: boolean) => Readiness): Promise<ProcessKit> {
   const logger = createLogger(config.log.level, role);
-  const transport = await createTransport(config, domain.name, logger);
+  const runtimeLogger = summarizeRepeats(logger);
+  const transport = await createTransport(config, domain.name, runtimeLogger);
   const instruments = new ShardlineInstruments({ domain: domain.name, transport: transport.name });
   const observer = new MetricsObserver(instruments);
   let connected = false;
@@ -46,6 +53,7 @@ export async function openProcess(config: Config, domain: AnyDomain, role: strin
   return {
     config,
     logger,
+    runtimeLogger,
     domain,
     transport,
     instruments,
@@ -63,6 +71,7 @@ export async function openProcess(config: Config, domain: AnyDomain, role: strin
         try {
           await transport.close();
         } finally {
+          runtimeLogger.close();
           await server?.close();
         }
       })();
