@@ -31,7 +31,7 @@ export {
 } from './core/errors.ts';
 export { assignShards, murmur2, shardOf } from './core/router.ts';
 
-export { Producer, type CommandInput, type ProducerOptions, type Receipt, type SendOutcome } from './runtime/producer.ts';
+export { Producer, type CommandInput, type ProducerOptions, type Receipt, type RequestOptions, type SendOutcome } from './runtime/producer.ts';
 export { Owner, type OwnerOptions } from './runtime/owner.ts';
 export type { OwnerSettings, ProducerSettings } from './runtime/options.ts';
 export type { ApplyOutcome, RuntimeObserver } from './runtime/observer.ts';
