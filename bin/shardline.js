@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// The `shardline` command: runs the TypeScript sources directly through tsx.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// The `shardline` command: runs the compiled CLI (`npm run build`, run by `prepare` on
+// `npm install`/`npm ci`, writes dist/). The tests run the TypeScript sources instead.
+await import('../dist/cli/main.js');

@@ -39,7 +39,7 @@ export {
 } from './core/errors.ts';
 export { assignShards, murmur2, shardOf } from './core/router.ts';
 
-export { Producer, type CommandInput, type ProducerOptions, type Receipt, type SendOutcome } from './runtime/producer.ts';
+export { Producer, type CommandInput, type ProducerOptions, type Receipt, type RequestOptions, type SendOutcome } from './runtime/producer.ts';
 export { Owner, type OwnerOptions } from './runtime/owner.ts';
 export { Reader, type Consistency, type ReaderOptions, type ReaderSettings, type ReadOptions, type ReadResult } from './runtime/reader.ts';
 export { parseReceipt, receiptToken, type ReceiptPoint } from './runtime/receipt.ts';

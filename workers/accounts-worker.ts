@@ -1,8 +1,9 @@
 /**
- * The accounts owner process: `shardline consumer --domain accounts`, taking the same
- * flags, config file and environment. Run it with `node --import tsx workers/accounts-worker.ts`
- * (add `--transport bullmq --store redis` to share shards with other workers).
+ * An owner process of the accounts domain, as a user's own repository would have one:
+ * the same flags, config file and environment as `shardline consumer`, metrics, health,
+ * graceful shutdown and exit codes. `node --import tsx workers/accounts-worker.ts --transport bullmq --store redis`.
  */
-import { runCli } from '../src/cli/program.ts';
+import { accounts } from 'shardline';
+import { runConsumer } from 'shardline/process';
 
-process.exit(await runCli(['consumer', '--domain', 'accounts', ...process.argv.slice(2)]));
+process.exit(await runConsumer({ domain: accounts, argv: process.argv.slice(2), env: process.env }));

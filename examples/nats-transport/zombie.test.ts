@@ -45,6 +45,9 @@ describe.skipIf(!natsAvailable())('a paused owner (SIGSTOP past its lease)', () 
       const oldEpoch = new Map(reports.filter((r) => r.type === 'assigned').map((r) => [r.shard, r.epoch]));
       await send('before');
       await waitFor('the child delivering the first round', () => reports.filter((r) => r.type === 'deliver').flatMap((r) => r.values!).length === 6, 10_000);
+      // Delivered is not acknowledged: paused before its acknowledgement, the child's first
+      // round would rightly be delivered again to the survivor.
+      await waitFor('the child acknowledging the first round', async () => (await producer.depth(0)) === 0 && (await producer.depth(1)) === 0, 10_000);
 
       child.kill('SIGSTOP');
       await survivor.consume(handler);

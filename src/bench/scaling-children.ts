@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ENVIRONMENT, CONFIG_FILE_ENV } from '../config/load.ts';
+import { ENVIRONMENT, CONFIG_FILE_ENV } from '../config/environment.ts';
 
-const BIN = fileURLToPath(new URL('../../../bin/shardline.js', import.meta.url));
+/**
+ * The CLI entry beside this file: the TypeScript source when the bench runs from source
+ * (under tsx, whose loader `execArgv` passes on), the compiled JavaScript in the package.
+ */
+const MAIN = fileURLToPath(new URL(`../cli/main.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 /** Output kept per stream: enough for the producer's summary line and an error's last log lines, bounded however chatty a child is. */
 const KEEP_CHARS = 16_384;
 /** How long a SIGKILLed child may take to be reaped before we stop waiting for it. */
@@ -40,7 +44,7 @@ export class ChildGroup {
   start(name: string, args: readonly string[]): CliChild {
     const env = { ...process.env };
     for (const variable of [...Object.keys(ENVIRONMENT), CONFIG_FILE_ENV]) delete env[variable];
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...process.execArgv, MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let port: number | undefined;

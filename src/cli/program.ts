@@ -1,15 +1,11 @@
+// Every command's module is imported when that command runs, not here: `shardline --help`
+// and each command load only what they use (bullmq, kafkajs, prom-client, pino, zod...).
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { redactSecrets } from '../common/urls.ts';
-import { ShardlineError } from '../core/errors.ts';
-import { bench, type BenchFlags } from './commands/bench.ts';
-import { runConsumer } from './commands/consumer.ts';
-import { formatDeadLetters, listDeadLetters } from './commands/dead-letters.ts';
-import { runDemoCommand } from './commands/demo.ts';
-import { addGatewayFlags, gatewayConfigFrom, runGateway } from './commands/gateway.ts';
-import { formatInspect, inspect } from './commands/inspect.ts';
-import { runProducer } from './commands/producer.ts';
-import { addConfigFlags, configFrom, PRODUCER_FLAGS } from './config-flags.ts';
-import { EXIT_CODES_HELP, ExitCode, exitCodeOf } from './exit-codes.ts';
+import type { BenchFlags } from './commands/bench.ts';
+import { addGatewayFlags } from './commands/gateway-flags.ts';
+import { addConfigFlags, configFrom, PRODUCER_FLAGS, SENDING_FLAGS } from '../config/flags.ts';
+import { describeError } from '../process/describe-error.ts';
+import { EXIT_CODES_HELP, ExitCode, exitCodeOf } from '../process/exit-codes.ts';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -23,6 +19,11 @@ const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
 };
+
+/** Where the CLI reads `send --stdin` from; tests pass their own. */
+export interface CliInput {
+  readonly stdin: NodeJS.ReadableStream;
+}
 
 interface DemoFlags {
   readonly transfers?: number;
@@ -44,7 +45,7 @@ function positiveInt(value: string): number {
 }
 
 /** Builds the `shardline` command; `exit` receives the exit code of the subcommand that ran. */
-export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
+export function buildProgram(io: CliIo, exit: (code: number) => void, input: CliInput = { stdin: process.stdin }): Command {
   const program = new Command('shardline')
     .description('Coordinate work by message passing instead of locks: keyed commands, bounded queues, one owner per shard.')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
@@ -55,18 +56,44 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
   addConfigFlags(
     program
       .command('consumer')
-      .description('run an owner of the configured domain: apply the commands of the shards it is granted until SIGTERM/SIGINT'),
+      .description('run an owner of the configured domain (--domain accounts, or ./your-domain.js): apply the commands of the shards it is granted until SIGTERM/SIGINT'),
   ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
-    exit(await runConsumer(await configFrom(command, io.env)));
+    const { consumerCommand } = await import('./commands/consumer.ts');
+    exit(await consumerCommand(await configFrom(command, io.env)));
   });
 
   addConfigFlags(
     program
       .command('producer')
-      .description('send random accounts transfers (or 1-cent deposits) at a configurable rate and count; prints a JSON summary'),
+      .description('send random accounts transfers (or 1-cent deposits) at a configurable rate and count; prints a JSON summary (any domain: use send)'),
     PRODUCER_FLAGS,
   ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
-    exit(await runProducer(await configFrom(command, io.env, PRODUCER_FLAGS)));
+    const { producerCommand } = await import('./commands/producer.ts');
+    exit(await producerCommand(await configFrom(command, io.env, PRODUCER_FLAGS)));
+  });
+
+  addConfigFlags(
+    program
+      .command('send')
+      .description("send one command of the configured domain and print its receipt (--request: its reply), or with --stdin every NDJSON line {\"type\",\"key\",\"payload\"}")
+      .argument('[type]', 'command type')
+      .argument('[key]', 'entity key')
+      .argument('[json]', 'payload as JSON (default {})')
+      .option('--request', 'wait for the reply and print it; a business rejection exits 5')
+      .option('--stdin', 'read NDJSON commands from standard input, no faster than the queues accept; prints a summary (accepted, refused lines with number and reason) as the last line')
+      .option('--in-flight <commands>', 'with --stdin: sends awaiting their enqueue before reading pauses', positiveInt, 1024)
+      .addHelpText('after', '\nsend serves /metrics on a free port unless metrics.port is configured (or --no-metrics).'),
+    SENDING_FLAGS,
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (type: string | undefined, key: string | undefined, json: string | undefined, options: { request?: boolean; stdin?: boolean; inFlight: number }, command: Command) => {
+    if (options.stdin === true && (type !== undefined || options.request === true)) {
+      command.error('error: expected either <type> <key> [json] (with or without --request) or --stdin alone', { exitCode: ExitCode.usage });
+    }
+    const { sendCommand } = await import('./commands/send.ts');
+    const args = [type, key, json].filter((arg): arg is string => arg !== undefined);
+    const request = { args, request: options.request === true, stdin: options.stdin === true, inFlight: options.inFlight };
+    // A free port unless configured: a send beside a consumer on the same host must not collide with its 9464.
+    const config = await configFrom(command, io.env, SENDING_FLAGS, { metrics: { port: 0 } });
+    exit(await sendCommand(config, request, input.stdin, (line) => io.out(`${line}\n`)));
   });
 
   addGatewayFlags(
@@ -76,6 +103,7 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
         .description('serve POST /v1/{domain}/{type}/{key} (JSON payload) so services in any language can send commands; 202, or 200 with the reply for ?wait=true'),
     ),
   ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
+    const { gatewayConfigFrom, runGateway } = await import('./commands/gateway.ts');
     const { config, settings } = await gatewayConfigFrom(command, io.env);
     exit(await runGateway(config, settings));
   });
@@ -83,9 +111,10 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
   addConfigFlags(
     program
       .command('inspect')
-      .description('per shard: owner, epoch, depth, capacity, last applied position, dead letters (use a shared transport and store)')
+      .description('per shard: owner (member, host, pid, epoch, since), store epoch, depth, capacity, last applied position, dead letters (use a shared transport and store; --domain takes the name or the module)')
       .option('--json', 'print the report as one JSON object'),
   ).addHelpText('after', EXIT_CODES_HELP).action(async (options: { json?: boolean }, command: Command) => {
+    const { formatInspect, inspect } = await import('./commands/inspect.ts');
     const report = await inspect(await configFrom(command, io.env));
     io.out(`${options.json ? JSON.stringify(report) : formatInspect(report)}\n`);
     exit(ExitCode.ok);
@@ -98,6 +127,7 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
       .option('--limit <count>', 'how many to list', positiveInt, 20)
       .option('--json', 'print them as one JSON object'),
   ).addHelpText('after', EXIT_CODES_HELP).action(async (options: { limit: number; json?: boolean }, command: Command) => {
+    const { formatDeadLetters, listDeadLetters } = await import('./commands/dead-letters.ts');
     const result = await listDeadLetters(await configFrom(command, io.env), options.limit);
     io.out(`${options.json ? JSON.stringify(result) : formatDeadLetters(result)}\n`);
     exit(ExitCode.ok);
@@ -120,6 +150,7 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
       ...(shards === undefined ? {} : { shards }),
       ...(capacity === undefined ? {} : { capacity }),
     };
+    const { runDemoCommand } = await import('./commands/demo.ts');
     exit(await runDemoCommand(config, demo, options.json === true));
   });
 
@@ -136,6 +167,7 @@ export function buildProgram(io: CliIo, exit: (code: number) => void): Command {
     .option('--scaling', 'measure BullMQ and Kafka applied throughput against shards (1, 2, 4, 8) and consumer processes (1, 2), after the --scenarios named (none by default); --commands is deposits per run (default 20000)')
     .addHelpText('after', `\nREDIS_URL and KAFKA_BROKERS name the services scenarios need.${EXIT_CODES_HELP}`)
     .action(async (options: BenchFlags) => {
+      const { bench } = await import('./commands/bench.ts');
       exit(await bench(options));
     });
 
@@ -156,13 +188,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     await program.parseAsync([...argv], { from: 'user' });
     return code;
   } catch (error) {
-    if (!(error instanceof CommanderError)) io.err(`shardline: ${describe(error)}\n`);
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    io.err(`shardline: ${describeError(error)}\n`);
     return exitCodeOf(error);
   }
-}
-
-/** The error as the CLI prints it, with any password in a URL masked. */
-function describe(error: unknown): string {
-  if (error instanceof ShardlineError) return redactSecrets(`${error.message} [${error.code}]`);
-  return redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error));
 }

@@ -3,7 +3,8 @@ import { ConfigError } from '../core/errors.ts';
 import { formatIssues } from './issues.ts';
 import { bullmqOptionsSchema } from '../transports/bullmq/options.ts';
 import { kafkaTransportSchema } from '../transports/kafka/kafka-options.ts';
-import { BUILT_IN_TRANSPORTS, configSchema, memoryTransportOptionsSchema, type Config } from './schema.ts';
+import { CONFIG_FILE_ENV, ENVIRONMENT } from './environment.ts';
+import { BUILT_IN_DOMAINS, BUILT_IN_TRANSPORTS, configSchema, memoryTransportOptionsSchema, type Config } from './schema.ts';
 
 /** One value set from outside the config file: an environment variable or a flag. */
 export interface Override {
@@ -15,25 +16,11 @@ export interface Override {
   readonly source: string;
 }
 
-/** Environment variables read by every shardline process, and the config path each sets. */
-export const ENVIRONMENT: Readonly<Record<string, string>> = {
-  SHARDLINE_DOMAIN: 'domain',
-  SHARDLINE_TRANSPORT: 'transport',
-  SHARDLINE_STORE: 'store.kind',
-  SHARDLINE_REPLIES: 'replies.kind',
-  SHARDLINE_METRICS_HOST: 'metrics.host',
-  SHARDLINE_METRICS_PORT: 'metrics.port',
-  SHARDLINE_LOG_LEVEL: 'log.level',
-  REDIS_URL: 'redis.url',
-  KAFKA_BROKERS: 'kafka.brokers',
-};
-
-/** The environment variable that names a config file when `--config` is not given. */
-export const CONFIG_FILE_ENV = 'SHARDLINE_CONFIG';
-
 /** Where {@link loadConfig} reads from, lowest precedence first. */
 export interface LoadConfigOptions {
-  /** A JSON config file; its values override the defaults. */
+  /** Values given in code (`runConsumer({ config })`): over the defaults, under the file. */
+  readonly base?: Readonly<Record<string, unknown>>;
+  /** A JSON config file; its values override the defaults and `base`. */
   readonly file?: string | undefined;
   /** Usually `process.env`; overrides the file. */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -42,15 +29,15 @@ export interface LoadConfigOptions {
 }
 
 /**
- * Builds the configuration once, at start: schema defaults, then the JSON file, then the
- * environment, then flags. Every invalid field of the result is reported in one
+ * Builds the configuration once, at start: schema defaults, then values given in code,
+ * then the JSON file, then the environment, then flags. Every invalid field of the result is reported in one
  * `ConfigError`, each line with its path, what was expected, what was given and where it
  * came from. Nothing is connected here.
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
   const env = options.env ?? {};
   const file = options.file ?? env[CONFIG_FILE_ENV];
-  let raw: Record<string, unknown> = file === undefined ? {} : await readConfigFile(file);
+  let raw: Record<string, unknown> = merge(options.base ?? {}, file === undefined ? {} : await readConfigFile(file));
   const provenance = new Map<string, string>();
   const envOverrides = Object.entries(ENVIRONMENT)
     .filter(([name]) => env[name] !== undefined && env[name] !== '')
@@ -128,6 +115,37 @@ export function coerce(value: unknown): unknown {
 }
 
 /**
+ * `over` laid on `under`: objects merge key by key, anything else (arrays too) replaces.
+ * Transport options meant for another transport are dropped, as for an override.
+ */
+function merge(under: Readonly<Record<string, unknown>>, over: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...under };
+  for (const [key, value] of Object.entries(over)) {
+    const below = merged[key];
+    merged[key] = isObject(below) && isObject(value) && !(key === 'transport' && !sameTransport(below, value)) ? merge(below, value) : value;
+  }
+  return merged;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function sameTransport(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  return (b.kind === undefined && b.module === undefined) || (a.kind === b.kind && a.module === b.module);
+}
+
+/**
+ * What `--domain` or `SHARDLINE_DOMAIN` names: a path (`./inventory.js`, `/srv/domain.mjs`,
+ * `file:` URL) or a scoped package (`@acme/inventory`) is a module; a plain word stays a
+ * name (a built-in domain, a package, or for `inspect` the domain's name).
+ */
+export function domainSelector(value: string): string | { module: string } {
+  if ((BUILT_IN_DOMAINS as readonly string[]).includes(value)) return value;
+  return /^(\.{1,2}[\\/]|[\\/]|file:|@)|\.[cm]?[jt]s$/.test(value) ? { module: value } : value;
+}
+
+/**
  * Sets one override into a copy of `raw`. `transport` takes a kind or a module name and
  * keeps the lower layer's transport options only when it names the same transport,
  * because one transport's options mean nothing to another.
@@ -140,6 +158,7 @@ function apply(raw: Record<string, unknown>, override: Override): Record<string,
     const same = previous.kind === name || previous.module === name || (previous.kind === undefined && previous.module === undefined);
     return { ...raw, transport: { ...selector, options: same ? (previous.options ?? {}) : {} } };
   }
+  if (override.path === 'domain' && typeof override.value === 'string') return { ...raw, domain: domainSelector(override.value) };
   const keys = override.path.split('.');
   const copy: Record<string, unknown> = { ...raw };
   let node = copy;

@@ -74,10 +74,24 @@ export const loadConfigSchema = z.strictObject({
   maxAmountCents: positiveInt.default(500),
 });
 
+/** Domains shipped with shardline, served by name. */
+export const BUILT_IN_DOMAINS = ['accounts'] as const;
+
+/**
+ * Which domain a process serves: a name (a built-in domain, or, for commands that only
+ * read by name such as `inspect`, any domain's name; a package of that name is tried
+ * first), or a `module` (path relative to the working directory, or a package name) whose
+ * default export, or export `domain`, is a `defineDomain(...)` result.
+ */
+export const domainConfigSchema = z.union([
+  z.string().min(1),
+  z.strictObject({ module: z.string().min(1) }),
+]);
+
 /** The whole configuration of a shardline process, after defaults. */
 export const configSchema = z.strictObject({
-  /** The domain the process serves (a built-in one, by name). */
-  domain: z.enum(['accounts']).default('accounts'),
+  /** The domain the process serves. */
+  domain: domainConfigSchema.default('accounts'),
   transport: transportConfigSchema.default({ kind: 'memory', options: {} }),
   /** Entity state, positions and epochs; `redis` is needed to share state across processes. Dead letters follow the store. */
   store: z.strictObject({ kind: z.enum(['memory', 'redis']).default('memory') }).default({ kind: 'memory' }),
@@ -114,3 +128,7 @@ export type Config = z.output<typeof configSchema>;
 export type TransportConfig = Config['transport'];
 /** What the producer process sends. */
 export type LoadConfig = Config['load'];
+/** The domain part of a validated configuration. */
+export type DomainConfig = Config['domain'];
+/** What a configuration may say before defaults: any part of it, as a config file would. */
+export type ConfigInput = z.input<typeof configSchema>;

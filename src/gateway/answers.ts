@@ -9,7 +9,6 @@ import {
   TimeoutError,
 } from '../core/errors.ts';
 import { GatewayRequestError } from './request-error.ts';
-import { TaggedRejection } from './tagged-replies.ts';
 
 /** What the gateway writes back: a status, a JSON body, and any headers the status calls for. */
 export interface Answer {
@@ -36,23 +35,19 @@ interface ErrorBody {
  * - `InvalidCommandError` (type, key, payload, size): 400 naming the field;
  * - `QueueFullError` (still full after the queue wait): 429 with `Retry-After`; nothing enqueued;
  * - `Rejected` (the handler said no): 409 with the reason and details;
- * - `TimeoutError`: 504; the command may have been enqueued and may still be applied;
+ * - `TimeoutError`: 504 with the command id once it was sent; the command may still be applied;
  * - `CommandFailedError` (dead-lettered): 500 with the command id;
  * - `ConnectionError`, `ClosedError` (broker gone, shutting down): 503 with `Retry-After`;
  * - anything else: 500 without details (the caller logs it).
  */
-export function answerFor(error: unknown, retryAfterSeconds: number): Answer {
+export function answerFor(error: unknown, retryAfterSeconds: number, commandId?: string): Answer {
   const retryAfter = { 'retry-after': String(retryAfterSeconds) };
   if (error instanceof GatewayRequestError) return { status: error.status, body: errorBody(error, { field: error.field }), headers: error.headers };
   if (error instanceof InvalidCommandError) return { status: 400, body: errorBody(error, { field: error.field }) };
   if (error instanceof QueueFullError) return { status: 429, body: errorBody(error), headers: retryAfter };
-  if (error instanceof Rejected) {
-    const tagged = error.details instanceof TaggedRejection ? error.details : undefined;
-    const details = tagged === undefined ? error.details : tagged.details;
-    return { status: 409, body: errorBody(error, { id: tagged?.id, reason: error.reason, details }) };
-  }
+  if (error instanceof Rejected) return { status: 409, body: errorBody(error, { id: commandId, reason: error.reason, details: error.details }) };
   if (error instanceof TimeoutError) {
-    return { status: 504, body: errorBody(error, { message: `${error.message}; the command may still be applied` }) };
+    return { status: 504, body: errorBody(error, { id: commandId, message: `${error.message}; the command may still be applied` }) };
   }
   if (error instanceof CommandFailedError) return { status: 500, body: errorBody(error, { id: error.commandId }) };
   if (error instanceof ConnectionError || error instanceof ClosedError) return { status: 503, body: errorBody(error), headers: retryAfter };

@@ -13,6 +13,8 @@ export class Exchange {
   readonly response: ServerResponse;
   /** What the request turned out to be, for metrics. */
   route: RouteName = 'unmatched';
+  /** The id of the command this request sent, once known: every answer about it names it. */
+  commandId: string | undefined;
   readonly #started = performance.now();
   readonly #deadline: number;
   readonly #timer: NodeJS.Timeout;

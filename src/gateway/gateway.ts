@@ -20,7 +20,6 @@ import { parseGatewaySettings, type GatewaySettings } from './options.ts';
 import { withQueueWait } from './queue-wait.ts';
 import { GatewayRequestError } from './request-error.ts';
 import { commandTarget, matchRoute, type CommandTarget } from './route.ts';
-import { TaggedReply, TaggingReplyBus } from './tagged-replies.ts';
 
 /** One domain the gateway serves, and where its commands go. */
 export interface GatewayDomain {
@@ -71,8 +70,7 @@ export class Gateway {
     if (domains.length === 0) throw new ConfigError(['domains: expected at least one domain to serve, got none']);
     for (const { domain, transport, replies, observer } of domains) {
       if (this.#producers.has(domain.name)) throw new ConfigError([`domains: expected each domain once, got ${JSON.stringify(domain.name)} twice`]);
-      const tagging = new TaggingReplyBus(replies ?? new MemoryReplyBus());
-      this.#producers.set(domain.name, new Producer({ ...producer, overflow: 'reject', domain, transport, replies: tagging, observer }));
+      this.#producers.set(domain.name, new Producer({ ...producer, overflow: 'reject', domain, transport, replies: replies ?? new MemoryReplyBus(), observer }));
     }
     this.registry = registry ?? new Registry();
     this.#instruments = new GatewayInstruments(this.registry);
@@ -205,10 +203,15 @@ export class Gateway {
 
   /** Sends the command and waits for its reply: 200 with the command id and the reply. */
   async #request(exchange: Exchange, producer: Producer<AnyDomain>, target: CommandTarget, payload: unknown): Promise<Answer> {
-    const attempt = (): Promise<unknown> => producer.request(target.type, target.key, payload, { timeoutMs: Math.max(1, exchange.remainingMs) });
-    const result = await exchange.within(this.#withRoom(exchange, attempt), () => new TimeoutError('gateway request', this.settings.timeoutMs, 'no reply yet'));
-    if (!(result instanceof TaggedReply)) throw new Error('a reply reached the gateway without its command id: its producer did not use the tagging reply bus');
-    return { status: 200, body: { id: result.id, reply: result.value ?? null } };
+    const attempt = (): Promise<unknown> =>
+      producer.request(target.type, target.key, payload, {
+        timeoutMs: Math.max(1, exchange.remainingMs),
+        onReceipt: (receipt) => {
+          exchange.commandId = receipt.id;
+        },
+      });
+    const reply = await exchange.within(this.#withRoom(exchange, attempt), () => new TimeoutError('gateway request', this.settings.timeoutMs, 'no reply yet'));
+    return { status: 200, body: { id: exchange.commandId, reply: reply ?? null } };
   }
 
   #withRoom<T>(exchange: Exchange, attempt: () => Promise<T>): Promise<T> {
@@ -225,7 +228,7 @@ export class Gateway {
   }
 
   #refuse(exchange: Exchange, error: unknown): void {
-    const answer = answerFor(error, this.settings.retryAfterSeconds);
+    const answer = answerFor(error, this.settings.retryAfterSeconds, exchange.commandId);
     if (answer.status === 500 && !(error instanceof CommandFailedError)) {
       this.#logger.error({ err: error, url: exchange.request.url }, 'gateway: request failed');
     }

@@ -7,6 +7,8 @@ import { ConfigError } from '../core/errors.ts';
 export interface Readiness {
   readonly ready: boolean;
   readonly reason?: string;
+  /** For a consumer: how many shards it owns now (0 for a standby). */
+  readonly shardsOwned?: number;
 }
 
 /** What a {@link MetricsServer} serves, and where. */
@@ -22,7 +24,7 @@ export interface MetricsServerOptions {
 /**
  * Serves `/metrics` (Prometheus text format from the process's own registry), `/healthz`
  * (200 while the process runs) and `/readyz` (200 when connected and, for consumers,
- * owning shards; 503 with the reason otherwise).
+ * taking part in ownership, standbys included; 503 with the reason otherwise).
  */
 export class MetricsServer {
   readonly #options: MetricsServerOptions;

@@ -28,6 +28,18 @@ export type CommandInput<D extends AnyDomain> = {
   [K in PublicCommandType<D>]: { readonly type: K; readonly key: string; readonly payload: PayloadOf<D, K> };
 }[PublicCommandType<D>];
 
+/** How one {@link Producer.request} waits, and what it tells its caller on the way. */
+export interface RequestOptions {
+  /** How long to wait for the reply, enqueue included. @defaultValue the producer's `requestTimeoutMs` */
+  readonly timeoutMs?: number;
+  /**
+   * Called once, synchronously, when the command passed its checks and was handed to its
+   * shard's lane: its id and shard, before any reply. A caller that gives up waiting (a
+   * timeout, an HTTP client gone) can still name the command, which may yet be applied.
+   */
+  readonly onReceipt?: (receipt: Receipt) => void;
+}
+
 /** Per-command result of {@link Producer.sendMany}: refused commands do not stop the others. */
 export type SendOutcome = ({ readonly ok: true } & Receipt) | { readonly ok: false; readonly error: Error };
 
@@ -184,10 +196,11 @@ export class Producer<D extends AnyDomain> {
     type: K,
     key: string,
     payload: PayloadOf<D, K>,
-    options: { timeoutMs?: number } = {},
+    options: RequestOptions = {},
   ): Promise<ReplyOf<D, K>> {
     return this.#inOrder(true, () => {
       const prepared = this.#prepare(type, key, payload, this.#address);
+      options.onReceipt?.(prepared.receipt());
       const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
       return this.#awaitReply(prepared, timeoutMs, () => `no reply to ${type} ${prepared.source.id} for key ${JSON.stringify(key)}`) as Promise<ReplyOf<D, K>>;
     });

@@ -203,6 +203,7 @@ describe('gateway statuses without an owner', () => {
       expect(status).toBe(504);
       expect(Date.now() - started).toBeGreaterThanOrEqual(350);
       expect(body.error).toMatchObject({ code: 'TIMEOUT' });
+      expect(body.id).toMatch(/^[A-Za-z0-9_-]+$/);
       await rig.startOwner();
       await waitFor('the timed-out command to be applied after all', async () => (await rig.applied()).get('k504')?.length === 1, 10_000);
     } finally {

@@ -109,7 +109,7 @@ describe('shardline with an invalid configuration', () => {
   });
 
   it('exits 0 on --help, which lists the exit codes', async () => {
-    for (const command of ['consumer', 'producer', 'inspect', 'dead-letters', 'bench']) {
+    for (const command of ['consumer', 'producer', 'send', 'inspect', 'dead-letters', 'bench']) {
       const result = await runCli([command, '--help']);
       expect(result.code, command).toBe(0);
       expect(result.stdout, command).toContain('Exit codes:');

@@ -61,9 +61,14 @@ describe.skipIf(!available('redis-server'))('shardline inspect and dead-letters 
       expect(shard.deadLetters).toBe(shard.shard === 1 ? 1 : 0);
     }
     expect(report.shards[1]!.lastPosition).toBeGreaterThanOrEqual(0);
+    // The one consumer holds every shard: BullMQ's owners() names it, with its pid.
+    for (const shard of report.shards) {
+      expect(shard.owner, `shard ${shard.shard}`).toMatchObject({ member: expect.any(String), pid: consumer.child.pid, epoch: expect.any(Number), since: expect.any(Number) });
+    }
 
     const table = await runCli(['inspect', '--shards', String(SHARDS)], env);
-    expect(table.stdout).toMatch(/^shard\s+owner\s+epoch\s+depth\s+capacity\s+last position\s+dead letters$/m);
+    expect(table.stdout).toMatch(/^shard\s+owner\s+host\s+pid\s+owner epoch\s+since\s+epoch\s+depth\s+capacity\s+last position\s+dead letters$/m);
+    expect(table.stdout.split('\n').filter((line) => line.includes(` ${consumer!.child.pid} `))).toHaveLength(SHARDS);
 
     consumer.signal('SIGTERM');
     expect(await consumer.exited, consumer.stderr()).toBe(0);

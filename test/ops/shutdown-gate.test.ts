@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/logger.ts';
-import { ShutdownGate } from '../../src/cli/shutdown.ts';
+import { ShutdownGate } from '../../src/process/shutdown.ts';
+import { until } from '../support/processes.ts';
 
 describe('ShutdownGate', () => {
   let gate: ShutdownGate | undefined;
@@ -11,7 +12,7 @@ describe('ShutdownGate', () => {
 
   it('resolves on the first signal and exits at once with 128 + n on the second', async () => {
     const exits: number[] = [];
-    gate = new ShutdownGate({ logger: silentLogger, exit: (code) => exits.push(code) });
+    gate = new ShutdownGate({ logger: silentLogger, timeoutMs: 60_000, exit: (code) => exits.push(code) });
     process.emit('SIGTERM', 'SIGTERM');
     expect(await gate.signalled).toBe('SIGTERM');
     expect(gate.stopping).toBe(true);
@@ -22,28 +23,29 @@ describe('ShutdownGate', () => {
 
   it('returns 0 when the graceful close finishes in time, and exits 4 when it does not', async () => {
     const exits: number[] = [];
-    gate = new ShutdownGate({ logger: silentLogger, exit: (code) => exits.push(code) });
-    await expect(gate.finish(async () => {}, 1_000)).resolves.toBe(0);
+    gate = new ShutdownGate({ logger: silentLogger, timeoutMs: 1_000, exit: (code) => exits.push(code) });
+    await expect(gate.finish(async () => {})).resolves.toBe(0);
 
-    gate = new ShutdownGate({ logger: silentLogger, exit: (code) => exits.push(code) });
+    gate = new ShutdownGate({ logger: silentLogger, timeoutMs: 20, exit: (code) => exits.push(code) });
     let release!: () => void;
     const stuck = new Promise<void>((resolve) => (release = resolve));
-    const finishing = gate.finish(() => stuck, 20);
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (exits.length > 0) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 5);
-    });
+    const finishing = gate.finish(() => stuck);
+    await until('the deadline passed', () => exits.length > 0, 5_000, 5);
     expect(exits).toEqual([4]);
     release();
     await finishing;
   });
 
+  it('counts the deadline from the signal, even when the process never gets as far as closing', async () => {
+    const exits: number[] = [];
+    gate = new ShutdownGate({ logger: silentLogger, timeoutMs: 50, exit: (code) => exits.push(code) });
+    process.emit('SIGTERM', 'SIGTERM');
+    await until('the deadline passed', () => exits.length > 0, 5_000, 5);
+    expect(exits).toEqual([4]);
+  });
+
   it('stops listening once closed', () => {
-    gate = new ShutdownGate({ logger: silentLogger, exit: () => undefined });
+    gate = new ShutdownGate({ logger: silentLogger, timeoutMs: 1_000, exit: () => undefined });
     const before = process.listenerCount('SIGTERM');
     gate.close();
     expect(process.listenerCount('SIGTERM')).toBe(before - 1);

@@ -1,15 +1,17 @@
 import type { Config } from '../../config/schema.ts';
 import type { DeadLetter } from '../../state/dead-letters.ts';
-import { createStore, RedisLink } from '../services.ts';
+import { domainName } from '../../process/domain.ts';
+import { createStore, RedisLink } from '../../process/services.ts';
 
 /**
  * `shardline dead-letters`: the newest `limit` dead letters of the domain, oldest first,
  * and how many there were in all. Only the redis store keeps them across processes.
  */
 export async function listDeadLetters(config: Config, limit: number): Promise<{ total: number; letters: DeadLetter[] }> {
+  const domain = await domainName(config.domain);
   const redis = new RedisLink(config.redis.url);
   try {
-    const store = await createStore(config, redis);
+    const store = await createStore(config, domain, redis);
     try {
       const [letters, total] = await Promise.all([store.deadLetters.list(limit), store.deadLetters.count()]);
       return { total, letters };

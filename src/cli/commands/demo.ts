@@ -4,8 +4,8 @@ import { ShardlineInstruments } from '../../metrics/instruments.ts';
 import { MetricsObserver } from '../../metrics/metrics-observer.ts';
 import { MetricsServer } from '../../metrics/server.ts';
 import { formatDemoSummary, runDemo, type DemoOptions } from '../demo.ts';
-import { ExitCode } from '../exit-codes.ts';
-import { createLogger } from '../log.ts';
+import { ExitCode } from '../../process/exit-codes.ts';
+import { createLogger } from '../../process/log.ts';
 
 /**
  * `shardline demo`: the accounts demo (producers and owners in this process, memory
@@ -14,6 +14,9 @@ import { createLogger } from '../log.ts';
  * line); exit 1 when money was not conserved or a balance went below zero.
  */
 export async function runDemoCommand(config: Config, options: DemoOptions, json: boolean): Promise<number> {
+  if (config.domain !== 'accounts') {
+    throw new ConfigError([`domain: expected accounts (the demo sends accounts transfers), got ${JSON.stringify(config.domain)}`]);
+  }
   if (config.transport.kind !== 'memory') {
     throw new ConfigError([`transport: expected the memory transport (the demo runs producers and owners in one process), got ${config.transport.kind ?? config.transport.module}`]);
   }

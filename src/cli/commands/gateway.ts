@@ -1,43 +1,16 @@
 import type { Command } from 'commander';
 import type { ReplyBus } from '../../common/replies.ts';
+import { configFrom } from '../../config/flags.ts';
 import { coerce } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { parseGatewaySettings, type GatewaySettings } from '../../gateway/options.ts';
-import { configFrom } from '../config-flags.ts';
-import { openProcess } from '../process-kit.ts';
-import { createReplies, RedisLink } from '../services.ts';
-import { ShutdownGate } from '../shutdown.ts';
-
-/** A gateway setting, its flag and its environment variable; the flag wins. */
-interface GatewayFlag {
-  readonly flags: string;
-  readonly setting: keyof GatewaySettings;
-  readonly env: string;
-  readonly description: string;
-}
-
-const GATEWAY_FLAGS: readonly GatewayFlag[] = [
-  { flags: '--host <host>', setting: 'host', env: 'SHARDLINE_GATEWAY_HOST', description: 'address to listen on (default 127.0.0.1: this machine only)' },
-  { flags: '--port <port>', setting: 'port', env: 'SHARDLINE_GATEWAY_PORT', description: 'port to listen on, 0 = any free one (default 8080)' },
-  {
-    flags: '--token <token>',
-    setting: 'token',
-    env: 'SHARDLINE_GATEWAY_TOKEN',
-    description: 'bearer token every /v1 request must carry, at least 16 characters; prefer the environment variable (a flag shows in ps)',
-  },
-  { flags: '--max-body-bytes <bytes>', setting: 'maxBodyBytes', env: 'SHARDLINE_GATEWAY_MAX_BODY_BYTES', description: 'largest request body, answered 413 above it (default 65536)' },
-  { flags: '--timeout-ms <ms>', setting: 'timeoutMs', env: 'SHARDLINE_GATEWAY_TIMEOUT_MS', description: 'longest time one request may take, waiting for a reply included (default 10000)' },
-  { flags: '--queue-wait-ms <ms>', setting: 'queueWaitMs', env: 'SHARDLINE_GATEWAY_QUEUE_WAIT_MS', description: 'how long a command waits for room in a full shard before 429 (default 100)' },
-  { flags: '--retry-after-seconds <s>', setting: 'retryAfterSeconds', env: 'SHARDLINE_GATEWAY_RETRY_AFTER_SECONDS', description: 'Retry-After of a 429 or 503 (default 1)' },
-];
-
-/** Adds the gateway's own flags to `command` (the config flags are added apart). */
-export function addGatewayFlags(command: Command): Command {
-  for (const flag of GATEWAY_FLAGS) command.option(flag.flags, `${flag.description} (env ${flag.env})`);
-  return command;
-}
+import { loadDomain } from '../../process/domain.ts';
+import { openProcess } from '../../process/kit.ts';
+import { createReplies, RedisLink } from '../../process/services.ts';
+import { ShutdownGate } from '../../process/shutdown.ts';
+import { GATEWAY_FLAGS } from './gateway-flags.ts';
 
 /**
  * The configuration and the gateway settings of `command`: defaults < config file <
@@ -69,10 +42,10 @@ export async function runGateway(config: Config, settings: GatewaySettings): Pro
   const refused = sharedTransportIssues(config);
   if (refused.length > 0) throw new ConfigError(refused);
   let gateway: Gateway | undefined;
-  const kit = await openProcess(config, 'gateway', (connected) =>
+  const kit = await openProcess(config, await loadDomain(config.domain), 'gateway', (connected) =>
     connected ? (gateway?.readiness() ?? { ready: false, reason: 'starting' }) : { ready: false, reason: 'connecting' },
   );
-  const gate = new ShutdownGate({ logger: kit.logger });
+  const gate = new ShutdownGate({ logger: kit.logger, timeoutMs: config.shutdown.timeoutMs });
   const redis = new RedisLink(config.redis.url);
   let replies: ReplyBus | undefined;
   const closeAll = async (): Promise<void> => {
@@ -98,11 +71,10 @@ export async function runGateway(config: Config, settings: GatewaySettings): Pro
     if (!gate.stopping) kit.logger.info({ host: settings.host, port, domain: kit.domain.name, token: settings.token !== undefined }, 'gateway listening');
     await gate.signalled;
   } catch (error) {
-    gate.close();
-    await closeAll().catch(() => undefined);
+    await gate.finish(closeAll).catch(() => undefined);
     throw error;
   }
-  return gate.finish(closeAll, config.shutdown.timeoutMs);
+  return gate.finish(closeAll);
 }
 
 /** A gateway must reach owners in other processes: through a shared transport, with replies that cross processes. */

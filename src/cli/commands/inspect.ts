@@ -1,14 +1,15 @@
 import type { Config } from '../../config/schema.ts';
 import type { ShardOwner } from '../../transports/transport.ts';
-import { createLogger } from '../log.ts';
-import { createStore, createTransport, RedisLink } from '../services.ts';
+import { domainName } from '../../process/domain.ts';
+import { createLogger } from '../../process/log.ts';
+import { createStore, createTransport, RedisLink } from '../../process/services.ts';
 
 /** One shard as `shardline inspect` shows it. */
 export interface ShardReport {
   readonly shard: number;
   /** Who holds the shard now, when the transport can tell (`owners()`); `null` otherwise. */
   readonly owner: ShardOwner | null;
-  /** The epoch recorded in the store by the last claim. */
+  /** The fencing epoch the store issued on the last claim (the owner's own is `owner.epoch`). */
   readonly epoch: number;
   readonly depth: number;
   readonly capacity: number;
@@ -38,12 +39,13 @@ const DEAD_LETTER_SCAN = 10_000;
  * process sees only its own empty queues; inspect a shared (redis/bullmq/kafka) setup.
  */
 export async function inspect(config: Config): Promise<InspectReport> {
+  const domain = await domainName(config.domain);
   const logger = createLogger(config.log.level, 'inspect');
   const redis = new RedisLink(config.redis.url);
-  const transport = await createTransport(config, logger);
+  const transport = await createTransport(config, domain, logger);
   try {
     const info = await transport.connect();
-    const store = await createStore(config, redis);
+    const store = await createStore(config, domain, redis);
     const { deadLetters } = store;
     try {
       const shards = Array.from({ length: info.shardCount }, (_, shard) => shard);
@@ -57,7 +59,7 @@ export async function inspect(config: Config): Promise<InspectReport> {
       const perShard = new Map<number, number>();
       for (const letter of letters) perShard.set(letter.shard, (perShard.get(letter.shard) ?? 0) + 1);
       return {
-        domain: config.domain,
+        domain,
         transport: transport.name,
         store: store.name,
         deadLettersTotal: total,
@@ -80,12 +82,21 @@ export async function inspect(config: Config): Promise<InspectReport> {
   }
 }
 
-/** The report as an aligned text table. */
+/** The report as an aligned text table; the owner columns show `-` where the transport cannot tell. */
 export function formatInspect(report: InspectReport): string {
-  const header = ['shard', 'owner', 'epoch', 'depth', 'capacity', 'last position', 'dead letters'];
-  const rows = report.shards.map((s) => [s.shard, s.owner === null ? '-' : s.owner.member, s.epoch, s.depth, s.capacity, s.lastPosition, s.deadLetters].map(String));
+  const header = ['shard', 'owner', 'host', 'pid', 'owner epoch', 'since', 'epoch', 'depth', 'capacity', 'last position', 'dead letters'];
+  const left = new Set([1, 2, 5]);
+  const rows = report.shards.map((s) => [
+    String(s.shard),
+    s.owner?.member ?? '-',
+    s.owner?.host ?? '-',
+    s.owner?.pid === undefined ? '-' : String(s.owner.pid),
+    s.owner === null ? '-' : String(s.owner.epoch),
+    s.owner?.since === undefined ? '-' : new Date(s.owner.since).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    ...[s.epoch, s.depth, s.capacity, s.lastPosition, s.deadLetters].map(String),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const line = (cells: readonly string[]) => cells.map((cell, i) => (left.has(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
   return [
     `domain ${report.domain}, transport ${report.transport}, store ${report.store}, dead letters ${report.deadLettersTotal}`,
     line(header),

@@ -48,7 +48,7 @@ interface Connected {
  * batch of encoded commands of one shard, added with BullMQ's `Queue.add`/`addBulk`.
  * Producers first reserve room in an atomic per-shard counter (so the capacity holds for
  * any number of producer processes), then add the job. Consumers register with a
- * heartbeat, agree on owners by rendezvous hashing over the live members, and hold a
+ * heartbeat, agree on owners by capped rendezvous hashing over the live members, and hold a
  * Redis lease per shard whose every new grant takes the shard's next epoch; a
  * shard runner (`shard-runner.ts`) works the shard's queue only while its lease holds.
  */

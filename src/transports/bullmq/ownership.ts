@@ -9,7 +9,7 @@ import type { Wakeups } from './wakeups.ts';
 /**
  * One consumer process's part in shard ownership. Every `leaseTtlMs / 3` it renews its
  * membership, reads the live members, and for every shard compares who should own it
- * (rendezvous hashing) with what it holds: it renews the leases it keeps, stops and
+ * (capped rendezvous hashing, `assignShards`) with what it holds: it renews the leases it keeps, stops and
  * releases the shards another member should have (a joiner takes them over), and tries
  * to acquire the free leases of shards it should have (a dead member's lapse after one
  * TTL). A lease it fails to renew, or whose TTL ran out locally (a pause, Redis gone),

@@ -37,6 +37,7 @@ interface InHand {
  */
 export class GroupSubscription implements Subscription {
   readonly #consumer: Consumer;
+  readonly #anchor: (shard: number) => Promise<number>;
   readonly #topic: string;
   readonly #handler: ShardHandler;
   readonly #settings: GroupSettings;
@@ -56,7 +57,13 @@ export class GroupSubscription implements Subscription {
   });
   #closing: Promise<void> | undefined;
 
-  constructor(consumer: Consumer, topic: string, handler: ShardHandler, settings: GroupSettings, log: KafkaLog) {
+  /**
+   * @param anchor where the group's offset of a partition stands now (its committed offset,
+   *   else the log's start): a new holder is named in the group's offsets at that offset,
+   *   before anything is applied, without moving it.
+   */
+  constructor(consumer: Consumer, topic: string, handler: ShardHandler, settings: GroupSettings, log: KafkaLog, anchor: (shard: number) => Promise<number>) {
+    this.#anchor = anchor;
     this.#consumer = consumer;
     this.#topic = topic;
     this.#handler = handler;
@@ -188,8 +195,10 @@ export class GroupSubscription implements Subscription {
         // to fetch, no batch would arrive to tell the two apart.
         this.#seek(shard, runner.next);
         // Name the new holder in the group's offsets at once (see `owners()`). Before anything
-        // is applied the offset would move the group's back (a memory store replays): wait then.
+        // is applied, committing the store's position would move the group's offset back (a
+        // memory store replays): the holder is named at the offset the group has instead.
         if (runner.next > 0) this.#commit(runner, runner.next);
+        else this.#nameHolder(runner);
         return runner.next;
       } catch (error) {
         this.#log.warn(`claim refused: ${errorName(error)}`, { topic: this.#topic, shard, err: error }, 'partition claim refused; claiming it again on a current assignment');
@@ -325,6 +334,15 @@ export class GroupSubscription implements Subscription {
       }
       runner.committing = false;
     })();
+  }
+
+  /** Commits the group's own offset of the partition again, with this grant as its holder. */
+  #nameHolder(runner: PartitionRunner): void {
+    const shard = runner.grant.shard;
+    this.#anchor(shard).then(
+      (offset) => this.#commit(runner, offset),
+      (error: unknown) => this.#log.debug({ topic: this.#topic, shard, err: error }, 'holder not named: the group offset could not be read'),
+    );
   }
 
   #heartbeatInHand(): void {

@@ -138,6 +138,16 @@ export class KafkaTransport implements Transport {
     }
   }
 
+  /** Where the owners' group stands on a partition: its committed offset, else the log's first. */
+  async #groupOffset(shard: number): Promise<number> {
+    const { admin } = await this.#connected();
+    const [topic] = await admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] });
+    const committed = Number(topic?.partitions.find((p) => p.partition === shard)?.offset ?? -1);
+    if (committed >= 0) return committed;
+    const ends = await admin.fetchTopicOffsets(this.topic);
+    return Number(ends.find((end) => end.partition === shard)?.low ?? 0);
+  }
+
   async consume(handler: ShardHandler): Promise<Subscription> {
     await this.#connected();
     if (this.#subscription !== undefined) throw new ConfigError([`kafka transport: consume() was already called on this instance (topic ${this.topic})`]);
@@ -150,7 +160,7 @@ export class KafkaTransport implements Transport {
       maxWaitTimeInMs: s.maxWaitTimeMs,
       allowAutoTopicCreation: s.allowAutoTopicCreation,
     });
-    const subscription = new GroupSubscription(consumer, this.topic, handler, s, this.#log);
+    const subscription = new GroupSubscription(consumer, this.topic, handler, s, this.#log, (shard) => this.#groupOffset(shard));
     this.#subscription = subscription;
     try {
       await subscription.start();

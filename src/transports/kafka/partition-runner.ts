@@ -18,9 +18,9 @@ export class PartitionRunner {
   ready: Promise<number | undefined> = Promise.resolve(undefined);
   /** The committed-offset metadata naming this process as the holder, once claimed. */
   holder: string | undefined;
-  /** The offset to commit to the group next, the last one committed, and whether a commit is in flight. */
-  commitTo = 0;
-  committed = 0;
+  /** The offset to commit to the group next, the last one committed (-1: none yet), and whether a commit is in flight. */
+  commitTo = -1;
+  committed = -1;
   committing = false;
   /** The batch being handled, if any; a revocation waits for it. */
   busy: Promise<void> | undefined;

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../../bin/shardline.js', import.meta.url));
+/** The CLI's TypeScript entry, run under tsx: tests exercise the sources, never a stale `dist/`. */
+const MAIN = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 
 /** A `shardline` child process with its output so far. */
 export interface CliProcess {
@@ -16,9 +17,17 @@ export interface CliProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `node ./bin/shardline.js ...args` with `env` added to this process's environment. */
+/** Starts `node --import tsx src/cli/main.ts ...args` with `env` added to this process's environment. */
 export function startCli(args: readonly string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startScript(MAIN, args, env);
+}
+
+/**
+ * Starts the TypeScript (or JavaScript) file `script` under tsx with `args`, `env` added
+ * to this process's environment, and `stdin` piped when asked (`child.stdin`).
+ */
+export function startScript(script: string, args: readonly string[], env: Record<string, string> = {}, stdin: 'ignore' | 'pipe' = 'ignore'): CliProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -58,6 +67,13 @@ export async function readyMetricsPort(process: CliProcess, timeoutMs = 30_000):
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`not ready within ${timeoutMs} ms:\n${process.stderr()}`);
+}
+
+/** Resolves with the exit code, or with `'still running'` when `process` has not exited within `timeoutMs`. */
+export function exitWithin(process: CliProcess, timeoutMs: number): Promise<number | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), timeoutMs)));
+  return Promise.race([process.exited, late]).finally(() => clearTimeout(timer));
 }
 
 /** Runs `shardline ...args` to completion. */

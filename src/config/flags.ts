@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { coerce, ENVIRONMENT, loadConfig, type Override } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
+import { ENVIRONMENT } from './environment.ts';
+import type { Override } from './load.ts';
+import type { Config } from './schema.ts';
 
 /** A flag that sets one config path. */
-interface ConfigFlag {
+export interface ConfigFlag {
   /** commander flag spec, e.g. `--metrics-port <port>`. */
   readonly flags: string;
   readonly path: string;
@@ -12,7 +13,7 @@ interface ConfigFlag {
 
 /** Flags every process command takes; each overrides the config file and the environment. */
 const COMMON: readonly ConfigFlag[] = [
-  { flags: '--domain <name>', path: 'domain', description: 'domain to serve (accounts)' },
+  { flags: '--domain <name|module>', path: 'domain', description: 'domain to serve: accounts, or a module path/package whose default export is a defineDomain(...) result (env SHARDLINE_DOMAIN)' },
   { flags: '--transport <kind|module>', path: 'transport', description: 'memory, bullmq, kafka, or a module path/package exporting createTransport' },
   { flags: '--shards <count>', path: 'transport.options.shards', description: 'shard count (a transport option)' },
   { flags: '--capacity <commands>', path: 'transport.options.capacity', description: 'per-shard queue bound (a transport option)' },
@@ -24,7 +25,13 @@ const COMMON: readonly ConfigFlag[] = [
   { flags: '--metrics-port <port>', path: 'metrics.port', description: 'metrics server port, 0 = any free one (env SHARDLINE_METRICS_PORT)' },
   { flags: '--no-metrics', path: 'metrics.enabled', description: 'do not serve /metrics, /healthz, /readyz' },
   { flags: '--log-level <level>', path: 'log.level', description: 'trace|debug|info|warn|error|fatal|silent (env SHARDLINE_LOG_LEVEL)' },
-  { flags: '--shutdown-timeout-ms <ms>', path: 'shutdown.timeoutMs', description: 'longest graceful shutdown before exit code 4' },
+  { flags: '--shutdown-timeout-ms <ms>', path: 'shutdown.timeoutMs', description: 'longest graceful shutdown, counted from the signal, before exit code 4' },
+];
+
+/** Flags of the commands that send (`producer`, `send`): how the producer enqueues. */
+export const SENDING_FLAGS: readonly ConfigFlag[] = [
+  { flags: '--overflow <policy>', path: 'producer.overflow', description: 'full queue: block (wait) or reject (fail fast)' },
+  { flags: '--linger-ms <ms>', path: 'producer.lingerMs', description: 'how long a shard batch waits for more commands' },
 ];
 
 /** Flags of `shardline producer`: the load it sends. */
@@ -38,8 +45,7 @@ export const PRODUCER_FLAGS: readonly ConfigFlag[] = [
   { flags: '--hot-share <0..1>', path: 'load.hotShare', description: 'share of commands to hot accounts' },
   { flags: '--no-open-accounts', path: 'load.openAccounts', description: 'do not open the accounts first' },
   { flags: '--initial-balance-cents <cents>', path: 'load.initialBalanceCents', description: 'balance of each opened account' },
-  { flags: '--overflow <policy>', path: 'producer.overflow', description: 'full queue: block (wait) or reject (fail fast)' },
-  { flags: '--linger-ms <ms>', path: 'producer.lingerMs', description: 'how long a shard batch waits for more commands' },
+  ...SENDING_FLAGS,
 ];
 
 const ENV_HELP = `
@@ -54,10 +60,18 @@ export function addConfigFlags(command: Command, extra: readonly ConfigFlag[] = 
 }
 
 /**
- * Loads the configuration of `command` from its `--config`, the environment and only the
- * flags given on the command line (a flag's default never hides a config file value).
+ * Loads the configuration of `command` from `base` (values given in code), its
+ * `--config`, the environment and only the flags given on the command line (a flag's
+ * default never hides a config file value).
  */
-export function configFrom(command: Command, env: NodeJS.ProcessEnv, extra: readonly ConfigFlag[] = []): Promise<Config> {
+export async function configFrom(
+  command: Command,
+  env: NodeJS.ProcessEnv,
+  extra: readonly ConfigFlag[] = [],
+  base: Readonly<Record<string, unknown>> = {},
+): Promise<Config> {
+  // Loaded here, not at the top, so that `shardline --help` does not load the schema.
+  const { coerce, loadConfig } = await import('./load.ts');
   const options = command.opts<Record<string, unknown>>();
   const overrides: Override[] = [];
   for (const flag of [...COMMON, ...extra]) {
@@ -67,7 +81,7 @@ export function configFrom(command: Command, env: NodeJS.ProcessEnv, extra: read
     const value = flag.path === 'kafka.brokers' && typeof raw === 'string' ? raw.split(',').map((b) => b.trim()) : coerce(raw);
     overrides.push({ path: flag.path, value, source: `flag ${flag.flags.split(' ')[0]}` });
   }
-  return loadConfig({ file: options.config as string | undefined, env, overrides });
+  return loadConfig({ base, file: options.config as string | undefined, env, overrides });
 }
 
 /** commander's attribute name of a flag: `--no-open-accounts` → `openAccounts`. */

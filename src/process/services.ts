@@ -1,9 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { AnyDomain } from '../core/domain.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Config } from '../config/schema.ts';
 import { memoryTransportOptionsSchema } from '../config/schema.ts';
-import { accounts } from '../domains/accounts.ts';
 import type { Logger } from '../common/logger.ts';
 import { MemoryReplyBus, type ReplyBus } from '../common/replies.ts';
 import { MemoryStateStore } from '../state/memory-store.ts';
@@ -13,19 +11,17 @@ import { MemoryTransport } from '../transports/memory/memory-transport.ts';
 import type { Transport } from '../transports/transport.ts';
 import { exportedFunction, importConfigured } from './module-loader.ts';
 
-/** The domains a configuration can name. */
-export const DOMAINS: Readonly<Record<Config['domain'], AnyDomain>> = { accounts };
-
 const TRANSPORT_MEMBERS = ['connect', 'enqueue', 'depth', 'consume', 'close'] as const;
 
 /**
- * Builds the configured transport. The memory transport is built here; bullmq and kafka
- * are imported only when named, so a memory process loads neither client; a `module`
- * transport is imported and built by its `createTransport(options, context)`.
+ * Builds the configured transport for the domain named `domain`. The memory transport is
+ * built here; bullmq and kafka are imported only when named, so a memory process loads
+ * neither client; a `module` transport is imported and built by its
+ * `createTransport(options, context)`.
  */
-export async function createTransport(config: Config, logger: Logger): Promise<Transport> {
+export async function createTransport(config: Config, domain: string, logger: Logger): Promise<Transport> {
   const { kind, module, options } = config.transport;
-  const context: TransportContext = { domain: config.domain, logger };
+  const context: TransportContext = { domain, logger };
   if (kind === 'memory') return new MemoryTransport(memoryTransportOptionsSchema.parse(options));
   if (kind === 'bullmq') {
     const bullmq = await import('../transports/bullmq/index.ts');
@@ -90,11 +86,11 @@ export class RedisLink {
   }
 }
 
-/** Builds the configured state store (memory, or Redis shared by every process), with its dead letters. */
-export async function createStore(config: Config, redis: RedisLink): Promise<StateStore> {
+/** Builds the configured state store of the domain named `domain` (memory, or Redis shared by every process), with its dead letters. */
+export async function createStore(config: Config, domain: string, redis: RedisLink): Promise<StateStore> {
   if (config.store.kind === 'memory') return new MemoryStateStore({ dedupeWindow: config.owner.dedupeWindow });
   const { RedisStateStore } = await import('../state/redis-store.ts');
-  return new RedisStateStore({ client: await redis.client(), domain: config.domain, dedupeWindow: config.owner.dedupeWindow });
+  return new RedisStateStore({ client: await redis.client(), domain, dedupeWindow: config.owner.dedupeWindow });
 }
 
 /** Builds the configured reply bus for `request()`. */

@@ -4,22 +4,36 @@ import { ExitCode } from './exit-codes.ts';
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 const SIGNAL_NUMBERS: Record<(typeof SIGNALS)[number], number> = { SIGINT: 2, SIGTERM: 15 };
 
+/** What a {@link ShutdownGate} needs. */
+export interface ShutdownGateOptions {
+  readonly logger: Logger;
+  /** The longest a shutdown may take, from the first signal (or from `finish()` when no signal came). */
+  readonly timeoutMs: number;
+  /** Ends the process; `process.exit` unless a test passes its own. */
+  readonly exit?: (code: number) => void;
+}
+
 /**
  * Graceful shutdown on SIGTERM/SIGINT. The first signal resolves `signalled` so the
- * process stops taking work and closes what it holds; `finish` bounds that close by
- * `timeoutMs`. A second signal exits at once with 128 + its number.
+ * process stops taking work and closes what it holds, and starts the deadline: whatever
+ * the process is doing then (connecting, sending into a queue whose broker is gone,
+ * closing), it exits with `shutdownTimeout` once `timeoutMs` have passed. A process that
+ * finishes its work without a signal starts the same deadline when it calls `finish`. A
+ * second signal exits at once with 128 + its number.
  */
 export class ShutdownGate {
   /** Resolves with the first signal received. */
   readonly signalled: Promise<NodeJS.Signals>;
   readonly #logger: Logger;
+  readonly #timeoutMs: number;
   readonly #exit: (code: number) => void;
   readonly #listeners = new Map<NodeJS.Signals, () => void>();
   #received: NodeJS.Signals | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(options: { logger: Logger; exit?: (code: number) => void }) {
+  constructor(options: ShutdownGateOptions) {
     this.#logger = options.logger;
+    this.#timeoutMs = options.timeoutMs;
     this.#exit = options.exit ?? ((code) => process.exit(code));
     let resolve!: (signal: NodeJS.Signals) => void;
     this.signalled = new Promise((r) => (resolve = r));
@@ -31,7 +45,8 @@ export class ShutdownGate {
           return;
         }
         this.#received = signal;
-        this.#logger.info({ signal }, 'shutting down: finishing the batch in hand, releasing shards');
+        this.#logger.info({ signal, timeoutMs: this.#timeoutMs }, 'shutting down: finishing the work in hand, releasing shards');
+        this.#startDeadline();
         resolve(signal);
       };
       this.#listeners.set(signal, listener);
@@ -45,14 +60,11 @@ export class ShutdownGate {
   }
 
   /**
-   * Runs `close` (the graceful part) and returns `ok`, or exits with `shutdownTimeout` when
-   * it takes longer than `timeoutMs`.
+   * Runs `close` (the graceful part) and returns `ok`; the process exits with
+   * `shutdownTimeout` instead when the deadline (started by the signal, or now) passes first.
    */
-  async finish(close: () => Promise<void>, timeoutMs: number): Promise<number> {
-    this.#timer = setTimeout(() => {
-      this.#logger.error({ timeoutMs }, 'graceful shutdown took too long: exiting');
-      this.#exit(ExitCode.shutdownTimeout);
-    }, timeoutMs);
+  async finish(close: () => Promise<void>): Promise<number> {
+    this.#startDeadline();
     try {
       await close();
       return ExitCode.ok;
@@ -66,5 +78,13 @@ export class ShutdownGate {
     clearTimeout(this.#timer);
     for (const [signal, listener] of this.#listeners) process.off(signal, listener);
     this.#listeners.clear();
+  }
+
+  #startDeadline(): void {
+    if (this.#timer !== undefined || this.#listeners.size === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#logger.error({ timeoutMs: this.#timeoutMs }, 'graceful shutdown took too long: exiting');
+      this.#exit(ExitCode.shutdownTimeout);
+    }, this.#timeoutMs);
   }
 }

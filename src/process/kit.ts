@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { summarizeRepeats, type SummarizingLogger } from '../common/log-summary.ts';
 import type { Config } from '../config/schema.ts';
 import type { AnyDomain } from '../core/domain.ts';
 import { ShardlineInstruments } from '../metrics/instruments.ts';
@@ -6,12 +7,17 @@ import { MetricsObserver } from '../metrics/metrics-observer.ts';
 import { MetricsServer, type Readiness } from '../metrics/server.ts';
 import type { Transport, TransportInfo } from '../transports/transport.ts';
 import { createLogger } from './log.ts';
-import { createTransport, DOMAINS } from './services.ts';
+import { createTransport } from './services.ts';
 
 /** What every long-running shardline process has: config, logs, a transport, metrics. */
 export interface ProcessKit {
   readonly config: Config;
   readonly logger: Logger;
+  /**
+   * The logger handed to the transport, the owner, stores and reply buses: the same lines,
+   * but a warning repeated through an outage is logged once per cause and interval, counted.
+   */
+  readonly runtimeLogger: SummarizingLogger;
   readonly domain: AnyDomain;
   readonly transport: Transport;
   readonly instruments: ShardlineInstruments;
@@ -25,14 +31,14 @@ export interface ProcessKit {
 }
 
 /**
- * Builds the transport and the metrics of a process and starts serving `/metrics`,
- * `/healthz` and `/readyz` before anything connects, so an orchestrator sees the process
- * alive (and not yet ready) while it connects. `ready` is asked on every `/readyz`.
+ * Builds the transport and the metrics of a process serving `domain` and starts serving
+ * `/metrics`, `/healthz` and `/readyz` before anything connects, so an orchestrator sees
+ * the process alive (and not yet ready) while it connects. `ready` is asked on every `/readyz`.
  */
-export async function openProcess(config: Config, role: string, ready: (connected: boolean) => Readiness): Promise<ProcessKit> {
+export async function openProcess(config: Config, domain: AnyDomain, role: string, ready: (connected: boolean) => Readiness): Promise<ProcessKit> {
   const logger = createLogger(config.log.level, role);
-  const domain = DOMAINS[config.domain];
-  const transport = await createTransport(config, logger);
+  const runtimeLogger = summarizeRepeats(logger);
+  const transport = await createTransport(config, domain.name, runtimeLogger);
   const instruments = new ShardlineInstruments({ domain: domain.name, transport: transport.name });
   const observer = new MetricsObserver(instruments);
   let connected = false;
@@ -47,6 +53,7 @@ export async function openProcess(config: Config, role: string, ready: (connecte
   return {
     config,
     logger,
+    runtimeLogger,
     domain,
     transport,
     instruments,
@@ -64,6 +71,7 @@ export async function openProcess(config: Config, role: string, ready: (connecte
         try {
           await transport.close();
         } finally {
+          runtimeLogger.close();
           await server?.close();
         }
       })();
