@@ -28,7 +28,7 @@ export {
   ConfigError,
   ConnectionError,
   InvalidCommandError,
-  InvalidQueryError,
+  InvalidReadError,
   QueryFailedError,
   QueueFullError,
   Rejected,

@@ -37,12 +37,12 @@ export class InvalidCommandError extends ShardlineError {
  * bad key, a receipt that cannot be read or belongs to another shard, or an option out
  * of range. Nothing was read or sent. `field` names the part that was wrong.
  */
-export class InvalidQueryError extends ShardlineError {
+export class InvalidReadError extends ShardlineError {
   readonly field: string;
   readonly reason: string;
 
   constructor(field: string, reason: string, options: { cause?: unknown } = {}) {
-    super('INVALID_QUERY', `invalid query: ${field}: ${reason}`, options);
+    super('INVALID_READ', `invalid read: ${field}: ${reason}`, options);
     this.field = field;
     this.reason = reason;
   }

@@ -1,7 +1,7 @@
 // Answering a read from one entity's state: shared by readers beside the store and by
 // owners answering reads in order with their shard's commands.
 import { QUERY_PREFIX, type AnyDomain } from '../core/domain.ts';
-import { describeError, InvalidQueryError, QueryFailedError } from '../core/errors.ts';
+import { describeError, InvalidReadError, QueryFailedError } from '../core/errors.ts';
 import type { Command } from '../core/command.ts';
 import type { Reply } from '../common/replies.ts';
 import { checkKey, parseWith } from './command-checks.ts';
@@ -55,12 +55,12 @@ export function evaluate(domain: AnyDomain, query: string, key: string, found: b
  * Checks a read before it is made: the query is one the domain resolves ('' asks for the
  * state and takes no params), the key is one a command could address, and the params pass
  * the query's schema. Returns the params as the schema produced them; throws
- * `InvalidQueryError` naming what was wrong.
+ * `InvalidReadError` naming what was wrong.
  */
 export function checkRead(domain: AnyDomain, query: string, key: string, params: unknown): unknown {
   if (typeof query !== 'string' || (query !== '' && !Object.hasOwn(domain.resolvers, query))) {
     const known = Object.keys(domain.resolvers);
-    throw new InvalidQueryError(
+    throw new InvalidReadError(
       'query',
       `unknown query ${typeof query === 'string' ? JSON.stringify(query) : typeof query} for domain ${domain.name}; expected ${known.length === 0 ? 'none: it resolves no queries' : `one of ${known.join(', ')}`}`,
     );
@@ -68,10 +68,10 @@ export function checkRead(domain: AnyDomain, query: string, key: string, params:
   try {
     checkKey(key);
   } catch (error) {
-    throw new InvalidQueryError('key', (error as { reason: string }).reason, { cause: error });
+    throw new InvalidReadError('key', (error as { reason: string }).reason, { cause: error });
   }
   if (query === '') return undefined;
-  return parseWith(domain.querySchemas[query]!, params, 'params', (field, reason, cause) => new InvalidQueryError(field, reason, { cause }));
+  return parseWith(domain.querySchemas[query]!, params, 'params', (field, reason, cause) => new InvalidReadError(field, reason, { cause }));
 }
 
 /**

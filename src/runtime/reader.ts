@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MemoryReplyBus, type ReplyBus } from '../common/replies.ts';
 import { parseOptions } from '../common/options.ts';
 import type { AnyDomain, ParamsOf, QueryName, QueryResultOf, StateOf } from '../core/domain.ts';
-import { ClosedError, CommandFailedError, InvalidQueryError, QueryFailedError, TimeoutError } from '../core/errors.ts';
+import { ClosedError, CommandFailedError, InvalidReadError, QueryFailedError, TimeoutError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
 import type { EntityRead, StateStore } from '../state/state-store.ts';
 import type { Transport } from '../transports/transport.ts';
@@ -85,7 +85,7 @@ const CONSISTENCIES: readonly Consistency[] = ['committed', 'owner'];
  * Reads one domain's committed state without taking a lock and without blocking its
  * owners: `query` runs one of the domain's queries on an entity's state, `get` hands the
  * state itself. Every answer says where in the shard's history it was read. Checks every
- * read first (query, params, key, receipt, options): a bad one throws `InvalidQueryError`
+ * read first (query, params, key, receipt, options): a bad one throws `InvalidReadError`
  * and reads nothing.
  */
 export class Reader<D extends AnyDomain> {
@@ -145,11 +145,11 @@ export class Reader<D extends AnyDomain> {
     const checked = checkRead(this.domain, query, key, params);
     const point = options.after === undefined ? undefined : parseReceipt(options.after);
     if (consistency === 'committed' && this.#store === undefined) {
-      throw new InvalidQueryError('consistency', `expected owner: this reader of domain ${this.domain.name} has no state store to read committed state from, got committed`);
+      throw new InvalidReadError('consistency', `expected owner: this reader of domain ${this.domain.name} has no state store to read committed state from, got committed`);
     }
     const shard = shardOf(key, await this.#connected());
     if (point !== undefined && point.shard !== shard) {
-      throw new InvalidQueryError('after', `expected a receipt of shard ${shard}, where key ${JSON.stringify(key)} lives, got one of shard ${point.shard}: a receipt orders reads of its own shard only`);
+      throw new InvalidReadError('after', `expected a receipt of shard ${shard}, where key ${JSON.stringify(key)} lives, got one of shard ${point.shard}: a receipt orders reads of its own shard only`);
     }
     if (consistency === 'owner') return this.#askOwner(query, key, shard, checked, timeoutMs);
     const read = point === undefined ? await this.#store!.read(shard, key) : await this.#readAfter(shard, key, point, timeoutMs);
@@ -158,13 +158,13 @@ export class Reader<D extends AnyDomain> {
   }
 
   #checkOptions(options: ReadOptions): { consistency: Consistency; timeoutMs: number } {
-    if (typeof options !== 'object' || options === null) throw new InvalidQueryError('options', `expected an object, got ${options === null ? 'null' : typeof options}`);
+    if (typeof options !== 'object' || options === null) throw new InvalidReadError('options', `expected an object, got ${options === null ? 'null' : typeof options}`);
     const consistency = options.consistency ?? 'committed';
     if (!CONSISTENCIES.includes(consistency)) {
-      throw new InvalidQueryError('consistency', `expected committed or owner, got ${JSON.stringify(consistency) ?? typeof consistency}`);
+      throw new InvalidReadError('consistency', `expected committed or owner, got ${JSON.stringify(consistency) ?? typeof consistency}`);
     }
     const timeoutMs = options.timeoutMs ?? this.settings.timeoutMs;
-    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new InvalidQueryError('timeoutMs', `expected a positive integer of milliseconds, got ${JSON.stringify(timeoutMs) ?? typeof timeoutMs}`);
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new InvalidReadError('timeoutMs', `expected a positive integer of milliseconds, got ${JSON.stringify(timeoutMs) ?? typeof timeoutMs}`);
     return { consistency, timeoutMs };
   }
 

@@ -1,4 +1,4 @@
-import { InvalidQueryError } from '../core/errors.ts';
+import { InvalidReadError } from '../core/errors.ts';
 
 /**
  * Where a command went: its id, its shard, and its place among its producer's commands
@@ -29,25 +29,25 @@ const TOKEN = /^(0|[1-9][0-9]{0,9})\.(0|[1-9][0-9]{0,15})\.(.+)$/s;
 
 /**
  * Reads a receipt given as a token or as the object a send returned (from JSON, say).
- * Throws `InvalidQueryError` on `field` saying what was expected and what was got.
+ * Throws `InvalidReadError` on `field` saying what was expected and what was got.
  */
 export function parseReceipt(value: unknown, field = 'after'): ReceiptPoint {
   if (typeof value === 'string') {
     const match = TOKEN.exec(value);
     const point = match === null ? undefined : { shard: Number(match[1]), seq: Number(match[2]), origin: match[3]! };
     if (point === undefined || !Number.isSafeInteger(point.seq)) {
-      throw new InvalidQueryError(field, `expected a receipt token <shard>.<seq>.<origin> (as a send answers it), got ${JSON.stringify(value.slice(0, 100))}`);
+      throw new InvalidReadError(field, `expected a receipt token <shard>.<seq>.<origin> (as a send answers it), got ${JSON.stringify(value.slice(0, 100))}`);
     }
     return point;
   }
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidQueryError(field, `expected a receipt ({ shard, origin, seq }) or its token, got ${value === null ? 'null' : typeof value}`);
+    throw new InvalidReadError(field, `expected a receipt ({ shard, origin, seq }) or its token, got ${value === null ? 'null' : typeof value}`);
   }
   const { shard, origin, seq } = value as Record<string, unknown>;
   const wrong: string[] = [];
   if (!Number.isSafeInteger(shard) || (shard as number) < 0) wrong.push(`shard to be an integer >= 0, got ${JSON.stringify(shard) ?? 'undefined'}`);
   if (typeof origin !== 'string' || origin === '') wrong.push(`origin to be a non-empty string, got ${JSON.stringify(origin) ?? 'undefined'}`);
   if (!Number.isSafeInteger(seq) || (seq as number) < 0) wrong.push(`seq to be an integer >= 0, got ${JSON.stringify(seq) ?? 'undefined'}`);
-  if (wrong.length > 0) throw new InvalidQueryError(field, `expected ${wrong.join('; ')}`);
+  if (wrong.length > 0) throw new InvalidReadError(field, `expected ${wrong.join('; ')}`);
   return { shard: shard as number, origin: origin as string, seq: seq as number };
 }

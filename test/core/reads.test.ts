@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineDomain } from '../../src/core/domain.ts';
-import { ClosedError, InvalidQueryError, QueryFailedError, TimeoutError } from '../../src/core/errors.ts';
+import { ClosedError, InvalidReadError, QueryFailedError, TimeoutError } from '../../src/core/errors.ts';
 import { shardOf } from '../../src/core/router.ts';
 import { accounts } from '../../src/domains/accounts.ts';
 import { Owner } from '../../src/runtime/owner.ts';
@@ -145,8 +145,8 @@ describe('committed reads: queries and state from the store, never through a que
     const [there] = keysOnShard(1, SHARDS, 1, 'acct-');
     const receipt = await producer.send('open', here!, {});
     const error = await refusal(reader.get(there!, { after: receipt }));
-    expect(error).toBeInstanceOf(InvalidQueryError);
-    expect(error).toMatchObject({ code: 'INVALID_QUERY', field: 'after' });
+    expect(error).toBeInstanceOf(InvalidReadError);
+    expect(error).toMatchObject({ code: 'INVALID_READ', field: 'after' });
     expect((error as Error).message).toContain(`expected a receipt of shard 1, where key ${JSON.stringify(there)} lives, got one of shard 0`);
   });
 
@@ -165,8 +165,8 @@ describe('committed reads: queries and state from the store, never through a que
     ];
     for (const [read, field, message] of cases) {
       const error = await refusal(read);
-      expect(error, field).toBeInstanceOf(InvalidQueryError);
-      expect(error, field).toMatchObject({ code: 'INVALID_QUERY', field, retriable: false });
+      expect(error, field).toBeInstanceOf(InvalidReadError);
+      expect(error, field).toMatchObject({ code: 'INVALID_READ', field, retriable: false });
       expect((error as Error).message, field).toContain(message);
     }
   });
@@ -176,7 +176,7 @@ describe('committed reads: queries and state from the store, never through a que
     const reader = new Reader({ domain: accounts, transport });
     closers.push(() => transport.close(), () => reader.close());
     const error = await refusal(reader.get('alice'));
-    expect(error).toMatchObject({ code: 'INVALID_QUERY', field: 'consistency' });
+    expect(error).toMatchObject({ code: 'INVALID_READ', field: 'consistency' });
     expect((error as Error).message).toContain('expected owner: this reader of domain accounts has no state store to read committed state from, got committed');
   });
 
