@@ -96,11 +96,27 @@ export function buildProgram(io: CliIo, exit: (code: number) => void, input: Cli
     exit(await sendCommand(config, request, input.stdin, (line) => io.out(`${line}\n`)));
   });
 
+  addConfigFlags(
+    program
+      .command('get')
+      .description('read one entity of the configured domain (its state, or --query a query) without entering its queue, and print it as JSON with the shard position and epoch it reflects')
+      .argument('<key>', 'entity key')
+      .option('--query <name>', 'a query of the domain (default: the entity\'s state)')
+      .option('--params <json>', 'the query\'s params as JSON (default {})')
+      .option('--after <receipt>', 'wait until the command behind this receipt (the after of send) is committed: read your own write')
+      .option('--consistency <level>', 'committed (default: the shared store\'s last commit) or owner (asked of the shard\'s owner, in order with its commands)')
+      .option('--timeout-ms <ms>', 'longest wait for --after or for the owner (default 10000)', positiveInt),
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (key: string, options: { query?: string; params?: string; after?: string; consistency?: string; timeoutMs?: number }, command: Command) => {
+    const { getCommand } = await import('./commands/get.ts');
+    const config = await configFrom(command, io.env, [], { metrics: { enabled: false } });
+    exit(await getCommand(config, { key, ...options }, (line) => io.out(`${line}\n`)));
+  });
+
   addGatewayFlags(
     addConfigFlags(
       program
         .command('gateway')
-        .description('serve POST /v1/{domain}/{type}/{key} (JSON payload) so services in any language can send commands; 202, or 200 with the reply for ?wait=true'),
+        .description('serve POST /v1/{domain}/{type}/{key} (JSON payload) so services in any language can send commands (202, or 200 with the reply for ?wait=true), and GET /v1/{domain}/{key} and /v1/{domain}/{query}/{key} to read'),
     ),
   ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
     const { gatewayConfigFrom, runGateway } = await import('./commands/gateway.ts');

@@ -3,6 +3,8 @@ import {
   CommandFailedError,
   ConnectionError,
   InvalidCommandError,
+  InvalidReadError,
+  QueryFailedError,
   QueueFullError,
   Rejected,
   ShardlineError,
@@ -32,24 +34,29 @@ interface ErrorBody {
 /**
  * The answer to a request that failed, by what failed:
  * - refused by the gateway (path, method, header, body): its own status;
- * - `InvalidCommandError` (type, key, payload, size): 400 naming the field;
+ * - `InvalidCommandError` (type, key, payload, size) or `InvalidReadError` (query, params,
+ *   key, after, consistency): 400 naming the field;
  * - `QueueFullError` (still full after the queue wait): 429 with `Retry-After`; nothing enqueued;
  * - `Rejected` (the handler said no): 409 with the reason and details;
- * - `TimeoutError`: 504 with the command id once it was sent; the command may still be applied;
+ * - `TimeoutError`: 504 with the command id once it was sent; the command may still be applied
+ *   (a `read` changes nothing, so its 504 says only that no answer came);
  * - `CommandFailedError` (dead-lettered): 500 with the command id;
+ * - `QueryFailedError` (the domain's resolver threw): 500 saying so (the caller logs it);
  * - `ConnectionError`, `ClosedError` (broker gone, shutting down): 503 with `Retry-After`;
  * - anything else: 500 without details (the caller logs it).
  */
-export function answerFor(error: unknown, retryAfterSeconds: number, commandId?: string): Answer {
+export function answerFor(error: unknown, retryAfterSeconds: number, commandId?: string, read = false): Answer {
   const retryAfter = { 'retry-after': String(retryAfterSeconds) };
   if (error instanceof GatewayRequestError) return { status: error.status, body: errorBody(error, { field: error.field }), headers: error.headers };
-  if (error instanceof InvalidCommandError) return { status: 400, body: errorBody(error, { field: error.field }) };
+  if (error instanceof InvalidCommandError || error instanceof InvalidReadError) return { status: 400, body: errorBody(error, { field: error.field }) };
   if (error instanceof QueueFullError) return { status: 429, body: errorBody(error), headers: retryAfter };
   if (error instanceof Rejected) return { status: 409, body: errorBody(error, { id: commandId, reason: error.reason, details: error.details }) };
   if (error instanceof TimeoutError) {
+    if (read) return { status: 504, body: errorBody(error) };
     return { status: 504, body: errorBody(error, { id: commandId, message: `${error.message}; the command may still be applied` }) };
   }
   if (error instanceof CommandFailedError) return { status: 500, body: errorBody(error, { id: error.commandId }) };
+  if (error instanceof QueryFailedError) return { status: 500, body: errorBody(error) };
   if (error instanceof ConnectionError || error instanceof ClosedError) return { status: 503, body: errorBody(error), headers: retryAfter };
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error; the command may or may not have been sent' } } };
 }

@@ -10,6 +10,9 @@ import type { Readiness } from '../metrics/server.ts';
 import type { RuntimeObserver } from '../runtime/observer.ts';
 import type { ProducerSettings } from '../runtime/options.ts';
 import { Producer, type Receipt } from '../runtime/producer.ts';
+import { Reader, type ReadOptions, type ReadResult } from '../runtime/reader.ts';
+import { receiptToken } from '../runtime/receipt.ts';
+import type { StateStore } from '../state/state-store.ts';
 import type { Transport } from '../transports/transport.ts';
 import { answerFor, type Answer } from './answers.ts';
 import { BearerCheck } from './bearer.ts';
@@ -19,16 +22,21 @@ import { GatewayInstruments } from './instruments.ts';
 import { parseGatewaySettings, type GatewaySettings } from './options.ts';
 import { withQueueWait } from './queue-wait.ts';
 import { GatewayRequestError } from './request-error.ts';
-import { commandTarget, matchRoute, type CommandTarget } from './route.ts';
+import { commandTarget, matchRoute, readTarget, type CommandTarget, type Match } from './route.ts';
 
 /** One domain the gateway serves, and where its commands go. */
 export interface GatewayDomain {
   readonly domain: AnyDomain;
   /** The transport its producer sends on; the gateway does not close it. */
   readonly transport: Transport;
-  /** Where replies to `?wait=true` arrive (the owners' reply bus); in-process replies by default. */
+  /** Where replies to `?wait=true` and answers to owner reads arrive (the owners' reply bus); in-process replies by default. */
   readonly replies?: ReplyBus;
   readonly observer?: RuntimeObserver;
+  /**
+   * The store the domain's owners commit to, which `GET` reads committed state from; the
+   * gateway does not close it. Without it only `?consistency=owner` reads are answered.
+   */
+  readonly store?: StateStore;
 }
 
 /** What a {@link Gateway} serves, and how. */
@@ -47,8 +55,10 @@ export interface GatewayOptions extends Partial<GatewaySettings> {
 
 /**
  * The HTTP ingress: `POST /v1/{domain}/{type}/{key}` with a JSON payload sends one command
- * through the domain's `Producer` and answers 202 `{ id, shard }` once it is in its queue,
- * or, with `?wait=true`, 200 `{ id, reply }` once its owner applied it. Every refusal is
+ * through the domain's `Producer` and answers 202 `{ id, shard, after }` once it is in its
+ * queue, or, with `?wait=true`, 200 `{ id, reply }` once its owner applied it.
+ * `GET /v1/{domain}/{key}` and `GET /v1/{domain}/{query}/{key}` read through the domain's
+ * `Reader`: 200 `{ key, value, shard, position, epoch, found, consistency }`. Every refusal is
  * `{ error: { code, message, field? } }` with its status (see `docs/gateway.md`). Serves
  * `/healthz` and `/readyz` too. Listens on 127.0.0.1 unless told otherwise.
  */
@@ -56,6 +66,7 @@ export class Gateway {
   readonly settings: GatewaySettings;
   readonly registry: Registry;
   readonly #producers = new Map<string, Producer<AnyDomain>>();
+  readonly #readers = new Map<string, Reader<AnyDomain>>();
   readonly #server: Server;
   readonly #instruments: GatewayInstruments;
   readonly #logger: Logger;
@@ -68,9 +79,11 @@ export class Gateway {
     const { domains, producer, registry, logger, ...settings } = options;
     this.settings = parseGatewaySettings(settings);
     if (domains.length === 0) throw new ConfigError(['domains: expected at least one domain to serve, got none']);
-    for (const { domain, transport, replies, observer } of domains) {
+    for (const { domain, transport, replies, observer, store } of domains) {
       if (this.#producers.has(domain.name)) throw new ConfigError([`domains: expected each domain once, got ${JSON.stringify(domain.name)} twice`]);
-      this.#producers.set(domain.name, new Producer({ ...producer, overflow: 'reject', domain, transport, replies: replies ?? new MemoryReplyBus(), observer }));
+      const sender = new Producer({ ...producer, overflow: 'reject', domain, transport, replies: replies ?? new MemoryReplyBus(), observer });
+      this.#producers.set(domain.name, sender);
+      this.#readers.set(domain.name, new Reader({ domain, transport, store, producer: sender }));
     }
     this.registry = registry ?? new Registry();
     this.#instruments = new GatewayInstruments(this.registry);
@@ -126,6 +139,7 @@ export class Gateway {
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       this.#server.closeAllConnections();
       await stopped;
+      await Promise.all([...this.#readers.values()].map((reader) => reader.close()));
       await Promise.all([...this.#producers.values()].map((producer) => producer.close()));
     })();
     return this.#closing;
@@ -147,31 +161,28 @@ export class Gateway {
 
   async #serve(exchange: Exchange): Promise<void> {
     const { request } = exchange;
-    const match = matchRoute(request.url ?? '/');
+    const match = matchRoute(request.url ?? '/', request.method);
     if (match.kind === 'health') {
       exchange.route = 'health';
       return this.#answer(exchange, this.#probe(request.method, match.probe));
     }
     if (match.kind === 'unmatched') {
       const path = JSON.stringify((request.url ?? '').split('?')[0]!.slice(0, 200));
-      throw new GatewayRequestError(404, 'NOT_FOUND', `expected POST /v1/{domain}/{type}/{key}, GET /healthz or GET /readyz, got ${request.method} ${path}`);
+      throw new GatewayRequestError(404, 'NOT_FOUND', `expected POST /v1/{domain}/{type}/{key}, GET /v1/{domain}/{key}, GET /v1/{domain}/{query}/{key}, GET /healthz or GET /readyz, got ${request.method} ${path}`);
     }
-    exchange.route = match.route;
+    exchange.route = match.kind === 'read' ? 'read' : match.route;
     if (this.#closing !== undefined) {
       throw new GatewayRequestError(503, 'SHUTTING_DOWN', 'the gateway is shutting down; nothing was sent', {
         headers: { 'retry-after': String(this.settings.retryAfterSeconds) },
       });
     }
     this.#bearer?.verify(request.headers.authorization);
+    if (match.kind === 'read') return this.#answer(exchange, await this.#read(exchange, match));
     if (request.method !== 'POST') {
-      throw new GatewayRequestError(405, 'METHOD_NOT_ALLOWED', `expected POST, got ${request.method}`, { headers: { allow: 'POST' } });
+      throw new GatewayRequestError(405, 'METHOD_NOT_ALLOWED', `expected POST (a command) or GET (a query), got ${request.method}`, { headers: { allow: 'GET, POST' } });
     }
     const target = commandTarget(match);
-    const producer = this.#producers.get(target.domain);
-    if (producer === undefined) {
-      const served = [...this.#producers.keys()].map((name) => JSON.stringify(name)).join(', ');
-      throw new GatewayRequestError(404, 'UNKNOWN_DOMAIN', `unknown domain ${JSON.stringify(target.domain)}; this gateway serves ${served}`, { field: 'domain' });
-    }
+    const producer = this.#served(this.#producers, target.domain);
     if (request.headers['idempotency-key'] !== undefined) {
       throw new GatewayRequestError(
         400,
@@ -198,7 +209,30 @@ export class Gateway {
       sent.then((late: Receipt) => this.#logger.warn({ id: late.id, shard: late.shard }, 'gateway: enqueued after its request timed out (answered 504)'), () => undefined);
       return new TimeoutError('gateway request', this.settings.timeoutMs, 'the transport did not confirm the enqueue');
     });
-    return { status: 202, body: { id: receipt.id, shard: receipt.shard } };
+    return { status: 202, body: { id: receipt.id, shard: receipt.shard, after: receiptToken(receipt) } };
+  }
+
+  /** Reads an entity's state or a query's answer: 200 with it and the point of the shard's history it reflects. */
+  async #read(exchange: Exchange, match: Extract<Match, { kind: 'read' }>): Promise<Answer> {
+    if (exchange.request.method !== 'GET') {
+      const allow = match.segments[1] === '' ? 'GET' : 'GET, POST';
+      throw new GatewayRequestError(405, 'METHOD_NOT_ALLOWED', `expected ${allow === 'GET' ? 'GET (a read of the state)' : 'POST (a command) or GET (a query)'}, got ${exchange.request.method}`, { headers: { allow } });
+    }
+    const target = readTarget(match);
+    const reader = this.#served(this.#readers, target.domain);
+    const options = { after: target.after, consistency: target.consistency, timeoutMs: Math.max(1, Math.floor(exchange.remainingMs)) } as ReadOptions;
+    const reading = target.query === '' ? reader.get(target.key, options) : reader.query(target.query as never, target.key, target.params as never, options);
+    const read: ReadResult<unknown> = await exchange.within(reading, () => new TimeoutError('gateway read', this.settings.timeoutMs, 'no answer yet'));
+    const { key, value, shard, position, epoch, found, consistency } = read;
+    return { status: 200, body: { key, value: value ?? null, shard, position, epoch, found, consistency } };
+  }
+
+  /** The producer or reader of `domain`, or a 404 naming the domains served. */
+  #served<T>(by: ReadonlyMap<string, T>, domain: string): T {
+    const found = by.get(domain);
+    if (found !== undefined) return found;
+    const served = [...by.keys()].map((name) => JSON.stringify(name)).join(', ');
+    throw new GatewayRequestError(404, 'UNKNOWN_DOMAIN', `unknown domain ${JSON.stringify(domain)}; this gateway serves ${served}`, { field: 'domain' });
   }
 
   /** Sends the command and waits for its reply: 200 with the command id and the reply. */
@@ -228,7 +262,7 @@ export class Gateway {
   }
 
   #refuse(exchange: Exchange, error: unknown): void {
-    const answer = answerFor(error, this.settings.retryAfterSeconds, exchange.commandId);
+    const answer = answerFor(error, this.settings.retryAfterSeconds, exchange.commandId, exchange.route === 'read');
     if (answer.status === 500 && !(error instanceof CommandFailedError)) {
       this.#logger.error({ err: error, url: exchange.request.url }, 'gateway: request failed');
     }

@@ -3,9 +3,9 @@ import type { RouteName } from './route.ts';
 
 /**
  * The gateway's own metrics, on the registry it is given (a process's, so they are served
- * with the runtime's at `/metrics`). Routes are a fixed set (`send`, `request`, `health`,
- * `unmatched`), never the path, so no client can grow the series. A client that went away
- * before its answer is counted with status 499.
+ * with the runtime's at `/metrics`). Routes are a fixed set (`send`, `request`, `read`,
+ * `health`, `unmatched`), never the path, so no client can grow the series. A client that
+ * went away before its answer is counted with status 499.
  */
 export class GatewayInstruments {
   readonly requests: Counter<'route' | 'status'>;
@@ -16,7 +16,7 @@ export class GatewayInstruments {
     const registers = [registry];
     this.requests = new Counter({
       name: 'shardline_gateway_requests_total',
-      help: 'HTTP requests answered by the gateway, by route (send|request|health|unmatched) and status (499: the client left first).',
+      help: 'HTTP requests answered by the gateway, by route (send|request|read|health|unmatched) and status (499: the client left first).',
       labelNames: ['route', 'status'],
       registers,
     });

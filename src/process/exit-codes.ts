@@ -1,4 +1,4 @@
-import { ConfigError, ConnectionError, InvalidCommandError, Rejected } from '../core/errors.ts';
+import { ConfigError, ConnectionError, InvalidCommandError, InvalidReadError, Rejected } from '../core/errors.ts';
 
 /**
  * The exit codes every shardline process uses (the `shardline` commands and
@@ -11,7 +11,7 @@ export const ExitCode = {
   ok: 0,
   /** Failed while running (a command failed, a store refused, an unexpected error), or some commands were refused. */
   failure: 1,
-  /** Bad usage, invalid configuration or an invalid command; nothing was sent. */
+  /** Bad usage, invalid configuration, an invalid command or read; nothing was sent or read. */
   usage: 2,
   /** A broker or store could not be reached. */
   unavailable: 3,
@@ -26,7 +26,7 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   0    finished, or stopped by SIGTERM/SIGINT and shut down cleanly
   1    runtime failure, or (send) a command was refused
-  2    bad usage, invalid configuration or an invalid command (every wrong field is listed; nothing was sent)
+  2    bad usage, invalid configuration, an invalid command or read (every wrong field is listed; nothing was sent)
   3    a broker or store could not be reached
   4    graceful shutdown did not finish within shutdown.timeoutMs of the signal
   5    send --request: the handler rejected the command (a business rejection, printed as JSON)
@@ -34,7 +34,7 @@ Exit codes:
 
 /** The exit code an error ends a process with. */
 export function exitCodeOf(error: unknown): number {
-  if (error instanceof ConfigError || error instanceof InvalidCommandError) return ExitCode.usage;
+  if (error instanceof ConfigError || error instanceof InvalidCommandError || error instanceof InvalidReadError) return ExitCode.usage;
   if (error instanceof ConnectionError) return ExitCode.unavailable;
   if (error instanceof Rejected) return ExitCode.rejected;
   return ExitCode.failure;

@@ -6,7 +6,6 @@ import { ClosedError, CommandFailedError, InvalidReadError, QueryFailedError, Ti
 import { shardOf } from '../core/router.ts';
 import type { EntityRead, StateStore } from '../state/state-store.ts';
 import type { Transport } from '../transports/transport.ts';
-import type { ProducerSettings } from './options.ts';
 import { Producer } from './producer.ts';
 import { checkRead, evaluate, type OwnerAnswer } from './queries.ts';
 import { parseReceipt, type ReceiptPoint } from './receipt.ts';
@@ -73,10 +72,13 @@ export interface ReaderOptions<D extends AnyDomain> extends Partial<ReaderSettin
    * the owner's own process, or a shared one). Without it only owner reads can be made.
    */
   readonly store?: StateStore;
-  /** Where owners' answers to owner reads arrive: a bus of its own, closed with the reader. @defaultValue in-process replies */
+  /**
+   * The producer that carries owner reads, one of yours (the reader does not close it).
+   * Without it the reader makes one on first use, with `replies`, and closes both.
+   */
+  readonly producer?: Producer<D>;
+  /** Where owners' answers arrive for the producer the reader makes: a bus of its own. @defaultValue in-process replies */
   readonly replies?: ReplyBus;
-  /** Tuning of the producer that carries owner reads. */
-  readonly producer?: Partial<ProducerSettings>;
 }
 
 const CONSISTENCIES: readonly Consistency[] = ['committed', 'owner'];
@@ -94,7 +96,8 @@ export class Reader<D extends AnyDomain> {
   readonly #transport: Transport;
   readonly #store: StateStore | undefined;
   readonly #replies: ReplyBus;
-  readonly #producerSettings: Partial<ProducerSettings>;
+  /** Whether the reader made `#producer`, and so closes it. */
+  readonly #ownsProducer: boolean;
   /** Pauses of reads waiting for `after`, ended by `close()`. */
   readonly #pauses = new Set<{ timer: NodeJS.Timeout; reject: (error: Error) => void }>();
   #shardCount: Promise<number> | undefined;
@@ -108,7 +111,8 @@ export class Reader<D extends AnyDomain> {
     this.#transport = transport;
     this.#store = store;
     this.#replies = replies ?? new MemoryReplyBus();
-    this.#producerSettings = producer ?? {};
+    this.#producer = producer;
+    this.#ownsProducer = producer === undefined;
   }
 
   /** Connects the transport to learn the shard count (idempotent); the first read does it too. */
@@ -126,7 +130,7 @@ export class Reader<D extends AnyDomain> {
     return this.#read(name, key, params, options) as Promise<ReadResult<QueryResultOf<D, K>>>;
   }
 
-  /** Ends reads still waiting (`ClosedError`) and closes the owner reads' producer and reply bus. Idempotent. */
+  /** Ends reads still waiting (`ClosedError`) and closes the producer and reply bus it made. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -135,6 +139,7 @@ export class Reader<D extends AnyDomain> {
       pause.reject(new ClosedError('reader'));
     }
     this.#pauses.clear();
+    if (!this.#ownsProducer) return;
     if (this.#producer !== undefined) await this.#producer.close();
     else await this.#replies.close();
   }
@@ -207,7 +212,7 @@ export class Reader<D extends AnyDomain> {
   }
 
   async #askOwner(query: string, key: string, shard: number, params: unknown, timeoutMs: number): Promise<ReadResult<unknown>> {
-    this.#producer ??= new Producer({ ...this.#producerSettings, domain: this.domain, transport: this.#transport, replies: this.#replies });
+    this.#producer ??= new Producer({ domain: this.domain, transport: this.#transport, replies: this.#replies });
     let answer: unknown;
     try {
       answer = await this.#producer.askOwner(query, key, params, { timeoutMs });

@@ -12,10 +12,10 @@ describe('gateway statuses', () => {
   });
   afterAll(() => rig.close());
 
-  it('202 with { id, shard } once the command is in its queue, then applied', async () => {
+  it('202 with { id, shard, after } once the command is in its queue, then applied', async () => {
     const { status, body } = await post(`${rig.url}/v1/tallies/add/k202`, { tag: 1 });
     expect(status).toBe(202);
-    expect(body).toEqual({ id: expect.any(String), shard: expect.any(Number) });
+    expect(body).toEqual({ id: expect.any(String), shard: expect.any(Number), after: expect.stringMatching(/^\d+\.\d+\./) });
     await waitFor('the 202 command to be applied', async () => (await rig.applied()).get('k202')?.length === 1, 10_000);
   });
 
@@ -69,22 +69,22 @@ describe('gateway statuses', () => {
     expect(((await response.json()) as { error: { field: string } }).error.field).toBe('body');
   });
 
-  it('404 naming an unknown domain, and for paths outside /v1/{domain}/{type}/{key}', async () => {
+  it('404 naming an unknown domain, and for paths outside /v1/{domain}/{type}/{key} and /v1/{domain}/{key}', async () => {
     const domain = await post(`${rig.url}/v1/ledgers/add/k`, { tag: 1 });
     expect(domain.status).toBe(404);
     expect(domain.body.error).toMatchObject({ code: 'UNKNOWN_DOMAIN', field: 'domain' });
     expect((domain.body.error as { message: string }).message).toContain('"ledgers"');
-    for (const path of ['/', '/v1/tallies/add', '/v1/tallies/add/k/extra', '/v2/tallies/add/k']) {
+    for (const path of ['/', '/v1/tallies', '/v1/tallies/add/k/extra', '/v2/tallies/add/k']) {
       const { status, body } = await post(`${rig.url}${path}`, { tag: 1 });
       expect({ path, status, code: (body.error as { code: string }).code }).toEqual({ path, status: 404, code: 'NOT_FOUND' });
     }
   });
 
-  it('405 with Allow for a method other than POST', async () => {
-    for (const method of ['GET', 'PUT', 'DELETE']) {
-      const response = await fetch(`${rig.url}/v1/tallies/add/k`, { method });
+  it('405 with Allow for a method other than POST (a command) or GET (a read)', async () => {
+    for (const [path, method, allow] of [['/v1/tallies/add/k', 'PUT', 'GET, POST'], ['/v1/tallies/add/k', 'DELETE', 'GET, POST'], ['/v1/tallies/k', 'POST', 'GET']]) {
+      const response = await fetch(`${rig.url}${path}`, { method });
       expect(response.status).toBe(405);
-      expect(response.headers.get('allow')).toBe('POST');
+      expect(response.headers.get('allow')).toBe(allow);
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
     }
   });

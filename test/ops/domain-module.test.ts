@@ -53,7 +53,7 @@ describe.skipIf(!available('redis-server'))('your own domain module on BullMQ: c
 
     const sent = await send(['add', 'c1', '{"by":1}']);
     expect(sent.code, sent.stderr).toBe(0);
-    expect(lastJson(sent.stdout)).toEqual({ ok: true, id: expect.any(String), shard: expect.any(Number) });
+    expect(lastJson(sent.stdout)).toEqual({ ok: true, id: expect.any(String), shard: expect.any(Number), after: expect.any(String) });
   });
 
   it('a business rejection prints it and exits 5; an invalid payload exits 2 and sends nothing', async () => {

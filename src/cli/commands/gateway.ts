@@ -8,7 +8,8 @@ import { Gateway } from '../../gateway/gateway.ts';
 import { parseGatewaySettings, type GatewaySettings } from '../../gateway/options.ts';
 import { loadDomain } from '../../process/domain.ts';
 import { openProcess } from '../../process/kit.ts';
-import { createReplies, RedisLink } from '../../process/services.ts';
+import { createReplies, createStore, RedisLink } from '../../process/services.ts';
+import type { StateStore } from '../../state/state-store.ts';
 import { ShutdownGate } from '../../process/shutdown.ts';
 import { GATEWAY_FLAGS } from './gateway-flags.ts';
 
@@ -33,10 +34,12 @@ export async function gatewayConfigFrom(command: Command, env: NodeJS.ProcessEnv
 }
 
 /**
- * `shardline gateway`: serves `POST /v1/{domain}/{type}/{key}` for the configured domain
- * over the configured transport until SIGTERM/SIGINT, then stops accepting, lets the
- * requests in flight finish, flushes and exits 0. Ready (`/readyz`, on the metrics port and
- * on its own) once connected and listening.
+ * `shardline gateway`: serves `POST /v1/{domain}/{type}/{key}` and the `GET` reads for the
+ * configured domain over the configured transport until SIGTERM/SIGINT, then stops
+ * accepting, lets the requests in flight finish, flushes and exits 0. Committed reads come
+ * from the configured store when it is shared (redis); with the memory store, which lives
+ * in the owners' processes, only `?consistency=owner` reads are answered. Ready
+ * (`/readyz`, on the metrics port and on its own) once connected and listening.
  */
 export async function runGateway(config: Config, settings: GatewaySettings): Promise<number> {
   const refused = sharedTransportIssues(config);
@@ -48,21 +51,24 @@ export async function runGateway(config: Config, settings: GatewaySettings): Pro
   const gate = new ShutdownGate({ logger: kit.logger, timeoutMs: config.shutdown.timeoutMs });
   const redis = new RedisLink(config.redis.url);
   let replies: ReplyBus | undefined;
+  let store: StateStore | undefined;
   const closeAll = async (): Promise<void> => {
     try {
       await gateway?.close();
     } finally {
       await kit.close();
       await replies?.close();
+      await store?.close();
       await redis.close();
     }
   };
   try {
     replies = await createReplies(config, redis);
+    if (config.store.kind !== 'memory') store = await createStore(config, kit.domain.name, redis);
     await kit.connect();
     gateway = new Gateway({
       ...settings,
-      domains: [{ domain: kit.domain, transport: kit.transport, replies, observer: kit.observer }],
+      domains: [{ domain: kit.domain, transport: kit.transport, replies, observer: kit.observer, store }],
       producer: config.producer,
       registry: kit.instruments.registry,
       logger: kit.logger,

@@ -2,6 +2,7 @@ import type { Config } from '../../config/schema.ts';
 import type { AnyDomain } from '../../core/domain.ts';
 import { ConfigError, InvalidCommandError, Rejected } from '../../core/errors.ts';
 import type { Producer } from '../../runtime/producer.ts';
+import { receiptToken } from '../../runtime/receipt.ts';
 import { loadDomain } from '../../process/domain.ts';
 import { ExitCode } from '../../process/exit-codes.ts';
 import { produce } from '../../process/producer.ts';
@@ -21,14 +22,15 @@ export interface SendRequest {
 
 /** What `send` prints for one command: where it went, or its reply. */
 export type SendResult =
-  | { readonly ok: true; readonly id: string; readonly shard: number }
+  | { readonly ok: true; readonly id: string; readonly shard: number; readonly after: string }
   | { readonly ok: true; readonly reply: unknown }
   | { readonly ok: false; readonly rejected: { readonly reason: string; readonly details?: Readonly<Record<string, unknown>> } };
 
 /**
  * `shardline send`: sends one command of the configured domain, or with `--stdin` every
  * NDJSON line of standard input, and prints the result as JSON on stdout. One command:
- * its receipt (`id`, `shard`), or with `--request` its reply; a business rejection
+ * its receipt (`id`, `shard`, and `after`, the token `shardline get --after` takes), or
+ * with `--request` its reply; a business rejection
  * prints `{"ok":false,"rejected":...}` and exits 5, an invalid command exits 2.
  * `--stdin`: a summary of accepted and refused lines as the last line; exit 1 when any
  * line was refused.
@@ -78,7 +80,7 @@ async function sendOne(producer: Producer<AnyDomain>, command: OneCommand, reque
   try {
     if (!request) {
       const receipt = await producer.send(command.type, command.key, command.payload);
-      return { ok: true, id: receipt.id, shard: receipt.shard };
+      return { ok: true, id: receipt.id, shard: receipt.shard, after: receiptToken(receipt) };
     }
     return { ok: true, reply: await producer.request(command.type, command.key, command.payload) };
   } catch (error) {
