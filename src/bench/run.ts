@@ -20,6 +20,7 @@ export const SCENARIO_NAMES = [
   'kafkajs-raw',
   'shardline-kafka',
   'python-manager-dict',
+  'reads-under-writes',
 ] as const;
 
 export interface BenchOptions {

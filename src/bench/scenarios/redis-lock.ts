@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { defineScript } from '../../common/redis.ts';
 import { LatencyRecorder } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
@@ -19,6 +20,31 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+/** Runs `work` holding the Redis lock of `key` (`SET NX PX` with a token, compare-and-delete release); resolves with the retries it took to get it. */
+export type WithLock = (key: string, work: () => Promise<void>) => Promise<number>;
+
+/** A {@link WithLock} on `client`. */
+export function redisLock(client: Redis): WithLock {
+  const unlock = defineScript(client, 'shardlineBenchUnlock', UNLOCK);
+  return async (key, work) => {
+    const lock = `${key}:lock`;
+    const token = randomBytes(8).toString('hex');
+    let retries = 0;
+    let backoff = 1;
+    while ((await client.set(lock, token, 'PX', LOCK_TTL_MS, 'NX')) === null) {
+      retries++;
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+    try {
+      await work();
+    } finally {
+      await unlock([lock], [token]);
+    }
+    return retries;
+  };
+}
+
 /**
  * The classic fix: every mutation takes a Redis lock on its key (`SET NX PX` with a random
  * token), reads, modifies, writes, and releases the lock with a compare-and-delete script.
@@ -30,7 +56,7 @@ export const scenario: Scenario = {
   needs: ['redis'],
   async run(context) {
     const client = await benchRedis(context, 'bench-lock');
-    const unlock = defineScript(client, 'shardlineBenchUnlock', UNLOCK);
+    const withLock = redisLock(client);
     const prefix = runPrefix('lock');
     const latency = new LatencyRecorder();
     let retries = 0;
@@ -39,20 +65,10 @@ export const scenario: Scenario = {
       await runTasks(context, async (i) => {
         const sent = performance.now();
         const key = `${prefix}:${context.workload.keyOf(i)}`;
-        const lock = `${key}:lock`;
-        const token = randomBytes(8).toString('hex');
-        let backoff = 1;
-        while ((await client.set(lock, token, 'PX', LOCK_TTL_MS, 'NX')) === null) {
-          retries++;
-          await new Promise((resolve) => setTimeout(resolve, backoff));
-          backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-        }
-        try {
+        retries += await withLock(key, async () => {
           const value = Number((await client.get(key)) ?? 0);
           await client.set(key, value + 1);
-        } finally {
-          await unlock([lock], [token]);
-        }
+        });
         latency.record(performance.now() - sent);
       });
       const seconds = (performance.now() - started) / 1000;
