@@ -290,6 +290,26 @@ export class FaultyStore implements StateStore {
   }
 }
 
+/** Whether `promise` settled, read without waiting for it. */
+export function watch(promise: Promise<unknown>): { settled: boolean } {
+  const state = { settled: false };
+  void promise.then(
+    () => (state.settled = true),
+    () => (state.settled = true),
+  );
+  return state;
+}
+
+/** What `promise` rejects with; a resolution fails the test, naming the value. */
+export async function refusal(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a refusal, got ${JSON.stringify(value)}`);
+    },
+    (error: unknown) => error,
+  );
+}
+
 /** Lets pending microtasks and immediates run, a bounded number of times (not a sleep). */
 export async function yieldTurns(turns: number): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));

@@ -11,7 +11,7 @@ import { Reader } from '../../src/runtime/reader.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
-import { FaultyStore } from './helpers.ts';
+import { FaultyStore, refusal, watch } from './helpers.ts';
 
 const SHARDS = 4;
 const closers: (() => Promise<unknown>)[] = [];
@@ -30,24 +30,6 @@ async function setup(options: { start?: boolean } = {}) {
   closers.push(() => transport.close(), () => runner.close(), () => producer.close(), () => reader.close());
   if (options.start ?? true) await runner.start();
   return { transport, store, owner: runner, producer, reader };
-}
-
-function watch(promise: Promise<unknown>): { settled: boolean } {
-  const state = { settled: false };
-  void promise.then(
-    () => (state.settled = true),
-    () => (state.settled = true),
-  );
-  return state;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a refusal, got ${JSON.stringify(value)}`);
-    },
-    (error: unknown) => error,
-  );
 }
 
 describe("owner reads: asked of the shard's owner, in order with its commands", () => {

@@ -11,7 +11,7 @@ import { parseReceipt, receiptToken } from '../../src/runtime/receipt.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
-import { FaultyStore, RecordingObserver, keysOnShard } from './helpers.ts';
+import { FaultyStore, RecordingObserver, keysOnShard, refusal, watch } from './helpers.ts';
 
 const SHARDS = 4;
 const closers: (() => Promise<unknown>)[] = [];
@@ -30,25 +30,6 @@ async function setup() {
   closers.push(() => transport.close(), () => owner.close(), () => producer.close(), () => reader.close());
   await owner.start();
   return { transport, store, owner, producer, reader, observer };
-}
-
-/** Whether `promise` settled, without waiting for it. */
-function watch(promise: Promise<unknown>): { settled: boolean } {
-  const state = { settled: false };
-  void promise.then(
-    () => (state.settled = true),
-    () => (state.settled = true),
-  );
-  return state;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a refusal, got ${JSON.stringify(value)}`);
-    },
-    (error: unknown) => error,
-  );
 }
 
 describe('committed reads: queries and state from the store, never through a queue', () => {
