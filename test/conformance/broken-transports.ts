@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { TimeoutError } from '../../src/core/errors.ts';
 import { MemoryBroker } from '../../src/transports/memory/memory-broker.ts';
+import { TransportDecorator } from '../support/decorators.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
 import {
   MAX_POSITION,
@@ -10,7 +11,6 @@ import {
   type ShardGrant,
   type ShardHandler,
   type Subscription,
-  type Transport,
   type TransportInfo,
   type TransportMessage,
 } from '../../src/transports/transport.ts';
@@ -19,38 +19,9 @@ import {
  * A memory transport seen through a decorator that forwards everything; each subclass
  * breaks exactly one guarantee of the contract, as an adapter with that bug would.
  */
-export class Decorated implements Transport {
-  readonly name: string;
-  readonly inner: MemoryTransport;
-
+export class Decorated extends TransportDecorator<MemoryTransport> {
   constructor(broker: MemoryBroker) {
-    this.name = `memory, ${this.constructor.name}`;
-    this.inner = new MemoryTransport({ broker });
-  }
-
-  connect(): Promise<TransportInfo> {
-    return this.inner.connect();
-  }
-
-  enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
-    return this.inner.enqueue(shard, messages, options);
-  }
-
-  depth(shard: number): Promise<number> {
-    return this.inner.depth(shard);
-  }
-
-  consume(handler: ShardHandler): Promise<Subscription> {
-    return this.inner.consume(this.wrap(handler));
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  /** What the inner transport calls instead of the handler. */
-  protected wrap(handler: ShardHandler): ShardHandler {
-    return handler;
+    super(`memory, ${new.target.name}`, new MemoryTransport({ broker }));
   }
 }
 

@@ -9,40 +9,23 @@ import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
-import { MAX_POSITION, type Delivery, type ShardGrant, type ShardHandler, type Subscription, type Transport } from '../../src/transports/transport.ts';
+import { MAX_POSITION, type Delivery, type ShardGrant, type ShardHandler, type Transport } from '../../src/transports/transport.ts';
+import { TransportDecorator } from '../support/decorators.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { TransportContractError } from '../../src/core/errors.ts';
 import { counters, entries, FaultyStore, keysOnShard } from './helpers.ts';
 
 /** Rewrites what the owner's handler sees of each delivery; everything else is the memory transport's. */
-class Rewriting implements Transport {
-  readonly name = 'rewriting-memory';
-  readonly inner: MemoryTransport;
-  readonly #wrap: (handler: ShardHandler) => ShardHandler;
+class Rewriting extends TransportDecorator<MemoryTransport> {
+  readonly #rewrite: (handler: ShardHandler) => ShardHandler;
 
-  constructor(inner: MemoryTransport, wrap: (handler: ShardHandler) => ShardHandler) {
-    this.inner = inner;
-    this.#wrap = wrap;
+  constructor(inner: MemoryTransport, rewrite: (handler: ShardHandler) => ShardHandler) {
+    super('rewriting-memory', inner);
+    this.#rewrite = rewrite;
   }
 
-  connect() {
-    return this.inner.connect();
-  }
-
-  enqueue(...args: Parameters<Transport['enqueue']>) {
-    return this.inner.enqueue(...args);
-  }
-
-  depth(shard: number) {
-    return this.inner.depth(shard);
-  }
-
-  consume(handler: ShardHandler): Promise<Subscription> {
-    return this.inner.consume(this.#wrap(handler));
-  }
-
-  close() {
-    return this.inner.close();
+  protected override wrap(handler: ShardHandler): ShardHandler {
+    return this.#rewrite(handler);
   }
 }
 

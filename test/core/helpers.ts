@@ -6,20 +6,12 @@
 import { z } from 'zod';
 import { defineDomain } from '../../src/core/domain.ts';
 import type { ApplyOutcome, RuntimeObserver } from '../../src/runtime/observer.ts';
-import type { DeadLetterQueue } from '../../src/state/dead-letters.ts';
-import type { EntityRead, ShardCommit, ShardSnapshot, StateStore } from '../../src/state/state-store.ts';
-import type {
-  EnqueueOptions,
-  EnqueueResult,
-  ShardHandler,
-  Subscription,
-  Transport,
-  TransportInfo,
-  TransportMessage,
-} from '../../src/transports/transport.ts';
+import type { EntityRead, ShardCommit, StateStore } from '../../src/state/state-store.ts';
+import type { Transport } from '../../src/transports/transport.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { shardOf } from '../../src/core/router.ts';
 import { ConnectionError } from '../../src/core/errors.ts';
+import { StoreDecorator } from '../support/decorators.ts';
 
 /** A counter per key: `add` returns the new value. */
 export const counters = defineDomain({
@@ -39,39 +31,7 @@ export const lists = defineDomain({
   append: (state, { item }) => ({ state: { items: [...state.items, item] }, reply: state.items.length + 1 }),
 });
 
-/**
- * The real memory transport seen through a wrapper: every call goes straight through.
- * A test subclass overrides what it wants to watch or disturb (usually `enqueue`).
- */
-export class TransportDecorator implements Transport {
-  readonly name: string;
-  readonly inner: Transport;
-
-  constructor(name: string, inner: Transport) {
-    this.name = name;
-    this.inner = inner;
-  }
-
-  connect(): Promise<TransportInfo> {
-    return this.inner.connect();
-  }
-
-  enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
-    return this.inner.enqueue(shard, messages, options);
-  }
-
-  depth(shard: number): Promise<number> {
-    return this.inner.depth(shard);
-  }
-
-  consume(handler: ShardHandler): Promise<Subscription> {
-    return this.inner.consume(handler);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
+export { TransportDecorator } from '../support/decorators.ts';
 
 /** Total depth of every shard, as the transport reports it. */
 export async function totalDepth(transport: Transport, shardCount: number): Promise<number> {
@@ -173,9 +133,7 @@ export class RecordingObserver implements RuntimeObserver {
  * pause, a zombie), `crashAfterCommit()` lets the next commit land and then never returns
  * (the process died right after its write). Every other call goes straight to the store.
  */
-export class FaultyStore implements StateStore {
-  readonly name = 'faulty-memory';
-  readonly inner: StateStore;
+export class FaultyStore extends StoreDecorator {
   /** Commits waiting in `pause`. */
   waiting = 0;
   /** Commits that landed and then "crashed". */
@@ -192,12 +150,7 @@ export class FaultyStore implements StateStore {
   #loseNextReply = 0;
 
   constructor(inner: StateStore) {
-    this.inner = inner;
-  }
-
-  /** The inner store's: dead letters are written by its commits. */
-  get deadLetters(): DeadLetterQueue {
-    return this.inner.deadLetters;
+    super('faulty-memory', inner);
   }
 
   pause(): void {
@@ -233,15 +186,7 @@ export class FaultyStore implements StateStore {
     this.#revive?.();
   }
 
-  claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot> {
-    return this.inner.claim(shard, offeredEpoch);
-  }
-
-  load(shard: number, keys: readonly string[]): Promise<ReadonlyMap<string, unknown>> {
-    return this.inner.load(shard, keys);
-  }
-
-  async commit(shard: number, commit: ShardCommit): Promise<void> {
+  override async commit(shard: number, commit: ShardCommit): Promise<void> {
     if (this.#gate !== undefined) {
       this.waiting++;
       await this.#gate;
@@ -272,21 +217,9 @@ export class FaultyStore implements StateStore {
     }
   }
 
-  read(shard: number, key: string, origin?: string): Promise<EntityRead> {
+  override read(shard: number, key: string, origin?: string): Promise<EntityRead> {
     this.reads++;
     return this.inner.read(shard, key, origin);
-  }
-
-  entries(): AsyncIterable<[string, unknown]> {
-    return this.inner.entries();
-  }
-
-  status(shard: number): Promise<{ epoch: number; position: number }> {
-    return this.inner.status(shard);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

@@ -1,51 +1,17 @@
 import { ClosedError, StaleEpochError } from '../../src/core/errors.ts';
 import { MemoryDeadLetterQueue, type DeadLetterQueue } from '../../src/state/dead-letters.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
-import type { EntityRead, ShardCommit, ShardSnapshot, StateStore } from '../../src/state/state-store.ts';
+import { StoreDecorator } from '../support/decorators.ts';
+import type { EntityRead, ShardCommit, ShardSnapshot } from '../../src/state/state-store.ts';
 
 /** The window and dead-letter capacity every store here is made with. */
 export const WINDOW = 5;
 export const CAPACITY = 20;
 
 /** Forwards everything to a memory store shared by every instance of one check; the broken stores override what they get wrong. */
-export class Forwarding implements StateStore {
-  readonly name: string = 'forwarding';
-  readonly inner: MemoryStateStore;
-
+export class Forwarding extends StoreDecorator<MemoryStateStore> {
   constructor(inner: MemoryStateStore) {
-    this.inner = inner;
-  }
-
-  get deadLetters(): DeadLetterQueue {
-    return this.inner.deadLetters;
-  }
-
-  claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot> {
-    return this.inner.claim(shard, offeredEpoch);
-  }
-
-  load(shard: number, keys: readonly string[]): Promise<ReadonlyMap<string, unknown>> {
-    return this.inner.load(shard, keys);
-  }
-
-  commit(shard: number, commit: ShardCommit): Promise<void> {
-    return this.inner.commit(shard, commit);
-  }
-
-  read(shard: number, key: string, origin?: string): Promise<EntityRead> {
-    return this.inner.read(shard, key, origin);
-  }
-
-  entries(): AsyncIterable<[string, unknown]> {
-    return this.inner.entries();
-  }
-
-  status(shard: number): Promise<{ epoch: number; position: number }> {
-    return this.inner.status(shard);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
+    super('forwarding', inner);
   }
 }
 
