@@ -100,7 +100,9 @@ export class Reader<D extends AnyDomain> {
   readonly #ownsProducer: boolean;
   /** Pauses of reads waiting for `after`, ended by `close()`. */
   readonly #pauses = new Set<{ timer: NodeJS.Timeout; reject: (error: Error) => void }>();
-  #shardCount: Promise<number> | undefined;
+  #connecting: Promise<number> | undefined;
+  /** The shard count, once connected: reads then route without waiting on a promise. */
+  #shardCount: number | undefined;
   #producer: Producer<D> | undefined;
   #closed = false;
 
@@ -152,7 +154,7 @@ export class Reader<D extends AnyDomain> {
     if (consistency === 'committed' && this.#store === undefined) {
       throw new InvalidReadError('consistency', `expected owner: this reader of domain ${this.domain.name} has no state store to read committed state from, got committed`);
     }
-    const shard = shardOf(key, await this.#connected());
+    const shard = shardOf(key, this.#shardCount ?? (await this.#connected()));
     if (point !== undefined && point.shard !== shard) {
       throw new InvalidReadError('after', `expected a receipt of shard ${shard}, where key ${JSON.stringify(key)} lives, got one of shard ${point.shard}: a receipt orders reads of its own shard only`);
     }
@@ -174,8 +176,8 @@ export class Reader<D extends AnyDomain> {
   }
 
   #connected(): Promise<number> {
-    this.#shardCount ??= this.#transport.connect().then((info) => info.shardCount);
-    return this.#shardCount;
+    this.#connecting ??= this.#transport.connect().then((info) => (this.#shardCount = info.shardCount));
+    return this.#connecting;
   }
 
   /**

@@ -93,6 +93,15 @@ type ClaimReply = [number, number, string[], string | null, string[]];
 type CommitReply = [1] | [2] | [0, number];
 type ReadReply = [string | null, string | null, string | null, string | null];
 
+/** Where one shard's data lives; the keys share a hash tag, so a cluster keeps them in one slot. */
+interface ShardKeys {
+  readonly meta: string;
+  readonly state: string;
+  readonly ids: string;
+  readonly outbox: string;
+  readonly marks: string;
+}
+
 /**
  * The shared state store: every shard's entities, last applied position, dedupe window,
  * origin marks, outbox, epoch and the domain's dead letters live in Redis, so any process that is granted a shard (with any
@@ -113,6 +122,7 @@ export class RedisStateStore implements StateStore {
   readonly #claim: RedisScript;
   readonly #commit: RedisScript;
   readonly #read: RedisScript;
+  readonly #shardKeys = new Map<number, ShardKeys>();
   #closed = false;
 
   constructor(options: RedisStateStoreOptions) {
@@ -128,9 +138,15 @@ export class RedisStateStore implements StateStore {
     this.#read = defineScript(this.#client, 'shardlineStoreRead', READ);
   }
 
-  #keys(shard: number): { meta: string; state: string; ids: string; outbox: string; marks: string } {
-    const base = `${this.#prefix}:store:{${this.#domain}:${shard}}`;
-    return { meta: `${base}:meta`, state: `${base}:state`, ids: `${base}:ids`, outbox: `${base}:outbox`, marks: `${base}:marks` };
+  /** A shard's keys, made once: every read and commit names them. */
+  #keys(shard: number): ShardKeys {
+    let keys = this.#shardKeys.get(shard);
+    if (keys === undefined) {
+      const base = `${this.#prefix}:store:{${this.#domain}:${shard}}`;
+      keys = { meta: `${base}:meta`, state: `${base}:state`, ids: `${base}:ids`, outbox: `${base}:outbox`, marks: `${base}:marks` };
+      this.#shardKeys.set(shard, keys);
+    }
+    return keys;
   }
 
   async claim(shard: number, offeredEpoch: number): Promise<ShardSnapshot> {
