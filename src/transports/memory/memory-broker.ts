@@ -87,6 +87,8 @@ class GrantRunner {
       if (performance.now() - lastYield > YIELD_EVERY_MS) {
         await new Promise(setImmediate);
         lastYield = performance.now();
+        // A stop() during that turn woke no one (nothing was waiting for data yet): look again.
+        continue;
       }
       const batch = this.#queue.ring.peek(0, options.maxBatch);
       if (batch.length === 0) {
