@@ -46,12 +46,16 @@ export interface NatsTransportSettings extends Omit<z.output<typeof natsTranspor
   readonly heartbeatMs: number;
 }
 
-/** Validates options (and the domain, which becomes part of subjects) once, reporting every wrong field with its path, and fills in defaults. */
+/**
+ * Validates options (and the domain, which becomes part of subjects) once, reporting every
+ * wrong field with its path relative to the options (`shards: ...`; the runtime reports it as
+ * `transport.options.shards`), and fills in defaults.
+ */
 export function parseNatsTransportOptions(options: unknown, domain: string, env: NodeJS.ProcessEnv = process.env): NatsTransportSettings {
   const parsed = natsTransportOptionsSchema.safeParse(options ?? {}, { reportInput: true });
   const domainCheck = token.safeParse(domain);
   const issues = [
-    ...(parsed.success ? [] : parsed.error.issues.map((issue) => describe(['nats', ...issue.path.map(String)], issue))),
+    ...(parsed.success ? [] : parsed.error.issues.map((issue) => describe(issue.path.map(String), issue))),
     ...heartbeatIssues(options),
     ...(domainCheck.success ? [] : [`domain: ${domainCheck.error.issues[0]!.message}, got ${JSON.stringify(domain)}`]),
   ];
@@ -69,10 +73,10 @@ export function parseNatsTransportOptions(options: unknown, domain: string, env:
 function heartbeatIssues(options: unknown): string[] {
   const { heartbeatMs, leaseTtlMs = 3_000 } = (options ?? {}) as { heartbeatMs?: unknown; leaseTtlMs?: unknown };
   if (typeof heartbeatMs !== 'number' || typeof leaseTtlMs !== 'number' || heartbeatMs * 3 <= leaseTtlMs) return [];
-  return [`nats.heartbeatMs: expected at most a third of leaseTtlMs (${Math.floor(leaseTtlMs / 3)}), got ${heartbeatMs}`];
+  return [`heartbeatMs: expected at most a third of leaseTtlMs (${Math.floor(leaseTtlMs / 3)}), got ${heartbeatMs}`];
 }
 
 function describe(path: string[], issue: z.core.$ZodIssue): string {
   const got = 'input' in issue && issue.input !== undefined ? `, got ${JSON.stringify(issue.input)}` : '';
-  return `${path.join('.')}: ${issue.message}${got}`;
+  return path.length > 0 ? `${path.join('.')}: ${issue.message}${got}` : `${issue.message}${got}`;
 }

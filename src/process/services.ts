@@ -25,16 +25,16 @@ export async function createTransport(config: Config, domain: string, logger: Lo
   if (kind === 'memory') return new MemoryTransport(memoryTransportOptionsSchema.parse(options));
   if (kind === 'bullmq') {
     const bullmq = await import('../transports/bullmq/index.ts');
-    return asTransportOptions(kind, () => bullmq.createTransport({ url: config.redis.url, ...options }, context));
+    return asTransportOptions(builtInIssue(kind), () => bullmq.createTransport({ url: config.redis.url, ...options }, context));
   }
   if (kind === 'kafka') {
     const kafka = await import('../transports/kafka/index.ts');
-    return asTransportOptions(kind, () => kafka.createTransport({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, ...options }, context));
+    return asTransportOptions(builtInIssue(kind), () => kafka.createTransport({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, ...options }, context));
   }
   const from = module!;
   const loaded = await importConfigured(from, 'transport.module');
   const factory = exportedFunction<TransportModule['createTransport']>(loaded, 'createTransport', 'transport.module', from);
-  const transport = await factory(options, context);
+  const transport = await asTransportOptions(moduleIssue, () => factory(options, context));
   const missing = TRANSPORT_MEMBERS.filter((member) => typeof (transport as unknown as Record<string, unknown>)?.[member] !== 'function');
   if (missing.length > 0 || typeof transport?.name !== 'string') {
     throw new ConfigError([
@@ -47,17 +47,32 @@ export async function createTransport(config: Config, domain: string, logger: Lo
 }
 
 /**
- * Runs a built-in transport's factory; the option errors it reports under its own name
- * (`bullmq.leaseTtlMs`) are renamed to where they sit in the config (`transport.options.leaseTtlMs`).
+ * Runs a transport's factory and reports the option errors it throws where the options sit
+ * in the config: `transport.options.<field>`, for a built-in and a module transport alike.
  */
-function asTransportOptions(kind: string, create: () => Transport): Transport {
+async function asTransportOptions<T>(rename: (issue: string) => string, create: () => T | Promise<T>): Promise<T> {
   try {
-    return create();
+    return await create();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const own = new RegExp(`^${kind}(?=[.:])`);
-    throw new ConfigError(error.issues.map((issue) => issue.replace(own, 'transport.options')));
+    throw new ConfigError(error.issues.map(rename));
   }
+}
+
+/** A built-in transport names its options after itself (`bullmq.leaseTtlMs`, `bullmq: unknown field`). */
+function builtInIssue(kind: string): (issue: string) => string {
+  const own = new RegExp(`^${kind}(?=[.:])`);
+  return (issue) => issue.replace(own, 'transport.options');
+}
+
+/**
+ * A module transport reports `<field>: <message>` with fields relative to its options
+ * (`shards: ...`), `<message>` about the options as a whole, and `domain: ...` about the
+ * domain it was given, which keeps its name.
+ */
+function moduleIssue(issue: string): string {
+  if (issue.startsWith('domain:')) return issue;
+  return /^[\w$.[\]-]+: /.test(issue) ? `transport.options.${issue}` : `transport.options: ${issue}`;
 }
 
 /**

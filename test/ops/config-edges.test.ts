@@ -2,6 +2,9 @@
  * Configuration errors an operator can read: a built-in transport's options are checked in
  * the same round as every other field, worded the same way, and no error shows a password.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.ts';
 import { loadConfig } from '../../src/config/load.ts';
@@ -54,5 +57,22 @@ describe('configuration errors', () => {
     expect(unreachable.code).toBe(3);
     expect(unreachable.stderr).toContain('redis://user:***@127.0.0.1:1');
     expect(unreachable.stderr).not.toContain('hunter2');
+  });
+
+  it("reports a module transport's option errors under transport.options, as the built-ins' are", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shardline-module-options-'));
+    try {
+      const file = join(dir, 'config.json');
+      const transport = { module: './examples/nats-transport/index.ts', options: { leaseTtlMs: 'long', colour: 'red' } };
+      await writeFile(file, JSON.stringify({ transport }));
+      const result = await runCli(['consumer', '--config', file, '--shards', '0', '--no-metrics']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('transport.options.shards: Too small: expected number to be >0, got 0');
+      expect(result.stderr).toMatch(/transport\.options\.leaseTtlMs: .*expected number.*got "long"/);
+      expect(result.stderr).toMatch(/transport\.options: Unrecognized key: "colour"/);
+      expect(result.stderr).not.toMatch(/^\s*(nats\.)?shards:/m);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
