@@ -97,9 +97,14 @@ export class Producer<D extends AnyDomain> {
     this.#observer = observer ?? {};
   }
 
-  /** Connects the transport (idempotent); `send` connects on first use too. */
+  /**
+   * Connects the transport (idempotent); `send` connects on first use too. A failed connect
+   * is not kept: the next call tries again, so a broker that was down at start-up costs the
+   * calls made while it was down and no more.
+   */
   connect(): Promise<void> {
-    this.#connecting ??= this.#transport.connect().then((info) => {
+    if (this.#connecting !== undefined) return this.#connecting;
+    const connecting = this.#transport.connect().then((info) => {
       const reserve = this.settings.followUpReserve ?? Math.floor(info.capacity / 8);
       const maxBatch = Math.min(this.settings.maxBatch, info.capacity - reserve);
       if (maxBatch < 1) {
@@ -120,7 +125,11 @@ export class Producer<D extends AnyDomain> {
         this.#observer,
       );
     });
-    return this.#connecting;
+    this.#connecting = connecting;
+    connecting.catch(() => {
+      if (this.#connecting === connecting) this.#connecting = undefined;
+    });
+    return connecting;
   }
 
   /** Shard count, once connected. */
