@@ -6,6 +6,7 @@ const COLORS = ['#2f7bd8', '#d8452f', '#2e9b57', '#b5651d', '#7b4fc9', '#1a9aa0'
 const $ = (id) => document.getElementById(id);
 let charts;
 let latest;
+let shownSignature;
 
 function cell(row, text, className) {
   const td = document.createElement('td');
@@ -102,8 +103,14 @@ function renderDeadLetters(snapshot) {
   $('redrive-off').hidden = snapshot.redrive;
   const types = [...new Set(snapshot.deadLetters.letters.map((l) => l.type).filter((t) => t !== undefined))];
   $('letter-types').replaceChildren(...types.map((t) => Object.assign(document.createElement('option'), { value: t })));
+  // Rows are rebuilt only when what they show changed: a button replaced between a
+  // press and its release would swallow the click.
+  const shown = shownLetters(snapshot);
+  const signature = JSON.stringify(shown);
+  if (signature === shownSignature) return;
+  shownSignature = signature;
   $('dead-letters').tBodies[0].replaceChildren(
-    ...shownLetters(snapshot).map((l) => {
+    ...shown.map((l) => {
       const row = document.createElement('tr');
       row.dataset.letter = l.letterId;
       if (l.redrive) row.className = l.redrive.action;
