@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, describeError, ShardlineError } from '../core/errors.ts';
+import { boundPort, closeServer, listenOn } from '../common/http-listen.ts';
+import { describeError, ShardlineError } from '../core/errors.ts';
 import type { RedriveGuard } from './guard.ts';
 import type { DashboardMonitor } from './monitor.ts';
 import type { LetterSelection, RedriveResult } from './redrive.ts';
@@ -64,31 +64,17 @@ export class DashboardServer {
 
   /** Starts listening; resolves with the bound port. A port in use is a `ConfigError` naming it. */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const fail = (error: NodeJS.ErrnoException): void => {
-        const { host, port } = this.#options;
-        reject(error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL' ? new ConfigError([`dashboard.port: expected a port this process can listen on at ${host}, got ${port} (${error.code})`]) : error);
-      };
-      this.#server.once('error', fail);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off('error', fail);
-        resolve(this.port);
-      });
-    });
+    return listenOn(this.#server, this.#options.host, this.#options.port, 'dashboard.port');
   }
 
   /** The port bound, once listening. */
   get port(): number {
-    return (this.#server.address() as AddressInfo | null)?.port ?? this.#options.port;
+    return boundPort(this.#server, this.#options.port);
   }
 
   /** Stops listening and ends open connections, event streams included. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= new Promise((resolve) => {
-      if (!this.#server.listening) return resolve();
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
+    this.#closing ??= closeServer(this.#server);
     return this.#closing;
   }
 

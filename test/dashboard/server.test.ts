@@ -80,6 +80,19 @@ describe('the page', () => {
   });
 });
 
+describe('listening', () => {
+  it('refuses a port in use with a ConfigError naming dashboard.port', async () => {
+    const { dashboard } = await start(undefined);
+    const transport = new MemoryTransport({ shards: 1 });
+    closers.push(() => transport.close());
+    const second = openDashboard({ domain: 'counters', transport, info: await transport.connect(), store: new MemoryStateStore(), host: '127.0.0.1', port: dashboard.port, token: undefined, enqueueTimeoutMs: 1_000, logger: silentLogger });
+    await expect(second).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      issues: [`dashboard.port: expected a port this process can listen on at 127.0.0.1, got ${dashboard.port} (EADDRINUSE)`],
+    });
+  });
+});
+
 describe('redrive over HTTP', () => {
   it('is off without a token: 403 even with an Authorization header', async () => {
     const { url, letterId } = await start(undefined);
