@@ -5,12 +5,15 @@
 // drain, a poison command appears under dead letters with its payload as text, requeue is
 // refused without the token (401) and, with it and the handler fixed, applies the command once.
 // SHARDLINE_DASHBOARD_SCREENSHOT=docs/dashboard.png saves the page as the README shows it.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRedis } from '../../src/common/redis.ts';
+import { shardOf } from '../../src/core/router.ts';
+import { RedisStateStore } from '../../src/state/redis-store.ts';
 import { available } from '../support/processes.ts';
 import { launchRedis, type RedisService } from '../support/redis.ts';
 import { lastJson, readyMetricsPort, runCli, startCli, startScript, type CliProcess } from '../ops/support/cli.ts';
@@ -176,13 +179,14 @@ describe.skipIf(!available(CHROMIUM) || !available('redis-server'))('the dashboa
       await row.locator('button.requeue').click();
       await page.waitForSelector('#redrive-result[data-status="200"]');
     }
-    const read = async () => lastJson<{ value: { fragile: number } }>((await runCli(['get', 'poison-key', '--domain', DOMAIN], env)).stdout).value.fragile;
+    const store = new RedisStateStore({ client: await openRedis(redis.url, 'test'), domain: 'tallies', ownsClient: true });
+    const read = async () => ((await store.read(shardOf('poison-key', SHARDS), 'poison-key')).state as { fragile: number } | undefined)?.fragile;
     await until('the requeued command applied', async () => ((await read()) === 7 ? true : undefined));
     await until('the letter shown as requeued', async () => ((await row.locator('td.status').textContent())?.startsWith('requeued by dashboard 127.0.0.1') ? true : undefined));
     const letters = lastJson<{ total: number }>((await runCli(['dead-letters', '--domain', DOMAIN, '--json'], env)).stdout);
     expect(letters.total).toBe(1);
     expect(await read()).toBe(7);
-    expect(existsSync(fixedFile)).toBe(true);
+    await store.close();
 
     const screenshot = process.env.SHARDLINE_DASHBOARD_SCREENSHOT;
     if (screenshot !== undefined) {
