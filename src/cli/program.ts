@@ -2,8 +2,9 @@
 // and each command load only what they use (bullmq, kafkajs, prom-client, pino, zod...).
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { BenchFlags } from './commands/bench.ts';
+import type { RedriveRequest } from './commands/dead-letters.ts';
 import { addGatewayFlags } from './commands/gateway-flags.ts';
-import { addConfigFlags, configFrom, PRODUCER_FLAGS, SENDING_FLAGS } from '../config/flags.ts';
+import { addConfigFlags, configFrom, CONSUMER_FLAGS, DASHBOARD_FLAGS, PRODUCER_FLAGS, SENDING_FLAGS } from '../config/flags.ts';
 import { describeError } from '../process/describe-error.ts';
 import { EXIT_CODES_HELP, ExitCode, exitCodeOf } from '../process/exit-codes.ts';
 
@@ -44,6 +45,42 @@ function positiveInt(value: string): number {
   return number;
 }
 
+function nonNegativeInt(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError(`expected an integer >= 0, got ${JSON.stringify(value)}`);
+  return number;
+}
+
+interface DeadLetterFlags {
+  readonly limit: number;
+  readonly json?: boolean;
+  readonly requeue?: string | true;
+  readonly discard?: string | true;
+  readonly all?: boolean;
+  readonly type?: string;
+  readonly shard?: number;
+  readonly by?: string;
+}
+
+/** The redrive the flags of `dead-letters` ask for, `undefined` for a listing; `fail` (never returns) on a combination that cannot work. */
+function redriveRequest(options: DeadLetterFlags, fail: (message: string) => never): RedriveRequest | undefined {
+  if (options.requeue !== undefined && options.discard !== undefined) fail('expected --requeue or --discard, got both');
+  const action = options.requeue !== undefined ? 'requeue' : options.discard !== undefined ? 'discard' : undefined;
+  const filtered = options.type !== undefined || options.shard !== undefined;
+  if (action === undefined) {
+    if (options.all === true || filtered || options.by !== undefined) fail('expected --all, --type, --shard and --by only with --requeue or --discard');
+    return undefined;
+  }
+  const id = options[action];
+  const by = options.by === undefined ? {} : { by: options.by };
+  if (typeof id === 'string') {
+    if (options.all === true || filtered) fail(`expected --${action} <id> or --${action} --all [--type T] [--shard N], got an id with --all/--type/--shard`);
+    return { action, selection: { id }, ...by };
+  }
+  if (options.all !== true) fail(`expected --${action} <id> or --${action} --all, got --${action} alone`);
+  return { action, selection: { all: true, ...(options.type === undefined ? {} : { type: options.type }), ...(options.shard === undefined ? {} : { shard: options.shard }) }, ...by };
+}
+
 /** Builds the `shardline` command; `exit` receives the exit code of the subcommand that ran. */
 export function buildProgram(io: CliIo, exit: (code: number) => void, input: CliInput = { stdin: process.stdin }): Command {
   const program = new Command('shardline')
@@ -57,9 +94,10 @@ export function buildProgram(io: CliIo, exit: (code: number) => void, input: Cli
     program
       .command('consumer')
       .description('run an owner of the configured domain (--domain accounts, or ./your-domain.js): apply the commands of the shards it is granted until SIGTERM/SIGINT'),
+    CONSUMER_FLAGS,
   ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
     const { consumerCommand } = await import('./commands/consumer.ts');
-    exit(await consumerCommand(await configFrom(command, io.env)));
+    exit(await consumerCommand(await configFrom(command, io.env, CONSUMER_FLAGS), io.env.SHARDLINE_DASHBOARD_TOKEN));
   });
 
   addConfigFlags(
@@ -139,14 +177,37 @@ export function buildProgram(io: CliIo, exit: (code: number) => void, input: Cli
   addConfigFlags(
     program
       .command('dead-letters')
-      .description('list the newest dead letters of the domain (kept across processes by the redis store)')
+      .description('list the newest dead letters of the domain (kept across processes by the redis store), each with its id; or requeue or discard them')
       .option('--limit <count>', 'how many to list', positiveInt, 20)
-      .option('--json', 'print them as one JSON object'),
-  ).addHelpText('after', EXIT_CODES_HELP).action(async (options: { limit: number; json?: boolean }, command: Command) => {
-    const { formatDeadLetters, listDeadLetters } = await import('./commands/dead-letters.ts');
-    const result = await listDeadLetters(await configFrom(command, io.env), options.limit);
-    io.out(`${options.json ? JSON.stringify(result) : formatDeadLetters(result)}\n`);
+      .option('--json', 'print them (or what --requeue/--discard did) as one JSON object')
+      .option('--requeue [id]', 'send the letter of this id (shard-position) again through the normal bounded enqueue, applied once however often requeued; with --all every pending letter')
+      .option('--discard [id]', 'mark the letter of this id (or with --all every pending letter) discarded')
+      .option('--all', 'with --requeue or --discard: every letter nobody requeued or discarded yet')
+      .option('--type <type>', 'with --all: only letters of this command type')
+      .option('--shard <n>', 'with --all: only letters of this shard', nonNegativeInt)
+      .option('--by <name>', 'who is recorded as having requeued or discarded (default user@host)'),
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (options: DeadLetterFlags, command: Command) => {
+    const { formatDeadLetters, formatRedrive, listDeadLetters, redriveDeadLetters } = await import('./commands/dead-letters.ts');
+    const config = await configFrom(command, io.env);
+    const request = redriveRequest(options, (message) => command.error(`error: ${message}`, { exitCode: ExitCode.usage }));
+    if (request === undefined) {
+      const result = await listDeadLetters(config, options.limit);
+      io.out(`${options.json ? JSON.stringify(result) : formatDeadLetters(result)}\n`);
+    } else {
+      const result = await redriveDeadLetters(config, request);
+      io.out(`${options.json ? JSON.stringify(result) : formatRedrive(result)}\n`);
+    }
     exit(ExitCode.ok);
+  });
+
+  addConfigFlags(
+    program
+      .command('dashboard')
+      .description('serve the dashboard page (owners, water levels, throughput, dead letters with requeue/discard) of the configured domain on 127.0.0.1:9465 until SIGTERM/SIGINT; redrive needs env SHARDLINE_DASHBOARD_TOKEN'),
+    DASHBOARD_FLAGS,
+  ).addHelpText('after', EXIT_CODES_HELP).action(async (_options, command: Command) => {
+    const { dashboardCommand } = await import('./commands/dashboard.ts');
+    exit(await dashboardCommand(await configFrom(command, io.env, DASHBOARD_FLAGS), io.env.SHARDLINE_DASHBOARD_TOKEN));
   });
 
   addConfigFlags(

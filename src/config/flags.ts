@@ -34,6 +34,18 @@ export const SENDING_FLAGS: readonly ConfigFlag[] = [
   { flags: '--linger-ms <ms>', path: 'producer.lingerMs', description: 'how long a shard batch waits for more commands' },
 ];
 
+/** Flags of the commands that serve the dashboard page (`dashboard`, and `consumer` with `--dashboard`). */
+export const DASHBOARD_FLAGS: readonly ConfigFlag[] = [
+  { flags: '--dashboard-host <host>', path: 'dashboard.host', description: 'dashboard address (default 127.0.0.1: this host only)' },
+  { flags: '--dashboard-port <port>', path: 'dashboard.port', description: 'dashboard port, 0 = any free one (default 9465)' },
+];
+
+/** Flags of `shardline consumer`: the dashboard it may serve beside its work. */
+export const CONSUMER_FLAGS: readonly ConfigFlag[] = [
+  { flags: '--dashboard', path: 'dashboard.enabled', description: 'also serve the dashboard page (redrive needs env SHARDLINE_DASHBOARD_TOKEN)' },
+  ...DASHBOARD_FLAGS,
+];
+
 /** Flags of `shardline producer`: the load it sends. */
 export const PRODUCER_FLAGS: readonly ConfigFlag[] = [
   { flags: '--mix <mix>', path: 'load.mix', description: 'transfers (random transfers) or deposits (1 cent each)' },

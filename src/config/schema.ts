@@ -107,6 +107,19 @@ export const configSchema = z.strictObject({
       port: port.default(9464),
     })
     .default({ enabled: true, host: '0.0.0.0', port: 9464 }),
+  /**
+   * The dashboard page (`shardline dashboard`, or `consumer --dashboard`): on this host's
+   * loopback only unless `host` says otherwise; port 0 picks a free one. Redrive needs the
+   * `SHARDLINE_DASHBOARD_TOKEN` environment variable, never a config file.
+   */
+  dashboard: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(9465),
+      tickMs: positiveInt.default(1000),
+    })
+    .default({ enabled: false, host: '127.0.0.1', port: 9465, tickMs: 1000 }),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).default({ level: 'info' }),
   redis: z
     .strictObject({ url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').default('redis://127.0.0.1:6379') })

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { ConfigError } from '../core/errors.ts';
+import { boundPort, closeServer, listenOn } from '../common/http-listen.ts';
 
 /** Whether the process can do its work now, and if not, why. */
 export interface Readiness {
@@ -43,35 +42,17 @@ export class MetricsServer {
 
   /** Starts listening; resolves with the bound port. A port in use is a `ConfigError` naming it. */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const fail = (error: NodeJS.ErrnoException): void => {
-        const { host, port } = this.#options;
-        reject(
-          error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
-            ? new ConfigError([`metrics.port: expected a port this process can listen on at ${host}, got ${port} (${error.code})`])
-            : error,
-        );
-      };
-      this.#server.once('error', fail);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off('error', fail);
-        resolve(this.port);
-      });
-    });
+    return listenOn(this.#server, this.#options.host, this.#options.port, 'metrics.port');
   }
 
   /** The port bound, once listening. */
   get port(): number {
-    return (this.#server.address() as AddressInfo | null)?.port ?? this.#options.port;
+    return boundPort(this.#server, this.#options.port);
   }
 
   /** Stops listening and ends open connections. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= new Promise((resolve) => {
-      if (!this.#server.listening) return resolve();
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
+    this.#closing ??= closeServer(this.#server);
     return this.#closing;
   }
 

@@ -1,10 +1,13 @@
 import type { Redis } from 'ioredis';
-import type { DeadLetter, DeadLetterQueue } from './dead-letters.ts';
+import { deadLetterId, type DeadLetter, type DeadLetterQueue, type Redrive } from './dead-letters.ts';
 
-/** The keys of a domain's dead letters: a capped list of JSON letters and a counter of all ever added. */
-export function deadLetterKeys(prefix: string, domain: string): { list: string; count: string } {
+/**
+ * The keys of a domain's dead letters: a capped list of JSON letters, a counter of all ever
+ * added, and a hash of operators' redrives (letter id -> JSON {@link Redrive}).
+ */
+export function deadLetterKeys(prefix: string, domain: string): { list: string; count: string; redrives: string } {
   const base = `${prefix}:dead-letters:{${domain}}`;
-  return { list: `${base}:list`, count: `${base}:count` };
+  return { list: `${base}:list`, count: `${base}:count`, redrives: `${base}:redrives` };
 }
 
 /** Where a {@link RedisDeadLetterQueue} keeps its letters. */
@@ -24,13 +27,15 @@ export interface RedisDeadLetterQueueOptions {
 /**
  * Dead letters in Redis, shared by every owner process of a domain and listable from
  * anywhere (`shardline dead-letters`): a capped list of JSON letters (the command as
- * delivered, the error, the attempt count) plus a counter of all letters ever added.
+ * delivered, the error, the attempt count) plus a counter of all letters ever added, and
+ * what operators did with them (a hash of redrives by letter id).
  * The Redis state store writes a batch's letters into the same keys within its commit.
  */
 export class RedisDeadLetterQueue implements DeadLetterQueue {
   readonly #client: Redis;
   readonly #listKey: string;
   readonly #countKey: string;
+  readonly #redrivesKey: string;
   /** Newest letters kept. */
   readonly capacity: number;
   readonly #ownsClient: boolean;
@@ -41,6 +46,7 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
     const keys = deadLetterKeys(options.prefix ?? 'shardline', options.domain);
     this.#listKey = keys.list;
     this.#countKey = keys.count;
+    this.#redrivesKey = keys.redrives;
     this.capacity = options.capacity ?? 10_000;
     this.#ownsClient = options.ownsClient ?? false;
   }
@@ -57,7 +63,15 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
   async list(limit = 100): Promise<DeadLetter[]> {
     if (limit <= 0) return [];
     const raw = await this.#client.lrange(this.#listKey, -limit, -1);
-    return raw.map((text) => JSON.parse(text) as DeadLetter);
+    const letters = raw.map((text) => JSON.parse(text) as DeadLetter);
+    if (letters.length === 0) return letters;
+    const redrives = await this.#client.hmget(this.#redrivesKey, ...letters.map(deadLetterId));
+    return letters.map((letter, i) => (redrives[i] == null ? letter : { ...letter, redrive: JSON.parse(redrives[i]!) as Redrive }));
+  }
+
+  /** Records the redrive in the shared hash, so every process's `list` shows it. */
+  async recordRedrive(letterId: string, redrive: Redrive): Promise<void> {
+    await this.#client.hset(this.#redrivesKey, letterId, JSON.stringify(redrive));
   }
 
   async count(): Promise<number> {

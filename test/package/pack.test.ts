@@ -187,4 +187,19 @@ describe.skipIf(!available('redis-server'))('the npm package, installed from its
     consumer.signal('SIGTERM');
     expect(await exitWithin(consumer, 30_000), consumer.stderr().slice(-2_000)).toBe(0);
   }, 240_000);
+
+  it('serves shardline dashboard with uPlot vendored in the package: no CDN, no uplot dependency', async () => {
+    const dashboard = shardline(['dashboard', '--domain', 'counters', '--shards', '2', '--dashboard-port', '0'], { SHARDLINE_LOG_LEVEL: 'info' }, undefined, 'bin');
+    const port = await pollUntil('the dashboard serving', async () => {
+      const line = dashboard.stderr().split('\n').find((l) => l.includes('"serving the dashboard"'));
+      return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port;
+    }, 60_000);
+    for (const path of ['/', '/assets/dashboard.js', '/assets/dashboard.css', '/assets/uPlot.iife.min.js', '/assets/uPlot.min.css']) {
+      expect((await fetch(`http://127.0.0.1:${port}${path}`)).status, path).toBe(200);
+    }
+    expect(existsSync(join(app, 'node_modules/shardline/dist/dashboard/page/vendor/uPlot.LICENSE'))).toBe(true);
+    expect(existsSync(join(app, 'node_modules/uplot'))).toBe(false);
+    dashboard.signal('SIGTERM');
+    expect(await exitWithin(dashboard, 30_000), dashboard.stderr().slice(-2_000)).toBe(0);
+  }, 120_000);
 });
