@@ -137,6 +137,7 @@ export class Owner<D extends AnyDomain> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#subscription?.close();
+      this.#hotKeys.close();
       // Follow-ups still failing stay in the committed outbox for the next owner.
       this.#sender?.close();
       while (this.#sends.size > 0) await Promise.all(this.#sends);
@@ -188,6 +189,7 @@ export class Owner<D extends AnyDomain> {
         if (!(error instanceof TransportContractError)) owned.guard.rejected(batch, owned.position);
         if (error instanceof StaleEpochError) {
           this.#shards.delete(grant.shard);
+          owned.hotKeys?.close();
           this.#observer.staleEpoch?.(grant.shard);
           this.#observer.ownership?.(grant.shard, owned.epoch, 'lost');
           this.#logger.warn({ shard: grant.shard, epoch: owned.epoch, current: error.currentEpoch }, 'fenced: another owner holds the shard');
@@ -201,6 +203,7 @@ export class Owner<D extends AnyDomain> {
       const owned = this.#shards.get(grant.shard);
       if (owned === undefined || owned.grant.epoch !== grant.epoch) return;
       this.#shards.delete(grant.shard);
+      owned.hotKeys?.close();
       this.#observer.ownership?.(grant.shard, owned.epoch, 'lost');
       this.#logger.info({ shard: grant.shard, epoch: owned.epoch }, 'shard lost');
     },

@@ -94,48 +94,65 @@ describe('hot-key sketch on the bench Zipf workload', () => {
 });
 
 describe('hot keys of a shard over time', () => {
-  /** Lets a publish under way settle, as the owner's next batch comes only after an await. */
-  const published = () => new Promise((resolve) => setImmediate(resolve));
+  /** Lets a publish under way settle, as it does between two ticks of the timer. */
+  const settled = () => new Promise((resolve) => setImmediate(resolve));
 
-  /** A recorder with a hand-moved clock, publishing to `board` and reporting to `reported`. */
-  function recorder(settings: { hotKeySlots?: number; hotKeyHalfLifeMs?: number; hotKeyPublishMs?: number } = {}) {
+  /** A recorder with a hand-moved clock, publishing to `board` and reporting to `reported`; its timer is stopped by `close`. */
+  function recorder(settings: { hotKeySlots?: number; hotKeyHalfLifeMs?: number } = {}) {
     const clock = { now: 1_000_000 };
     const board = new MemoryHotKeyBoard({ ttlMs: Number.MAX_SAFE_INTEGER });
     const reported: { shard: number; keys: readonly HotKey[] }[] = [];
-    const all = ownerSettingsSchema.parse(settings);
+    const all = ownerSettingsSchema.parse({ ...settings, hotKeyPublishMs: 3_600_000 });
     const hotKeys = new HotKeyRecorder(all, board, { hotKeys: (shard, keys) => reported.push({ shard, keys }) }, silentLogger, () => clock.now);
     return { clock, board, reported, hotKeys };
   }
 
   it('halves the counts every half-life, so a key that became hot overtakes one that was', async () => {
-    const { clock, board, hotKeys } = recorder({ hotKeyHalfLifeMs: 1_000, hotKeyPublishMs: 1 });
+    const { clock, board, hotKeys } = recorder({ hotKeyHalfLifeMs: 1_000 });
     const shard = hotKeys.track(3, 7)!;
-    shard.record(Array<string>(1_000).fill('old'));
-    await published();
-    clock.now += 2_000;
-    // Two half-lives later 'old' weighs 250: 300 commands of 'new' are now the larger share.
-    shard.record(Array<string>(300).fill('new'));
-    const [snapshot] = (await readHotKeys(board, 4)).slice(3) as [HotKeySnapshot];
-    expect(snapshot).toMatchObject({ shard: 3, epoch: 7, pid: process.pid, at: clock.now, total: 550, halfLifeMs: 1_000 });
-    expect(snapshot.keys.map((k) => [k.key, k.count])).toEqual([['new', 300], ['old', 250]]);
-    expect(snapshot.keys[0]!.share).toBeCloseTo(300 / 550, 10);
+    try {
+      shard.record(Array<string>(1_000).fill('old'));
+      hotKeys.publish();
+      await settled();
+      clock.now += 2_000;
+      // Two half-lives later 'old' weighs 250: 300 commands of 'new' are now the larger share.
+      hotKeys.publish();
+      shard.record(Array<string>(300).fill('new'));
+      hotKeys.publish();
+      const snapshot = (await readHotKeys(board, 4))[3]!;
+      expect(snapshot).toMatchObject({ shard: 3, epoch: 7, pid: process.pid, at: clock.now, total: 550, halfLifeMs: 1_000 });
+      expect(snapshot.keys.map((k) => [k.key, k.count])).toEqual([['new', 300], ['old', 250]]);
+      expect(snapshot.keys[0]!.share).toBeCloseTo(300 / 550, 10);
+    } finally {
+      hotKeys.close();
+    }
   });
 
-  it('publishes at most every hotKeyPublishMs, and only when commands arrive', async () => {
-    const { clock, reported, hotKeys } = recorder({ hotKeyPublishMs: 5_000 });
-    const shard = hotKeys.track(0, 1)!;
-    for (let i = 0; i < 10; i++) {
-      shard.record(['a', 'b', 'a']);
-      await published();
-      clock.now += 1_000;
+  it('publishes a shard only when it was counted since its last publish, and never after it is closed', async () => {
+    const { reported, hotKeys } = recorder();
+    const [a, b] = [hotKeys.track(0, 1)!, hotKeys.track(1, 1)!];
+    try {
+      a.record(['x', 'y', 'x']);
+      hotKeys.publish();
+      await settled();
+      hotKeys.publish();
+      b.record(['z']);
+      a.record(['x']);
+      hotKeys.publish();
+      await settled();
+      a.close();
+      b.record(['z']);
+      hotKeys.publish();
+      expect(reported.map((r) => [r.shard, r.keys[0]!.key, r.keys[0]!.count])).toEqual([[0, 'x', 2], [0, 'x', 3], [1, 'z', 1], [1, 'z', 2]]);
+    } finally {
+      hotKeys.close();
     }
-    // Batches at 0 s … 9 s: published at 0 s and 5 s.
-    expect(reported.map((r) => r.keys[0]!.count)).toEqual([2, 12]);
   });
 
   it('is off with hotKeySlots 0: nothing is tracked or published', () => {
     const { reported, hotKeys } = recorder({ hotKeySlots: 0 });
     expect(hotKeys.track(0, 1)).toBeUndefined();
+    hotKeys.publish();
     expect(reported).toEqual([]);
   });
 });
@@ -145,7 +162,7 @@ describe('an owner\'s hot keys', () => {
     const SHARDS = 2;
     const transport = new MemoryTransport({ shards: SHARDS, capacity: 1_000 });
     const instruments = new ShardlineInstruments({ domain: 'counters', transport: 'memory' }, { defaultMetrics: false });
-    const owner = new Owner({ domain: counters, transport, hotKeyPublishMs: 1, observer: new MetricsObserver(instruments) });
+    const owner = new Owner({ domain: counters, transport, hotKeyPublishMs: 20, observer: new MetricsObserver(instruments) });
     const producer = new Producer({ domain: counters, transport });
     const hot = 'acct-hot';
     const shard = shardOf(hot, SHARDS);
