@@ -42,7 +42,7 @@ const DEAD_LETTER_SCAN = 10_000;
 /**
  * `shardline inspect`: reads, without consuming or claiming anything, each shard's owner,
  * epoch, depth, capacity, last applied position and dead letters, from the transport and
- * the store the configuration names. With the memory transport and store a separate
+ * the store the configuration names, and the hot keys its owner last published. With the memory transport and store a separate
  * process sees only its own empty queues; inspect a shared (redis/bullmq/kafka) setup.
  */
 export async function inspect(config: Config): Promise<InspectReport> {
