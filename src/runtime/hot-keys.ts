@@ -3,17 +3,23 @@ import { ConfigError } from '../core/errors.ts';
 /** One key of a {@link HotKeySketch}'s top list. */
 export interface HotKeyCount {
   readonly key: string;
-  /** Estimated recent commands of the key (decayed): at least its true count, at most `error` above it. */
+  /** Estimated recent commands of the key (decayed). */
   readonly count: number;
-  /** How far `count` may overestimate: what the slot held when the key took it over. */
+  /**
+   * What the slot held when the key took it over: `count - error` are the commands counted
+   * since, a lower bound of the key's true count.
+   */
   readonly error: number;
 }
 
 /**
- * An approximate top-K of keys in fixed memory: the space-saving algorithm (Metwally,
- * Agrawal, El Abbadi, 2005). It holds at most `slots` keys; a key not held takes over the
- * slot with the smallest count and inherits that count as its possible overestimate, so
- * every key whose true count is above `total / slots` is held, and the most frequent keys,
+ * An approximate top-K of keys in fixed memory: space-saving (Metwally, Agrawal, El Abbadi,
+ * 2005) with randomized admission (Ben Basat, Einziger, Friedman, Kassner, 2017). It holds
+ * at most `slots` keys with their counts. A key not held takes over the slot with the
+ * smallest count only with probability 1 / (that count + 1), and then inherits the count:
+ * a key that keeps coming gets in after about as many commands as the smallest count, so
+ * its inherited count is a fair estimate of them, while a long tail of rare keys seldom
+ * displaces anything and costs one lookup and one random number. The most frequent keys,
  * which enter early and stay, are counted almost exactly.
  *
  * The slots are typed arrays plus one key index, all sized at construction; the smallest
@@ -35,9 +41,13 @@ export class HotKeySketch {
   #used = 0;
   #total = 0;
 
-  constructor(slots: number) {
+  readonly #random: () => number;
+
+  /** @param random a uniform number in [0, 1) per admission draw; seed it for a repeatable sketch. */
+  constructor(slots: number, random: () => number = Math.random) {
     if (!Number.isInteger(slots) || slots < 1) throw new ConfigError([`hotKeySlots: expected a positive integer, got ${String(slots)}`]);
     this.slots = slots;
+    this.#random = random;
     this.#keys = new Array<string>(slots).fill('');
     this.#counts = new Float64Array(slots);
     this.#errors = new Float64Array(slots);
@@ -77,6 +87,8 @@ export class HotKeySketch {
       return;
     }
     const slot = this.#heap[0]!;
+    if (this.#random() * (this.#counts[slot]! + 1) >= 1) return;
+    // Admitted: the key takes the smallest slot over, with its count as the estimate of what came before.
     this.#index.delete(this.#keys[slot]!);
     this.#keys[slot] = key;
     this.#index.set(key, slot);

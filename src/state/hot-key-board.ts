@@ -4,11 +4,11 @@ import { ConfigError } from '../core/errors.ts';
 /** One key of a shard's published top list. */
 export interface HotKey {
   readonly key: string;
-  /** Share of the shard's recent commands (0..1), estimated: at most `error / total` above the truth. */
+  /** Share of the shard's recent commands (0..1), estimated as `count / total`. */
   readonly share: number;
   /** Estimated recent (decayed) commands of the key. */
   readonly count: number;
-  /** How far `count` may overestimate. */
+  /** The part of `count` inherited when the key took its slot: `count - error` is a lower bound of its true count. */
   readonly error: number;
 }
 
