@@ -18,6 +18,9 @@ export interface QueueSource {
 
 const BASE = ['domain', 'transport'] as const;
 
+/** Ranks of each shard's hot keys exported as `shardline_hot_key_share`: the series stay shards × this. */
+export const HOT_KEY_METRIC_RANKS = 5;
+
 /**
  * Every shardline instrument, on a registry of its own (never prom-client's global one,
  * so several runtimes in one process and the tests never collide on names). The hot path
@@ -45,6 +48,7 @@ export class ShardlineInstruments {
   readonly followUpRetries: Counter<'domain' | 'transport'>;
   readonly contractViolations: Counter<'domain' | 'transport'>;
   readonly shardsStopped: Gauge<'domain' | 'transport'>;
+  readonly hotKeyShare: Gauge<'domain' | 'transport' | 'shard' | 'rank'>;
   readonly #tallies = new Map<Counter, Tally[]>();
   #queues: QueueSource | undefined;
   #owned: (() => number) | undefined;
@@ -204,6 +208,12 @@ export class ShardlineInstruments {
         const stopped = instruments.#stopped;
         if (stopped !== undefined) this.labels(labels.domain, labels.transport).set(stopped());
       },
+    });
+    this.hotKeyShare = new Gauge({
+      name: 'shardline_hot_key_share',
+      help: `Share of a shard's recent commands (decayed, see hotKeyHalfLifeMs) taken by its rank-r key, for ranks 1..${HOT_KEY_METRIC_RANKS}, as its owner last published it; the keys are in shardline inspect.`,
+      labelNames: [...perShard, 'rank'],
+      registers,
     });
     this.shardsOwned.labels(labels.domain, labels.transport).set(0);
     this.shardsStopped.labels(labels.domain, labels.transport).set(0);

@@ -1,6 +1,7 @@
 import type { ApplyOutcome, RuntimeObserver } from '../runtime/observer.ts';
 import type { BucketHistogram } from './bucket-histogram.ts';
-import type { ShardlineInstruments } from './instruments.ts';
+import type { HotKey } from '../state/hot-key-board.ts';
+import { HOT_KEY_METRIC_RANKS, type ShardlineInstruments } from './instruments.ts';
 import type { Tally } from './tally.ts';
 
 /**
@@ -84,8 +85,20 @@ export class MetricsObserver implements RuntimeObserver {
     this.#endToEnd.observe(seconds);
   };
 
-  readonly ownership = (_shard: number, _epoch: number, event: 'gained' | 'lost'): void => {
+  readonly ownership = (shard: number, _epoch: number, event: 'gained' | 'lost'): void => {
     (event === 'gained' ? this.#gained : this.#lost).pending++;
+    if (event === 'lost') this.hotKeys(shard, []);
+  };
+
+  /** Sets the shard's top ranks; ranks it has no key for (all, once the shard is lost) leave the metric. */
+  readonly hotKeys = (shard: number, keys: readonly HotKey[]): void => {
+    const { hotKeyShare, labels } = this.#instruments;
+    const shardLabel = String(shard);
+    for (let rank = 1; rank <= HOT_KEY_METRIC_RANKS; rank++) {
+      const key = keys[rank - 1];
+      if (key === undefined) hotKeyShare.remove(labels.domain, labels.transport, shardLabel, String(rank));
+      else hotKeyShare.labels(labels.domain, labels.transport, shardLabel, String(rank)).set(key.share);
+    }
   };
 
   readonly followUpRetried = (): void => {

@@ -5,9 +5,10 @@ import { CONSUMER_FLAGS } from '../config/flags.ts';
 import type { Dashboard } from '../dashboard/dashboard.ts';
 import { Owner } from '../runtime/owner.ts';
 import type { StateStore } from '../state/state-store.ts';
+import type { HotKeyBoard } from '../state/hot-key-board.ts';
 import { openProcess } from './kit.ts';
 import { configOf, withExitCode, type ProcessOptions } from './options.ts';
-import { createReplies, createStore, RedisLink } from './services.ts';
+import { createHotKeyBoard, createReplies, createStore, RedisLink } from './services.ts';
 import { ShutdownGate } from './shutdown.ts';
 
 /**
@@ -54,19 +55,21 @@ export async function consume(config: Config, domain: AnyDomain, dashboardToken?
   const redis = new RedisLink(config.redis.url);
   let store: StateStore | undefined;
   let replies: ReplyBus | undefined;
+  let hotKeyBoard: HotKeyBoard | undefined;
   const closeAll = async (): Promise<void> => {
     try {
       await dashboard?.close();
       await owner?.close();
     } finally {
       await kit.close();
-      await Promise.allSettled([store?.close(), replies?.close()]);
+      await Promise.allSettled([store?.close(), replies?.close(), hotKeyBoard?.close()]);
       await redis.close();
     }
   };
   try {
     store = await createStore(config, domain.name, redis);
     replies = await createReplies(config, redis);
+    hotKeyBoard = await createHotKeyBoard(config, domain.name, redis);
     const info = await kit.connect();
     owner = new Owner({
       ...config.owner,
@@ -76,6 +79,7 @@ export async function consume(config: Config, domain: AnyDomain, dashboardToken?
       replies,
       observer: kit.observer,
       logger: kit.runtimeLogger,
+      hotKeyBoard,
     });
     kit.instruments.watchOwnership(() => owner?.owned().length ?? 0, () => owner?.stopped().length ?? 0);
     const starting = owner.start().then(() => {

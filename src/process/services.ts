@@ -5,6 +5,7 @@ import { memoryTransportOptionsSchema } from '../config/schema.ts';
 import type { Logger } from '../common/logger.ts';
 import { MemoryReplyBus, type ReplyBus } from '../common/replies.ts';
 import { MemoryStateStore } from '../state/memory-store.ts';
+import { MemoryHotKeyBoard, type HotKeyBoard } from '../state/hot-key-board.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { TransportContext, TransportModule } from '../transports/factory.ts';
 import { MemoryTransport } from '../transports/memory/memory-transport.ts';
@@ -106,6 +107,18 @@ export async function createStore(config: Config, domain: string, redis: RedisLi
   if (config.store.kind === 'memory') return new MemoryStateStore({ dedupeWindow: config.owner.dedupeWindow });
   const { RedisStateStore } = await import('../state/redis-store.ts');
   return new RedisStateStore({ client: await redis.client(), domain, dedupeWindow: config.owner.dedupeWindow });
+}
+
+/**
+ * Where owners publish hot keys and `inspect` reads them: Redis whenever the configuration
+ * uses Redis already (the redis store, the bullmq transport or redis replies), so any
+ * process sees every owner's; otherwise (memory, or Kafka with the memory store and
+ * memory or kafka replies) a board of this process only, which `inspect` elsewhere cannot read.
+ */
+export async function createHotKeyBoard(config: Config, domain: string, redis: RedisLink): Promise<HotKeyBoard> {
+  if (config.store.kind !== 'redis' && config.transport.kind !== 'bullmq' && config.replies.kind !== 'redis') return new MemoryHotKeyBoard();
+  const { RedisHotKeyBoard } = await import('../state/redis-hot-key-board.ts');
+  return new RedisHotKeyBoard({ client: await redis.client(), domain });
 }
 
 /** Builds the configured reply bus for `request()`. */

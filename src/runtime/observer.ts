@@ -4,6 +4,8 @@
  * where possible, and must be cheap and must not throw.
  */
 
+import type { HotKey } from '../state/hot-key-board.ts';
+
 /** How an owner disposed of one delivered command. */
 export type ApplyOutcome = 'ok' | 'rejected' | 'failed' | 'duplicate';
 
@@ -32,6 +34,8 @@ export interface RuntimeObserver {
   deadLettered?(shard: number, type: string | undefined, error: string): void;
   /** The transport broke its contract on a shard; the owner stopped applying it. */
   contractViolation?(shard: number, error: Error): void;
+  /** A shard's hottest keys were published (at most every `hotKeyPublishMs`), hottest first. */
+  hotKeys?(shard: number, keys: readonly HotKey[]): void;
 }
 
 const HOOKS = [
@@ -47,6 +51,7 @@ const HOOKS = [
   'staleEpoch',
   'deadLettered',
   'contractViolation',
+  'hotKeys',
 ] as const satisfies readonly (keyof RuntimeObserver)[];
 
 /** One observer that calls each given observer in turn (metrics plus a caller's own counters); class methods included. */

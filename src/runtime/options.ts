@@ -59,6 +59,15 @@ export const ownerSettingsSchema = z.object({
   outboxLimit: positiveInt.default(8_192),
   /** Most follow-up commands per enqueue. */
   maxBatch: positiveInt.default(512),
+  /**
+   * Keys per shard the hot-key sketch holds (space-saving; about 100 bytes per slot plus the
+   * key's characters); 0 turns hot keys off.
+   */
+  hotKeySlots: nonNegativeInt.max(4096).default(64),
+  /** Half-life of the hot-key counts: every this long, each shard's counts are halved. */
+  hotKeyHalfLifeMs: positiveInt.default(60_000),
+  /** Shortest time between two hot-key publishes of one shard (to the board and the metric). */
+  hotKeyPublishMs: positiveInt.default(5_000),
 });
 
 export type OwnerSettings = z.output<typeof ownerSettingsSchema>;

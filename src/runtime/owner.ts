@@ -15,6 +15,8 @@ import { parseOptions } from '../common/options.ts';
 import { ownerSettingsSchema, type OwnerSettings } from './options.ts';
 import { MemoryReplyBus, type ReplyBus } from '../common/replies.ts';
 import { ShardSender } from './sender.ts';
+import { MemoryHotKeyBoard, type HotKeyBoard } from '../state/hot-key-board.ts';
+import { HotKeyRecorder, type ShardHotKeys } from './hot-key-tracker.ts';
 
 const EMPTY: ReadonlyMap<string, unknown> = new Map();
 const OUTCOMES = ['ok', 'rejected', 'failed', 'duplicate'] as const;
@@ -28,6 +30,8 @@ export interface OwnerOptions<D extends AnyDomain> extends Partial<OwnerSettings
   readonly replies?: ReplyBus;
   readonly observer?: RuntimeObserver;
   readonly logger?: Logger;
+  /** Where each shard's hot keys are published; defaults to a board in this process. */
+  readonly hotKeyBoard?: HotKeyBoard;
 }
 
 interface OwnedShard {
@@ -50,6 +54,8 @@ interface OwnedShard {
   readonly guard: DeliveryGuard;
   /** Set once the transport broke its contract on this grant: nothing more is applied. */
   stopped: TransportContractError | undefined;
+  /** Recent key counts; dropped with the shard. `undefined` when hot keys are off. */
+  readonly hotKeys: ShardHotKeys | undefined;
 }
 
 /**
@@ -63,10 +69,13 @@ export class Owner<D extends AnyDomain> {
   readonly settings: OwnerSettings;
   readonly store: StateStore;
   readonly deadLetters: DeadLetterQueue;
+  /** Where this owner publishes its shards' hot keys (read them with `readHotKeys`). */
+  readonly hotKeyBoard: HotKeyBoard;
   readonly #transport: Transport;
   readonly #replies: ReplyBus;
   readonly #observer: RuntimeObserver;
   readonly #logger: Logger;
+  readonly #hotKeys: HotKeyRecorder;
   readonly #shards = new Map<number, OwnedShard>();
   /** Follow-up sends under way, awaited by `close()`. */
   readonly #sends = new Set<Promise<void>>();
@@ -76,7 +85,7 @@ export class Owner<D extends AnyDomain> {
   #closing: Promise<void> | undefined;
 
   constructor(options: OwnerOptions<D>) {
-    const { domain, transport, store, replies, observer, logger, ...settings } = options;
+    const { domain, transport, store, replies, observer, logger, hotKeyBoard, ...settings } = options;
     this.settings = parseOptions(ownerSettingsSchema, settings, 'owner');
     this.domain = domain;
     this.store = store ?? new MemoryStateStore({ dedupeWindow: this.settings.dedupeWindow });
@@ -85,6 +94,8 @@ export class Owner<D extends AnyDomain> {
     this.#replies = replies ?? new MemoryReplyBus();
     this.#observer = observer ?? {};
     this.#logger = logger ?? silentLogger;
+    this.hotKeyBoard = hotKeyBoard ?? new MemoryHotKeyBoard();
+    this.#hotKeys = new HotKeyRecorder(this.settings, this.hotKeyBoard, this.#observer, this.#logger);
   }
 
   /** Connects and joins ownership; shards arrive as the transport grants them. */
@@ -126,6 +137,7 @@ export class Owner<D extends AnyDomain> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#subscription?.close();
+      this.#hotKeys.close();
       // Follow-ups still failing stay in the committed outbox for the next owner.
       this.#sender?.close();
       while (this.#sends.size > 0) await Promise.all(this.#sends);
@@ -149,6 +161,7 @@ export class Owner<D extends AnyDomain> {
           inDoubt: undefined,
           guard: new DeliveryGuard(),
           stopped: undefined,
+          hotKeys: this.#hotKeys.track(grant.shard, snapshot.epoch),
         };
         this.#shards.set(grant.shard, owned);
         this.#send(owned, snapshot.outbox);
@@ -176,6 +189,7 @@ export class Owner<D extends AnyDomain> {
         if (!(error instanceof TransportContractError)) owned.guard.rejected(batch, owned.position);
         if (error instanceof StaleEpochError) {
           this.#shards.delete(grant.shard);
+          owned.hotKeys?.close();
           this.#observer.staleEpoch?.(grant.shard);
           this.#observer.ownership?.(grant.shard, owned.epoch, 'lost');
           this.#logger.warn({ shard: grant.shard, epoch: owned.epoch, current: error.currentEpoch }, 'fenced: another owner holds the shard');
@@ -189,6 +203,7 @@ export class Owner<D extends AnyDomain> {
       const owned = this.#shards.get(grant.shard);
       if (owned === undefined || owned.grant.epoch !== grant.epoch) return;
       this.#shards.delete(grant.shard);
+      owned.hotKeys?.close();
       this.#observer.ownership?.(grant.shard, owned.epoch, 'lost');
       this.#logger.info({ shard: grant.shard, epoch: owned.epoch }, 'shard lost');
     },
@@ -226,6 +241,7 @@ export class Owner<D extends AnyDomain> {
       }
       throw error;
     }
+    owned.hotKeys?.record(keys);
     this.#announce(shard, batch.length, started, result);
   }
 
