@@ -1,4 +1,5 @@
 import type { Logger } from '../common/logger.ts';
+import type { HotKeyBoard } from '../state/hot-key-board.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { Transport, TransportInfo } from '../transports/transport.ts';
 import { RedriveGuard } from './guard.ts';
@@ -15,6 +16,8 @@ export interface DashboardOptions {
   readonly info: TransportInfo;
   /** The dashboard neither opens nor closes it. */
   readonly store: StateStore;
+  /** Where owners publish hot keys (the dashboard neither opens nor closes it); none shown without it. */
+  readonly hotKeys?: HotKeyBoard;
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -55,6 +58,7 @@ export async function openDashboard(options: DashboardOptions): Promise<Dashboar
     ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
     ...(options.latency === undefined ? {} : { latency: options.latency }),
     ...(options.ready === undefined ? {} : { ready: options.ready }),
+    ...(options.hotKeys === undefined ? {} : { hotKeys: options.hotKeys }),
   });
   const target = { transport, info, enqueueTimeoutMs: options.enqueueTimeoutMs };
   const server = new DashboardServer({

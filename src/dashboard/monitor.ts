@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { describeError } from '../core/errors.ts';
 import { deadLetterId, type DeadLetter } from '../state/dead-letters.ts';
+import { liveHotKeys, readHotKeys, type HotKey, type HotKeyBoard, type HotKeySnapshot } from '../state/hot-key-board.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { ShardOwner, Transport, TransportInfo } from '../transports/transport.ts';
 import type { WindowedP99 } from './latency.ts';
@@ -13,6 +14,8 @@ export interface MonitorOptions {
   readonly transport: Transport;
   readonly info: TransportInfo;
   readonly store: StateStore;
+  /** Where owners publish their hot keys; the page shows none without it. */
+  readonly hotKeys?: HotKeyBoard;
   /** How often the monitor reads everything. @defaultValue 1000 */
   readonly tickMs?: number;
   /** Ticks of history kept for the charts. @defaultValue 300 (5 minutes at 1 s) */
@@ -28,6 +31,10 @@ export interface MonitorOptions {
   /** Whether redrive is on (the page shows its buttons). */
   readonly redrive: boolean;
 }
+
+/** Hot keys per shard sent to the page. */
+const HOT_KEYS_SHOWN = 3;
+const NO_KEYS: readonly HotKey[] = [];
 
 /** Newest dead letters read to count them per shard. */
 const DEAD_LETTER_SCAN = 10_000;
@@ -102,19 +109,22 @@ export class DashboardMonitor {
     const at = Date.now();
     let snapshot: DashboardSnapshot;
     try {
-      const [statuses, depths, owners, letters, total, p99] = await Promise.all([
+      const [statuses, depths, owners, letters, total, p99, hotKeys] = await Promise.all([
         Promise.all(shards.map((shard) => store.status(shard))),
         Promise.all(shards.map((shard) => transport.depth(shard))),
         transport.owners?.() ?? Promise.resolve([]),
         store.deadLetters.list(DEAD_LETTER_SCAN),
         store.deadLetters.count(),
         this.#options.latency?.sample() ?? Promise.resolve(null),
+        this.#options.hotKeys === undefined ? Promise.resolve([]) : readHotKeys(this.#options.hotKeys, info.shardCount),
       ]);
       const rates = this.#rates(at, statuses.map((status) => status.position));
       this.#noteOwners(at, owners);
       this.#record(at, depths, rates);
       snapshot = this.#snapshot(at, null, {
-        shards: shards.map((shard) => this.#shardView(shard, owners[shard], statuses[shard]!, depths[shard]!, rates?.[shard] ?? null, p99, letters)),
+        shards: shards.map((shard) =>
+          this.#shardView(shard, owners[shard], statuses[shard]!, depths[shard]!, rates?.[shard] ?? null, p99, letters, hotKeys[shard]),
+        ),
         processes: this.#processes(owners),
         deadLetters: { total, letters: lettersShown(letters, this.#options.lettersShown ?? 200) },
       });
@@ -126,7 +136,16 @@ export class DashboardMonitor {
     for (const listener of this.#listeners) listener(snapshot);
   }
 
-  #shardView(shard: number, owner: ShardOwner | undefined, status: { epoch: number; position: number }, depth: number, rate: number | null, p99: number | null, letters: readonly { shard: number }[]): ShardView {
+  #shardView(
+    shard: number,
+    owner: ShardOwner | undefined,
+    status: { epoch: number; position: number },
+    depth: number,
+    rate: number | null,
+    p99: number | null,
+    letters: readonly { shard: number }[],
+    hotKeys: HotKeySnapshot | undefined,
+  ): ShardView {
     return {
       shard,
       owner: owner ?? null,
@@ -137,6 +156,7 @@ export class DashboardMonitor {
       p99Ms: owner !== undefined && isThisProcess(owner) ? p99 : null,
       lastPosition: status.position,
       deadLetters: letters.filter((letter) => letter.shard === shard).length,
+      hotKeys: (liveHotKeys(hotKeys, status.epoch)?.keys ?? NO_KEYS).slice(0, HOT_KEYS_SHOWN),
     };
   }
 

@@ -1,4 +1,5 @@
 import type { DeadLetter, Redrive } from '../state/dead-letters.ts';
+import type { HotKey } from '../state/hot-key-board.ts';
 import type { ShardOwner } from '../transports/transport.ts';
 
 /** One shard as the dashboard shows it. */
@@ -17,6 +18,8 @@ export interface ShardView {
   readonly lastPosition: number;
   /** Dead letters of the shard among the newest kept. */
   readonly deadLetters: number;
+  /** The hottest keys its current owner last published, hottest first (empty when none is live). */
+  readonly hotKeys: readonly HotKey[];
 }
 
 /** One process that owns shards, as the owners seen say. */

@@ -96,6 +96,7 @@ export async function consume(config: Config, domain: AnyDomain, dashboardToken?
         transport: kit.transport,
         info,
         store,
+        hotKeys: hotKeyBoard,
         host,
         port,
         tickMs,

@@ -123,3 +123,11 @@ export async function readHotKeys(board: HotKeyBoard, shardCount: number): Promi
   if (!Number.isInteger(shardCount) || shardCount < 0) throw new ConfigError([`readHotKeys: expected shardCount to be a non-negative integer, got ${String(shardCount)}`]);
   return board.read(Array.from({ length: shardCount }, (_, shard) => shard));
 }
+
+/**
+ * The shard's snapshot if its publisher still holds the shard: one published under an epoch
+ * older than the store's came from an owner fenced since, and is `null` like a missing one.
+ */
+export function liveHotKeys(snapshot: HotKeySnapshot | undefined, storeEpoch: number): HotKeySnapshot | null {
+  return snapshot !== undefined && snapshot.epoch >= storeEpoch ? snapshot : null;
+}

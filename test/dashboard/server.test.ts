@@ -11,6 +11,7 @@ import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
+import { shardOf } from '../../src/core/router.ts';
 import { quiesce } from '../core/helpers.ts';
 
 const counters = defineDomain({
@@ -119,5 +120,39 @@ describe('redrive over HTTP', () => {
     expect(await refused.json()).toMatchObject({ code: 'REDRIVE_REFUSED' });
     const snapshot = (await (await fetch(`${url}/api/snapshot`)).json()) as DashboardSnapshot;
     expect(snapshot.deadLetters.letters[0]!.redrive).toMatchObject({ action: 'discarded', by: 'dashboard 127.0.0.1' });
+  });
+});
+
+describe('hot keys', () => {
+  it("shows each shard's hottest keys as its owner publishes them, escaped like every value", async () => {
+    const transport = new MemoryTransport({ shards: 2, capacity: 256 });
+    const store = new MemoryStateStore();
+    const producer = new Producer({ domain: counters, transport });
+    const owner = new Owner({ domain: counters, transport, store, hotKeyPublishMs: 20 });
+    closers.push(() => transport.close(), () => producer.close(), () => owner.close());
+    const info = await transport.connect();
+    await owner.start();
+    const hot = '<b>hot</b>';
+    await producer.sendMany(Array.from({ length: 120 }, (_, i) => ({ type: 'add' as const, key: i % 4 === 0 ? `cold-${i}` : hot, payload: { by: 1 } })));
+    await quiesce(transport, 2);
+    const options = { domain: 'counters', transport, info, store, hotKeys: owner.hotKeyBoard, host: '127.0.0.1', port: 0 };
+    const dashboard = await openDashboard({ ...options, token: undefined, enqueueTimeoutMs: 1_000, logger: silentLogger, tickMs: 50 });
+    closers.push(() => dashboard.close());
+    const response = await fetch(`http://127.0.0.1:${dashboard.port}/events`);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const shard = shardOf(hot, 2);
+    let text = '';
+    let found: DashboardSnapshot | undefined;
+    const deadline = Date.now() + 10_000;
+    while (found === undefined && Date.now() < deadline) {
+      text += (await reader.read()).value;
+      const events = text.split('\n\n').filter((event) => event.startsWith('event: snapshot\ndata: '));
+      const last = events.length === 0 ? undefined : (JSON.parse(events.at(-1)!.slice('event: snapshot\ndata: '.length)) as DashboardSnapshot);
+      if (last?.shards[shard]?.hotKeys[0]?.key === hot) found = last;
+    }
+    await reader.cancel();
+    expect(found, 'a snapshot showing the hot key first').toBeDefined();
+    expect(found!.shards[shard]!.hotKeys[0]!.share).toBeGreaterThan(0.5);
+    expect(found!.shards[shard]!.hotKeys.length).toBeLessThanOrEqual(3);
   });
 });

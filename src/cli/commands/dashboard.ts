@@ -3,8 +3,9 @@ import type { Dashboard } from '../../dashboard/dashboard.ts';
 import { openDashboard } from '../../dashboard/dashboard.ts';
 import { domainName } from '../../process/domain.ts';
 import { createLogger } from '../../process/log.ts';
-import { createStore, createTransport, RedisLink } from '../../process/services.ts';
+import { createHotKeyBoard, createStore, createTransport, RedisLink } from '../../process/services.ts';
 import { ShutdownGate } from '../../process/shutdown.ts';
+import type { HotKeyBoard } from '../../state/hot-key-board.ts';
 import type { StateStore } from '../../state/state-store.ts';
 
 /**
@@ -21,6 +22,7 @@ export async function dashboardCommand(config: Config, token: string | undefined
   const redis = new RedisLink(config.redis.url);
   const transport = await createTransport(config, domain, logger);
   let store: StateStore | undefined;
+  let hotKeys: HotKeyBoard | undefined;
   let dashboard: Dashboard | undefined;
   const closeAll = async (): Promise<void> => {
     try {
@@ -28,14 +30,17 @@ export async function dashboardCommand(config: Config, token: string | undefined
     } finally {
       await transport.close();
       await store?.close();
+      await hotKeys?.close();
       await redis.close();
     }
   };
   try {
     const info = await transport.connect();
     store = await createStore(config, domain, redis);
+    hotKeys = await createHotKeyBoard(config, domain, redis);
     const { host, port, tickMs } = config.dashboard;
-    dashboard = await openDashboard({ domain, transport, info, store, host, port, tickMs, token, enqueueTimeoutMs: config.producer.enqueueTimeoutMs, logger });
+    const enqueueTimeoutMs = config.producer.enqueueTimeoutMs;
+    dashboard = await openDashboard({ domain, transport, info, store, hotKeys, host, port, tickMs, token, enqueueTimeoutMs, logger });
     await gate.signalled;
   } catch (error) {
     await gate.finish(closeAll).catch(() => undefined);

@@ -3,7 +3,7 @@ import type { ShardOwner } from '../../transports/transport.ts';
 import { domainName } from '../../process/domain.ts';
 import { createLogger } from '../../process/log.ts';
 import { createHotKeyBoard, createStore, createTransport, RedisLink } from '../../process/services.ts';
-import { readHotKeys, type HotKeySnapshot } from '../../state/hot-key-board.ts';
+import { liveHotKeys, readHotKeys, type HotKeySnapshot } from '../../state/hot-key-board.ts';
 
 /** One shard as `shardline inspect` shows it. */
 export interface ShardReport {
@@ -90,11 +90,6 @@ export async function inspect(config: Config): Promise<InspectReport> {
     await transport.close();
     await redis.close();
   }
-}
-
-/** A snapshot published under an epoch older than the store's came from an owner fenced since. */
-function liveHotKeys(snapshot: HotKeySnapshot | undefined, epoch: number): HotKeySnapshot | null {
-  return snapshot !== undefined && snapshot.epoch >= epoch ? snapshot : null;
 }
 
 /** Hot keys per shard shown in the text table (`--json` has every published one). */

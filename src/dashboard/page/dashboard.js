@@ -55,6 +55,7 @@ function renderShards(snapshot) {
       cell(row, s.p99Ms === null ? '–' : `≤ ${fixed(s.p99Ms, 1)} ms`, 'num');
       cell(row, String(s.lastPosition), 'num position');
       cell(row, String(s.deadLetters), 'num');
+      cell(row, s.hotKeys.length === 0 ? '–' : s.hotKeys.map((k) => `${k.key} ${Math.round(k.share * 100)}%`).join(', '), 'hot-keys');
       return row;
     }),
   );
