@@ -1,5 +1,5 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { LatencyRecorder } from '../latency.ts';
+import { LatencyRecorder, percentiles } from '../latency.ts';
 import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
 import { countAnomalies, expectedCounts } from '../workload.ts';
 
@@ -70,8 +70,7 @@ async function measure(context: BenchContext): Promise<ScenarioResult> {
     return {
       commandsPerSec: workload.commands / seconds,
       ...countAnomalies(expectedCounts(workload), counts),
-      p50Ms: latency.percentile(50),
-      p99Ms: latency.percentile(99),
+      ...percentiles(latency),
       notes: { partitions, batches },
     };
   } finally {
