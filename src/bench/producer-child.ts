@@ -7,8 +7,7 @@
 import { Producer } from '../runtime/producer.ts';
 import { buildTransport, failChild, parentMessage } from './bench-child.ts';
 import { counters } from './counter-domain.ts';
-import type { ProducerShare } from './producer-processes.ts';
-import { sendShare } from './producer-processes.ts';
+import { sendShare, type ProducerShare } from './producer-processes.ts';
 import { makeWorkload } from './workload.ts';
 
 try {

@@ -67,14 +67,14 @@ export interface ShardlineRun {
  * One shardline bench run: starts an owner of the counter domain that counts applied
  * commands, batches and end-to-end latency, connects a producer, sends the workload with
  * `load` and waits until every command was applied; then reads the store for lost updates
- * and duplicates. Closes the producer, the owner and then `close()` whether or not it
+ * and duplicates. An open-loop `load` measures latency from each command's scheduled time
+ * to its commit instead of from its `sentAt`. Closes the producer, the owner and then `close()` whether or not it
  * succeeded.
  */
 export async function measureShardline(run: ShardlineRun): Promise<ScenarioResult> {
   const { context, ownerTransport } = run;
   const { workload, progress } = context;
-  const open = 'openLoopPerSec' in run.load ? run.load : undefined;
-  const scheduled = open === undefined ? undefined : new ScheduledLatency();
+  const scheduled = 'openLoopPerSec' in run.load ? new ScheduledLatency() : undefined;
   const latency = scheduled?.recorder ?? new LatencyRecorder();
   let applied = 0;
   let batches = 0;
@@ -106,8 +106,9 @@ export async function measureShardline(run: ShardlineRun): Promise<ScenarioResul
     await producer.connect();
     await run.beforeClock?.(owner);
     const started = performance.now();
-    if (open === undefined) await (run.load as Load)(producer, workload);
-    else await sendOpenLoop(producer, workload, open.openLoopPerSec);
+    const { load } = run;
+    if ('openLoopPerSec' in load) await sendOpenLoop(producer, workload, load.openLoopPerSec);
+    else await load(producer, workload);
     await finished;
     const seconds = (performance.now() - started) / 1000;
     const actual = new Map<string, number>();
