@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchContext, ScenarioResult } from '../../src/bench/scenario.ts';
+import { scenario as kafkajsRaw } from '../../src/bench/scenarios/kafkajs-raw.ts';
 import { scenario as shardlineBullmq } from '../../src/bench/scenarios/shardline-bullmq.ts';
 import { scenario as shardlineKafka } from '../../src/bench/scenarios/shardline-kafka.ts';
 import { scenario as shardlineMemory } from '../../src/bench/scenarios/shardline-memory.ts';
@@ -33,9 +34,11 @@ describe('bench --producer-processes', () => {
     ]);
   });
 
-  it.skipIf(kafka === undefined)('Kafka: two producer processes deliver the workload exactly once', { timeout: 120_000 }, async () => {
-    const [result] = await rows(shardlineKafka.run(context({ kafkaBrokers: kafka!.brokers })));
-    expect(result).toMatchObject({ lostUpdates: 0, duplicates: 0, notes: { producerProcesses: 2 } });
+  it.skipIf(kafka === undefined)('Kafka: two producer processes deliver the workload exactly once, for shardline and for its kafkajs baseline', { timeout: 180_000 }, async () => {
+    for (const scenario of [shardlineKafka, kafkajsRaw]) {
+      const [result] = await rows(scenario.run(context({ kafkaBrokers: kafka!.brokers })));
+      expect(result, scenario.name).toMatchObject({ lostUpdates: 0, duplicates: 0, notes: { producerProcesses: 2 } });
+    }
   });
 
   it('memory: says it sends in-process, since the transport cannot cross processes', async () => {

@@ -55,7 +55,7 @@ async function measure(context: BenchContext, mode: Mode): Promise<ScenarioResul
   };
   if (typeof mode === 'object' || context.producerProcesses === 0) return measureShardline(run);
   const sending = mode === 'batched' ? { batch: BATCH, tasks: BATCH_TASKS } : { perCommand: true as const, tasks: Math.ceil(TASKS / context.producerProcesses) };
-  return measureShardline(inProducerProcesses(run, context.producerProcesses, { transport: { kind: 'bullmq', options }, producer: PRODUCER, mode: sending }));
+  return measureShardline(inProducerProcesses(run, context.producerProcesses, { sender: { kind: 'bullmq', options }, producer: PRODUCER, mode: sending }));
 }
 
 /**

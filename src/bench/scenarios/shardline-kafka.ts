@@ -51,7 +51,7 @@ async function measure(context: BenchContext, open?: OpenLoad): Promise<Scenario
   };
   if (open !== undefined || context.producerProcesses === 0) return measureShardline(run);
   const transport = { kind: 'kafka' as const, options: producerOptions, context: { domain: counters.name } };
-  return measureShardline(inProducerProcesses(run, context.producerProcesses, { transport, producer: { maxBatch: BATCH }, mode: { batch: BATCH, tasks: TASKS } }));
+  return measureShardline(inProducerProcesses(run, context.producerProcesses, { sender: transport, producer: { maxBatch: BATCH }, mode: { batch: BATCH, tasks: TASKS } }));
 }
 
 /**
