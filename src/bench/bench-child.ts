@@ -82,6 +82,11 @@ export function startBenchChild(entry: Entry, name: string): BenchChild {
   };
 }
 
+/** In a bench child: exits as soon as the parent is gone (an interrupted bench leaves no producer or owner behind). */
+export function exitWithParent(): void {
+  process.once('disconnect', () => process.exit(1));
+}
+
 /** In a bench child: reports `error` to the parent and exits 1. */
 export function failChild(error: unknown): never {
   process.send?.({ type: 'error', message: error instanceof Error ? error.message : String(error) });

@@ -8,12 +8,13 @@
 import { openRedis } from '../common/redis.ts';
 import { Owner } from '../runtime/owner.ts';
 import { RedisStateStore } from '../state/redis-store.ts';
-import { buildTransport, failChild, parentMessage, type TransportSpec } from './bench-child.ts';
+import { buildTransport, exitWithParent, failChild, parentMessage, type TransportSpec } from './bench-child.ts';
 import { counters } from './counter-domain.ts';
 
 /** How often the applied and duplicate counts are sent. */
 const COUNTS_MS = 200;
 
+exitWithParent();
 try {
   const { transport: spec, redisUrl, prefix } = await parentMessage<{ transport: TransportSpec; redisUrl: string; prefix: string }>('start');
   const transport = buildTransport(spec);

@@ -6,7 +6,7 @@
  */
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Producer } from '../runtime/producer.ts';
-import { buildTransport, failChild, parentMessage } from './bench-child.ts';
+import { buildTransport, exitWithParent, failChild, parentMessage } from './bench-child.ts';
 import { counters } from './counter-domain.ts';
 import { sendShare, type ProducerShare, type SendRange } from './producer-processes.ts';
 import type { Workload } from './scenario.ts';
@@ -46,6 +46,7 @@ async function connect(share: ProducerShare, workload: Workload): Promise<{ send
   };
 }
 
+exitWithParent();
 try {
   const share = await parentMessage<{ share: ProducerShare }>('start').then((m) => m.share);
   const workload = makeWorkload(share.workload.name, share.workload.commands, share.workload.accounts);
