@@ -26,3 +26,15 @@ export class LatencyRecorder {
     return sorted[Math.min(this.#count - 1, Math.floor((p / 100) * this.#count))]!;
   }
 }
+
+/** The percentiles every bench row reports, in milliseconds. */
+export interface Percentiles {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+}
+
+/** p50, p99 and p99.9 of `latency`. */
+export function percentiles(latency: { percentile(p: number): number }): Percentiles {
+  return { p50Ms: latency.percentile(50), p99Ms: latency.percentile(99), p999Ms: latency.percentile(99.9) };
+}

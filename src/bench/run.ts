@@ -3,7 +3,9 @@ import os from 'node:os';
 import cliProgress from 'cli-progress';
 import type { BenchContext, Scenario, ScenarioResult, WorkloadName } from './scenario.ts';
 import { renderChart } from './chart.ts';
+import type { OfferedRate } from './open-loop.ts';
 import { makeWorkload } from './workload.ts';
+import type { FailoverRow } from './failover.ts';
 import type { ScalingRow } from './scaling.ts';
 import { probeServices, type Services } from './services.ts';
 import { targetLines } from './targets.ts';
@@ -31,7 +33,10 @@ export interface BenchOptions {
   readonly accounts: number;
   /** Where to write the JSON report. */
   readonly json?: string;
+  /** Producer processes of the BullMQ and Kafka scenarios; 0 sends from the measuring process. */
   readonly producerProcesses: number;
+  /** `--rate`: also run each shardline scenario as an open loop at this offered load. */
+  readonly rate?: OfferedRate;
   /**
    * Rounds per workload: each round runs every scenario once, so a noisy moment hits
    * all of them alike; results are medians, and targets compare scenarios round by round.
@@ -57,6 +62,8 @@ export interface BenchReport {
   readonly skipped: { scenario: string; reason: string }[];
   /** `--scaling`: applied throughput per transport, shard count and consumer processes. */
   readonly scaling?: readonly ScalingRow[];
+  /** `--failover`: per transport, the time until a killed owner's shards applied again. */
+  readonly failover?: readonly FailoverRow[];
 }
 
 /** Loads `./scenarios/<name>.ts`; an unknown name is a usage error naming the known ones. */
@@ -99,6 +106,7 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
         const context: BenchContext = {
           workload,
           producerProcesses: options.producerProcesses,
+          ...(options.rate === undefined ? {} : { rate: options.rate }),
           progress: (done) => bar?.update(Math.min(done, workload.commands)),
           ...(services.redis === undefined ? {} : { redisUrl: services.redis }),
           ...(services.kafka === undefined ? {} : { kafkaBrokers: services.kafka }),
@@ -138,7 +146,7 @@ function round(ms: number): number {
 }
 
 function row(name: string, workload: WorkloadName, r: ScenarioResult, suffix: string): string {
-  return `${name} (${workload})${suffix}: ${Math.round(r.commandsPerSec).toLocaleString('en-US')} commands/s, lost ${r.lostUpdates}, duplicates ${r.duplicates}, p50 ${round(r.p50Ms)} ms, p99 ${round(r.p99Ms)} ms`;
+  return `${name} (${workload})${suffix}: ${Math.round(r.commandsPerSec).toLocaleString('en-US')} commands/s, lost ${r.lostUpdates}, duplicates ${r.duplicates}, p50 ${round(r.p50Ms)} ms, p99 ${round(r.p99Ms)} ms, p99.9 ${round(r.p999Ms)} ms`;
 }
 
 /** The middle value (mean of the two middle ones for an even count). */
@@ -160,14 +168,14 @@ function summarize(name: string, workload: WorkloadName, runs: readonly Scenario
     duplicates: Math.max(...runs.map((r) => r.duplicates)),
     p50Ms: round(median(runs.map((r) => r.p50Ms))),
     p99Ms: round(median(runs.map((r) => r.p99Ms))),
+    p999Ms: round(median(runs.map((r) => r.p999Ms))),
     runs: rates,
     ...(notes === undefined ? {} : { notes }),
   };
 }
 
-
 function printTable(results: readonly BenchResult[], print: (line: string) => void): void {
-  const header = ['scenario', 'workload', 'commands/s', 'lost', 'dups', 'p50 ms', 'p99 ms', 'vs redis-lock'];
+  const header = ['scenario', 'workload', 'commands/s', 'lost', 'dups', 'p50 ms', 'p99 ms', 'p99.9 ms', 'vs redis-lock'];
   const lock = (workload: string) => results.find((r) => r.name === 'redis-lock' && r.workload === workload);
   const rows = results.map((r) => {
     const baseline = lock(r.workload);
@@ -179,6 +187,7 @@ function printTable(results: readonly BenchResult[], print: (line: string) => vo
       String(r.duplicates),
       String(r.p50Ms),
       String(r.p99Ms),
+      String(r.p999Ms),
       baseline === undefined ? '-' : `${(r.commandsPerSec / baseline.commandsPerSec).toFixed(2)}x`,
     ];
   });

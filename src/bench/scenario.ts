@@ -7,6 +7,8 @@
  * through `LatencyRecorder` (`latency.ts`).
  */
 
+import type { OfferedRate } from './open-loop.ts';
+
 /** The key choice of a workload. */
 export type WorkloadName = 'uniform' | 'hot';
 
@@ -27,8 +29,14 @@ export interface BenchContext {
   readonly redisUrl?: string;
   /** `KAFKA_BROKERS` when a broker answered. */
   readonly kafkaBrokers?: readonly string[];
-  /** Producer processes to use where the scenario is about processes. */
+  /**
+   * Producer processes that send the workload (BullMQ, Kafka and the Python baseline); 0
+   * sends from the measuring process. The memory transport lives in one process, so its
+   * scenarios always send from the measuring process.
+   */
   readonly producerProcesses: number;
+  /** `--rate`: the offered load of an extra open-loop run of each shardline scenario. */
+  readonly rate?: OfferedRate;
   /** Called with the number of commands done so far (drives the progress bar). */
   progress(done: number): void;
 }
@@ -45,6 +53,7 @@ export interface ScenarioResult {
   /** End-to-end latency (sent → applied) percentiles, milliseconds. */
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly p999Ms: number;
   /** Anything else worth printing (batch size, queue high-water mark, ...). */
   readonly notes?: Readonly<Record<string, number | string>>;
 }

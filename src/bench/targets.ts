@@ -1,39 +1,77 @@
 import { median, type BenchResult } from './run.ts';
 
 /**
- * A target from the issues: `subject` must reach `ratio` times `baseline`, in the same run;
- * without a ratio, the line only reports how the two compare.
+ * A ratio target from the issues: `subject` must reach `must` times `baseline` in the same
+ * run, and should reach `goal`; without either, the line only reports how the two compare.
+ * `workload` limits a target to one key choice.
  */
-const TARGETS: readonly { subject: string; baseline: string; ratio?: number }[] = [
-  { subject: 'shardline-memory', baseline: 'direct-apply', ratio: 0.25 },
-  { subject: 'shardline-memory/per-command', baseline: 'naive-bounded-queue', ratio: 2 },
-  { subject: 'shardline-bullmq', baseline: 'redis-lock', ratio: 5 },
-  { subject: 'shardline-bullmq', baseline: 'bullmq-job-per-command', ratio: 5 },
-  { subject: 'shardline-kafka', baseline: 'kafkajs-raw', ratio: 0.7 },
-  { subject: 'reads-under-writes/store-reads', baseline: 'reads-under-writes/lock-reads', ratio: 10 },
-  { subject: 'reads-under-writes/writes-with-store-reads', baseline: 'reads-under-writes/writes-alone', ratio: 0.9 },
+interface RatioTarget {
+  readonly subject: string;
+  readonly baseline: string;
+  readonly must?: number;
+  readonly goal?: number;
+  readonly workload?: 'uniform' | 'hot';
+}
+
+/** An absolute bound on a row's field or note (issue 14): a p99 in ms, bytes per queued command. */
+interface LimitTarget {
+  readonly subject: string;
+  readonly field: 'p99Ms' | 'bytesPerQueuedCommand';
+  readonly goal: number;
+  readonly unit: string;
+  readonly label: string;
+}
+
+/** Issue 14's table (must and goal side by side), then the earlier targets. */
+const RATIOS: readonly RatioTarget[] = [
+  { subject: 'shardline-memory', baseline: 'direct-apply', must: 0.35, goal: 0.5 },
+  { subject: 'shardline-memory/per-command', baseline: 'naive-bounded-queue', must: 1.5, goal: 2 },
+  { subject: 'shardline-bullmq', baseline: 'redis-lock', must: 5, goal: 10, workload: 'uniform' },
+  { subject: 'shardline-bullmq', baseline: 'redis-lock', must: 21, goal: 40, workload: 'hot' },
+  { subject: 'shardline-kafka', baseline: 'kafkajs-raw', must: 0.9, goal: 1 },
+  { subject: 'shardline-bullmq', baseline: 'bullmq-job-per-command', must: 5 },
+  { subject: 'reads-under-writes/store-reads', baseline: 'reads-under-writes/lock-reads', must: 10 },
+  { subject: 'reads-under-writes/writes-with-store-reads', baseline: 'reads-under-writes/writes-alone', must: 0.9 },
   { subject: 'reads-under-writes/store-reads', baseline: 'reads-under-writes/request-reads' },
   { subject: 'reads-under-writes/owner-reads', baseline: 'reads-under-writes/request-reads' },
   { subject: 'reads-under-writes/lock-writes-with-reads', baseline: 'reads-under-writes/lock-writes-alone' },
 ];
 
-/** One line per target whose subject and baseline both ran: the ratio, the target, met or not; plus anomalies. */
+const LIMITS: readonly LimitTarget[] = [
+  { subject: 'shardline-memory/open-loop', field: 'p99Ms', goal: 5, unit: ' ms', label: 'p99' },
+  { subject: 'shardline-bullmq/open-loop', field: 'p99Ms', goal: 25, unit: ' ms', label: 'p99' },
+  { subject: 'shardline-memory', field: 'bytesPerQueuedCommand', goal: 200, unit: ' bytes', label: 'bytes per queued command' },
+];
+
+const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
+
+/** One line per target whose rows ran: the ratio or value, the target(s), met or not; plus anomalies. */
 export function targetLines(results: readonly BenchResult[]): string[] {
   const lines: string[] = [];
   const workloads = [...new Set(results.map((r) => r.workload))];
   for (const workload of workloads) {
     const find = (name: string) => results.find((r) => r.name === name && r.workload === workload);
-    for (const target of TARGETS) {
+    for (const target of RATIOS) {
       const subject = find(target.subject);
       const baseline = find(target.baseline);
-      if (subject === undefined || baseline === undefined) continue;
+      if (subject === undefined || baseline === undefined || (target.workload !== undefined && target.workload !== workload)) continue;
       // Round by round when both ran the same rounds: a noisy round then slows both sides.
       const paired = subject.runs.length === baseline.runs.length && subject.runs.length > 1;
       const ratio = paired
         ? median(subject.runs.map((rate, i) => rate / baseline.runs[i]!))
         : subject.commandsPerSec / baseline.commandsPerSec;
-      const shown = `${target.subject} / ${target.baseline} (${workload}): ${ratio.toFixed(2)}x`;
-      lines.push(target.ratio === undefined ? shown : `${shown}, target >= ${target.ratio}x: ${ratio >= target.ratio ? 'met' : 'NOT met'}`);
+      const bounds = [
+        target.must === undefined ? '' : `must >= ${target.must}x: ${verdict(ratio >= target.must)}`,
+        target.goal === undefined ? '' : `goal >= ${target.goal}x: ${verdict(ratio >= target.goal)}`,
+      ].filter(Boolean);
+      lines.push([`${target.subject} / ${target.baseline} (${workload}): ${ratio.toFixed(2)}x`, ...bounds].join(', '));
+    }
+    for (const target of LIMITS) {
+      const subject = find(target.subject);
+      const value = target.field === 'p99Ms' ? subject?.p99Ms : subject?.notes?.[target.field];
+      if (typeof value !== 'number') continue;
+      const offered = target.field === 'p99Ms' ? ` at ${subject!.notes?.offeredPerSec} commands/s offered` : '';
+      lines.push(`${target.subject} ${target.label} (${workload})${offered}: ${value}${target.unit}, goal <= ${target.goal}${target.unit}: ${verdict(value <= target.goal)}`);
     }
     for (const r of results) {
       if (r.workload === workload && (r.name.startsWith('shardline') || r.name.startsWith('reads-under-writes/')) && (r.lostUpdates > 0 || r.duplicates > 0)) {

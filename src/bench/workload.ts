@@ -1,3 +1,4 @@
+import { percentiles, type Percentiles } from './latency.ts';
 import type { Workload, WorkloadName } from './scenario.ts';
 
 /** Deterministic 32-bit PRNG (mulberry32), so every scenario sees the same key sequence. */
@@ -76,12 +77,11 @@ export function measuredResult(
   actual: ReadonlyMap<string, number>,
   latency: { percentile(p: number): number },
   seconds: number,
-): { commandsPerSec: number; lostUpdates: number; duplicates: number; p50Ms: number; p99Ms: number } {
+): { commandsPerSec: number; lostUpdates: number; duplicates: number } & Percentiles {
   return {
     commandsPerSec: workload.commands / seconds,
     ...countAnomalies(expected, actual),
-    p50Ms: latency.percentile(50),
-    p99Ms: latency.percentile(99),
+    ...percentiles(latency),
   };
 }
 

@@ -238,10 +238,12 @@ export function buildProgram(io: CliIo, exit: (code: number) => void, input: Cli
     .option('--workload <name>', 'uniform, hot or both', 'both')
     .option('--commands <count>', 'commands per scenario and workload')
     .option('--accounts <count>', 'accounts of the uniform workload')
-    .option('--producer-processes <count>', 'producer processes where the scenario is about processes')
+    .option('--producer-processes <count>', 'send the BullMQ and Kafka workloads from this many child processes (default 0: from the measuring process; the memory transport cannot cross processes, its scenarios always send in-process)')
+    .option('--rate <commands/s|N%>', 'also run each shardline scenario as an open loop at this offered load, commands/s or a percentage of its maximum measured in the same run; reports p50/p99/p99.9 from the scheduled send times')
     .option('--repeat <rounds>', 'rounds per workload, each running every scenario once: results are medians, targets the median of round-by-round ratios (default 1)')
     .option('--json <file>', 'write the JSON report here')
     .option('--scaling', 'measure BullMQ and Kafka applied throughput against shards (1, 2, 4, 8) and consumer processes (1, 2), after the --scenarios named (none by default); --commands is deposits per run (default 20000)')
+    .option('--failover', 'SIGKILL one of two owner processes mid-run, per transport (BullMQ, Kafka), and report the time until its shards apply again, duplicates skipped and lost/duplicated commands; --commands is per transport (default 20000), --rate the steady send rate (default 2000/s)')
     .addHelpText('after', `\nREDIS_URL and KAFKA_BROKERS name the services scenarios need.${EXIT_CODES_HELP}`)
     .action(async (options: BenchFlags) => {
       const { bench } = await import('./commands/bench.ts');

@@ -1,6 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { shardOf } from '../../core/router.ts';
-import { LatencyRecorder } from '../latency.ts';
+import { LatencyRecorder, percentiles } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
 import { countAnomalies, expectedCounts } from '../workload.ts';
 import { TASKS, benchRedis, cleanup, readCounters, runPrefix, runTasks } from './redis-kit.ts';
@@ -54,8 +54,7 @@ export const scenario: Scenario = {
       return {
         commandsPerSec: workload.commands / seconds,
         ...countAnomalies(expected, actual),
-        p50Ms: latency.percentile(50),
-        p99Ms: latency.percentile(99),
+        ...percentiles(latency),
         notes: { tasks: TASKS, shards: SHARDS },
       };
     } finally {

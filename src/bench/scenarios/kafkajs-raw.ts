@@ -1,17 +1,25 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { LatencyRecorder } from '../latency.ts';
-import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
+import { LatencyRecorder, percentiles } from '../latency.ts';
+import { ProducerProcesses } from '../producer-processes.ts';
+import type { BenchContext, Scenario, ScenarioResult, Workload } from '../scenario.ts';
 import { countAnomalies, expectedCounts } from '../workload.ts';
 
 /** Messages per `producer.send`, and tasks sending, as shardline-kafka's `sendMany`. */
 const BATCH = 1024;
 const TASKS = 4;
 
+/** Command `i` as shardline-kafka would encode it, stamped now. */
+export function rawMessage(workload: Workload, i: number): { key: string; value: string } {
+  const key = workload.keyOf(i);
+  return { key, value: JSON.stringify({ id: `raw-${i}`, type: 'add', key, payload: { by: 1 }, sentAt: Date.now() }) };
+}
+
 /**
  * The same `add` commands as shardline-kafka, encoded the same way (JSON with id, type,
  * key, payload and sentAt), produced in batches of 1024 by plain kafkajs with its default
  * (murmur2) partitioner, and consumed by one consumer-group member with `eachBatch`
- * (default auto-commit, every partition at once) into an in-memory map.
+ * (default auto-commit, every partition at once) into an in-memory map; produced from
+ * `producerProcesses` child processes when there are any, as shardline-kafka's are.
  */
 async function measure(context: BenchContext): Promise<ScenarioResult> {
   const { workload, progress } = context;
@@ -24,6 +32,7 @@ async function measure(context: BenchContext): Promise<ScenarioResult> {
   const counts = new Map<string, number>();
   let applied = 0;
   let batches = 0;
+  const processes = context.producerProcesses > 0 ? new ProducerProcesses(context.producerProcesses, workload) : undefined;
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
@@ -51,30 +60,31 @@ async function measure(context: BenchContext): Promise<ScenarioResult> {
       },
     });
     await joined;
+    await processes?.start({ sender: { kind: 'kafkajs-raw', brokers: context.kafkaBrokers!, topic }, producer: {}, mode: { batch: BATCH, tasks: TASKS } });
 
     const started = performance.now();
-    await Promise.all(
-      Array.from({ length: TASKS }, async (_, task) => {
-        for (let start = task * BATCH; start < workload.commands; start += BATCH * TASKS) {
-          const messages = [];
-          for (let i = start; i < Math.min(start + BATCH, workload.commands); i++) {
-            const key = workload.keyOf(i);
-            messages.push({ key, value: JSON.stringify({ id: `raw-${i}`, type: 'add', key, payload: { by: 1 }, sentAt: Date.now() }) });
+    if (processes !== undefined) await processes.run();
+    else {
+      await Promise.all(
+        Array.from({ length: TASKS }, async (_, task) => {
+          for (let start = task * BATCH; start < workload.commands; start += BATCH * TASKS) {
+            const messages = [];
+            for (let i = start; i < Math.min(start + BATCH, workload.commands); i++) messages.push(rawMessage(workload, i));
+            await producer.send({ topic, messages });
           }
-          await producer.send({ topic, messages });
-        }
-      }),
-    );
+        }),
+      );
+    }
     await finished;
     const seconds = (performance.now() - started) / 1000;
     return {
       commandsPerSec: workload.commands / seconds,
       ...countAnomalies(expectedCounts(workload), counts),
-      p50Ms: latency.percentile(50),
-      p99Ms: latency.percentile(99),
-      notes: { partitions, batches },
+      ...percentiles(latency),
+      notes: { partitions, batches, ...(processes === undefined ? {} : { producerProcesses: context.producerProcesses }) },
     };
   } finally {
+    await processes?.close();
     await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]);
   }
 }

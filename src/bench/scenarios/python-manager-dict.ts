@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { LatencyRecorder } from '../latency.ts';
+import { LatencyRecorder, percentiles } from '../latency.ts';
 import type { Scenario, ScenarioResult, Workload } from '../scenario.ts';
 import { countAnomalies, expectedCounts } from '../workload.ts';
 
@@ -34,7 +34,9 @@ export const scenario: Scenario = {
   name: 'python-manager-dict',
   description: `python3 multiprocessing.Manager dict, d[k] = d[k] + 1 from several processes, without and with Manager().Lock() (first ${MAX_COMMANDS.toLocaleString('en-US')} commands)`,
   needs: [],
-  async run({ workload, producerProcesses, progress }) {
+  async run({ workload, producerProcesses: asked, progress }) {
+    // The baseline is about processes: without --producer-processes it uses two.
+    const producerProcesses = asked > 0 ? asked : 2;
     const prefix = prefixOf(workload, MAX_COMMANDS);
     const keys = Array.from({ length: prefix.commands }, (_, i) => prefix.keyOf(i)).join('\n');
     const expected = expectedCounts(prefix);
@@ -47,8 +49,7 @@ export const scenario: Scenario = {
         name: `python-manager-dict/${mode}`,
         commandsPerSec: prefix.commands / measured.seconds,
         ...countAnomalies(expected, new Map(Object.entries(measured.counts))),
-        p50Ms: latency.percentile(50),
-        p99Ms: latency.percentile(99),
+        ...percentiles(latency),
         notes: {
           processes: producerProcesses,
           python: measured.python,

@@ -1,6 +1,6 @@
 // The load of `reads-under-writes`: a steady stream of writes, and readers reading as fast
 // as they can while it lasts. The same for shardline and for the lock baseline.
-import { LatencyRecorder } from '../latency.ts';
+import { LatencyRecorder, percentiles } from '../latency.ts';
 import type { ScenarioResult, Workload } from '../scenario.ts';
 import { countAnomalies } from '../workload.ts';
 
@@ -89,8 +89,7 @@ export function rowsOf(workload: Workload, run: ReadRun, names: { reads?: string
     name: names.writes,
     commandsPerSec: writesPerSec,
     ...anomalies,
-    p50Ms: run.writeLatency.percentile(50),
-    p99Ms: run.writeLatency.percentile(99),
+    ...percentiles(run.writeLatency),
     notes: { offeredWritesPerSec: WRITE_RATE, writes: run.writes, readers: names.reads === undefined ? 0 : READERS },
   };
   if (names.reads === undefined) return [writes];
@@ -98,8 +97,7 @@ export function rowsOf(workload: Workload, run: ReadRun, names: { reads?: string
     name: names.reads,
     commandsPerSec: run.reads / run.writeSeconds,
     ...anomalies,
-    p50Ms: run.readLatency.percentile(50),
-    p99Ms: run.readLatency.percentile(99),
+    ...percentiles(run.readLatency),
     notes: { readers: READERS, reads: run.reads, writesPerSec: Math.round(writesPerSec), writeP99Ms: Math.round(run.writeLatency.percentile(99) * 10) / 10 },
   };
   return [reads, writes];

@@ -4,7 +4,8 @@ import { Producer } from '../../runtime/producer.ts';
 import { MemoryTransport } from '../../transports/memory/memory-transport.ts';
 import { counters } from '../counter-domain.ts';
 import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
-import { measureShardline, sendBatches, type Load } from './shardline-run.ts';
+import { offeredPerSec } from '../open-loop.ts';
+import { measureShardline, sendBatches, type Load, type OpenLoad } from './shardline-run.ts';
 
 const SHARDS = 8;
 const CAPACITY = 4096;
@@ -23,14 +24,23 @@ const sendEach: Load = async (producer, workload) => {
   );
 };
 
-function measure(context: BenchContext, mode: 'batched' | 'per-command'): Promise<ScenarioResult> {
+/** With `--producer-processes`, why this scenario still sends from the measuring process. */
+const IN_PROCESS = 'in-process: the memory transport cannot cross processes';
+
+function measure(context: BenchContext, mode: 'batched' | 'per-command' | OpenLoad): Promise<ScenarioResult> {
   const transport = new MemoryTransport({ shards: SHARDS, capacity: CAPACITY });
   return measureShardline({
     context,
-    name: mode === 'batched' ? 'shardline-memory' : 'shardline-memory/per-command',
+    name: typeof mode === 'object' ? 'shardline-memory/open-loop' : mode === 'batched' ? 'shardline-memory' : 'shardline-memory/per-command',
     ownerTransport: transport,
-    load: mode === 'batched' ? sendBatches(BATCH, BATCH_TASKS) : sendEach,
-    notes: () => ({ shards: SHARDS, capacity: CAPACITY, maxDepth: Math.max(...Array.from({ length: SHARDS }, (_, s) => transport.highWater(s))) }),
+    load: typeof mode === 'object' ? mode : mode === 'batched' ? sendBatches(BATCH, BATCH_TASKS) : sendEach,
+    notes: () => ({
+      shards: SHARDS,
+      capacity: CAPACITY,
+      maxDepth: Math.max(...Array.from({ length: SHARDS }, (_, s) => transport.highWater(s))),
+      ...(typeof mode === 'object' ? { offeredPerSec: mode.openLoopPerSec } : {}),
+      ...(context.producerProcesses > 0 ? { producers: IN_PROCESS } : {}),
+    }),
     close: () => transport.close(),
   });
 }
@@ -62,7 +72,12 @@ async function bytesPerQueuedCommand(context: BenchContext): Promise<number> {
   return Math.round(bytes);
 }
 
-/** shardline on the memory transport: `sendMany` batches, then one `send` per command from many tasks. */
+/**
+ * shardline on the memory transport: `sendMany` batches, then one `send` per command from
+ * many tasks, then (with `--rate`) an open loop of `send()` per command at that offered
+ * load; last the bytes one queued command costs. Always sent from the measuring process,
+ * whatever `--producer-processes` says: the memory transport lives in one process.
+ */
 export const scenario: Scenario = {
   name: 'shardline-memory',
   description: `shardline, memory transport, ${SHARDS} shards: sendMany of ${BATCH} from ${BATCH_TASKS} tasks, and send() per command from ${SEND_TASKS} tasks`,
@@ -70,7 +85,8 @@ export const scenario: Scenario = {
   async run(context) {
     const batched = await measure(context, 'batched');
     const perCommand = await measure(context, 'per-command');
+    const open = context.rate === undefined ? [] : [await measure(context, { openLoopPerSec: offeredPerSec(context.rate, batched.commandsPerSec) })];
     const bytes = await bytesPerQueuedCommand(context);
-    return [{ ...batched, notes: { ...batched.notes, bytesPerQueuedCommand: bytes } }, perCommand];
+    return [{ ...batched, notes: { ...batched.notes, bytesPerQueuedCommand: bytes } }, perCommand, ...open];
   },
 };

@@ -2,13 +2,19 @@ import { Owner } from '../../runtime/owner.ts';
 import { Producer, type ProducerOptions } from '../../runtime/producer.ts';
 import type { StateStore } from '../../state/state-store.ts';
 import type { Transport } from '../../transports/transport.ts';
-import { counters, type Counters } from '../counter-domain.ts';
-import { LatencyRecorder } from '../latency.ts';
+import { counters, scheduledCounters, type Counters } from '../counter-domain.ts';
+import { LatencyRecorder, percentiles } from '../latency.ts';
+import { runOpenLoop, ScheduledLatency } from '../open-loop.ts';
 import type { BenchContext, ScenarioResult, Workload } from '../scenario.ts';
 import { countAnomalies, expectedCounts } from '../workload.ts';
 
 /** Sends the whole workload with a connected producer. */
 export type Load = (producer: Producer<Counters>, workload: Workload) => Promise<void>;
+
+/** An open loop: one `send()` per command on a fixed schedule, latency measured from the schedule (`open-loop.ts`). */
+export interface OpenLoad {
+  readonly openLoopPerSec: number;
+}
 
 /**
  * `sendMany` of `size` commands from `tasks` tasks, task t sending batches t, t + tasks, …;
@@ -48,7 +54,7 @@ export interface ShardlineRun {
   readonly store?: StateStore;
   /** Producer settings and observer. */
   readonly producer?: Omit<ProducerOptions<Counters>, 'domain' | 'transport'>;
-  readonly load: Load;
+  readonly load: Load | OpenLoad;
   /** After the owner started and the producer connected, before the clock starts. */
   readonly beforeClock?: (owner: Owner<Counters>) => Promise<void>;
   /** The result's notes, read when every command was applied, before anything closes. */
@@ -61,13 +67,15 @@ export interface ShardlineRun {
  * One shardline bench run: starts an owner of the counter domain that counts applied
  * commands, batches and end-to-end latency, connects a producer, sends the workload with
  * `load` and waits until every command was applied; then reads the store for lost updates
- * and duplicates. Closes the producer, the owner and then `close()` whether or not it
+ * and duplicates. An open-loop `load` measures latency from each command's scheduled time
+ * to its commit instead of from its `sentAt`. Closes the producer, the owner and then `close()` whether or not it
  * succeeded.
  */
 export async function measureShardline(run: ShardlineRun): Promise<ScenarioResult> {
   const { context, ownerTransport } = run;
   const { workload, progress } = context;
-  const latency = new LatencyRecorder();
+  const scheduled = 'openLoopPerSec' in run.load ? new ScheduledLatency() : undefined;
+  const latency = scheduled?.recorder ?? new LatencyRecorder();
   let applied = 0;
   let batches = 0;
   let finish: () => void = () => {};
@@ -75,7 +83,7 @@ export async function measureShardline(run: ShardlineRun): Promise<ScenarioResul
     finish = resolve;
   });
   const owner = new Owner({
-    domain: counters,
+    domain: scheduled === undefined ? counters : scheduledCounters(scheduled.applied),
     transport: ownerTransport,
     store: run.store,
     observer: {
@@ -85,8 +93,11 @@ export async function measureShardline(run: ShardlineRun): Promise<ScenarioResul
         progress(applied);
         if (applied >= workload.commands) finish();
       },
-      batch: () => void batches++,
-      endToEnd: (seconds) => latency.record(seconds * 1000),
+      batch(shard) {
+        batches++;
+        scheduled?.committed(shard);
+      },
+      ...(scheduled === undefined ? { endToEnd: (seconds: number) => latency.record(seconds * 1000) } : {}),
     },
   });
   const producer = new Producer({ ...run.producer, domain: counters, transport: run.producerTransport ?? ownerTransport });
@@ -95,7 +106,9 @@ export async function measureShardline(run: ShardlineRun): Promise<ScenarioResul
     await producer.connect();
     await run.beforeClock?.(owner);
     const started = performance.now();
-    await run.load(producer, workload);
+    const { load } = run;
+    if ('openLoopPerSec' in load) await sendOpenLoop(producer, workload, load.openLoopPerSec);
+    else await load(producer, workload);
     await finished;
     const seconds = (performance.now() - started) / 1000;
     const actual = new Map<string, number>();
@@ -104,8 +117,7 @@ export async function measureShardline(run: ShardlineRun): Promise<ScenarioResul
       ...(run.name === undefined ? {} : { name: run.name }),
       commandsPerSec: workload.commands / seconds,
       ...countAnomalies(expectedCounts(workload), actual),
-      p50Ms: latency.percentile(50),
-      p99Ms: latency.percentile(99),
+      ...percentiles(latency),
       notes: run.notes({ applied, batches }),
     };
   } finally {
@@ -113,4 +125,13 @@ export async function measureShardline(run: ShardlineRun): Promise<ScenarioResul
     await owner.close();
     await run.close();
   }
+}
+
+/** `send()` of command i at its time on the schedule, carrying that time as `at`. */
+function sendOpenLoop(producer: Producer<Counters>, workload: Workload, ratePerSec: number): Promise<void> {
+  return runOpenLoop({
+    ratePerSec,
+    count: workload.commands,
+    send: (i, scheduledMs) => producer.send('add', workload.keyOf(i), { by: 1, at: ScheduledLatency.epochMs(scheduledMs) }),
+  });
 }
