@@ -59,6 +59,12 @@ export const ownerSettingsSchema = z.object({
   outboxLimit: positiveInt.default(8_192),
   /** Most follow-up commands per enqueue. */
   maxBatch: positiveInt.default(512),
+  /**
+   * Entities of its shards an owner keeps in memory as its last commit left them, over all
+   * its shards, least recently used evicted: a batch reads the store only for the others.
+   * 0 reads the store for every batch. Unused with a store that keeps state in process.
+   */
+  stateCacheEntries: nonNegativeInt.default(100_000),
 });
 
 export type OwnerSettings = z.output<typeof ownerSettingsSchema>;

@@ -15,6 +15,7 @@ import { parseOptions } from '../common/options.ts';
 import { ownerSettingsSchema, type OwnerSettings } from './options.ts';
 import { MemoryReplyBus, type ReplyBus } from '../common/replies.ts';
 import { ShardSender } from './sender.ts';
+import { StateCache } from './state-cache.ts';
 
 const EMPTY: ReadonlyMap<string, unknown> = new Map();
 const OUTCOMES = ['ok', 'rejected', 'failed', 'duplicate'] as const;
@@ -68,6 +69,8 @@ export class Owner<D extends AnyDomain> {
   readonly #observer: RuntimeObserver;
   readonly #logger: Logger;
   readonly #shards = new Map<number, OwnedShard>();
+  /** The committed state of owned shards' entities; none when the store is in process. */
+  readonly #cache: StateCache | undefined;
   /** Follow-up sends under way, awaited by `close()`. */
   readonly #sends = new Set<Promise<void>>();
   #shardCount = 0;
@@ -85,6 +88,8 @@ export class Owner<D extends AnyDomain> {
     this.#replies = replies ?? new MemoryReplyBus();
     this.#observer = observer ?? {};
     this.#logger = logger ?? silentLogger;
+    const entries = this.settings.stateCacheEntries;
+    this.#cache = entries > 0 && this.store.inProcess !== true ? new StateCache(entries) : undefined;
   }
 
   /** Connects and joins ownership; shards arrive as the transport grants them. */
@@ -136,6 +141,8 @@ export class Owner<D extends AnyDomain> {
 
   readonly #handler: ShardHandler = {
     assigned: async (grant) => {
+      // Whatever was cached under an earlier grant may have been overwritten since.
+      this.#cache?.drop(grant.shard);
       try {
         const snapshot = await this.store.claim(grant.shard, grant.epoch);
         const owned: OwnedShard = {
@@ -173,6 +180,8 @@ export class Owner<D extends AnyDomain> {
         await this.#apply(owned, batch);
         owned.guard.acknowledged(batch);
       } catch (error) {
+        // The commit may have landed or not, or another owner may write now: read afresh.
+        this.#cache?.drop(grant.shard);
         if (!(error instanceof TransportContractError)) owned.guard.rejected(batch, owned.position);
         if (error instanceof StaleEpochError) {
           this.#shards.delete(grant.shard);
@@ -189,6 +198,7 @@ export class Owner<D extends AnyDomain> {
       const owned = this.#shards.get(grant.shard);
       if (owned === undefined || owned.grant.epoch !== grant.epoch) return;
       this.#shards.delete(grant.shard);
+      this.#cache?.drop(grant.shard);
       this.#observer.ownership?.(grant.shard, owned.epoch, 'lost');
       this.#logger.info({ shard: grant.shard, epoch: owned.epoch }, 'shard lost');
     },
@@ -207,7 +217,7 @@ export class Owner<D extends AnyDomain> {
 
     const keys: string[] = [];
     for (const delivery of batch) if (delivery.position > owned.position) keys.push(delivery.key);
-    const loaded = keys.length > 0 ? await this.store.load(shard, keys) : EMPTY;
+    const loaded = keys.length > 0 ? await this.#load(owned, keys) : EMPTY;
     const result = await applyBatch(this.domain, this.settings, { shard, shardCount: this.#shardCount, position: owned.position, ids: owned.ids, marks: owned.marks, epoch: owned.epoch }, batch, loaded);
     if (result.violation !== undefined) {
       owned.ids.remove(result.appliedIds);
@@ -227,6 +237,21 @@ export class Owner<D extends AnyDomain> {
       throw error;
     }
     this.#announce(shard, batch.length, started, result);
+  }
+
+  /** The committed states of `keys`: from the cache where it has them, else from the store. */
+  async #load(owned: OwnedShard, keys: readonly string[]): Promise<ReadonlyMap<string, unknown>> {
+    const shard = owned.grant.shard;
+    const cache = this.#cache;
+    if (cache === undefined) return this.store.load(shard, keys);
+    const states = new Map<string, unknown>();
+    const missing = cache.lookup(shard, keys, states);
+    if (missing.length === 0) return states;
+    const found = await this.store.load(shard, missing);
+    // A revocation while the store answered dropped the shard: nothing may come back into it.
+    if (this.#shards.get(shard) === owned) cache.loaded(shard, missing, found);
+    for (const key of missing) if (found.has(key)) states.set(key, found.get(key));
+    return states;
   }
 
   /** Stops applying a shard whose transport broke its contract, loudly: log, observer, `stopped()`. */
@@ -295,6 +320,7 @@ export class Owner<D extends AnyDomain> {
       this.#logger.warn({ shard, position: letter.position, id: letter.id, error: letter.error }, 'command dead-lettered');
     }
     owned.position = result.lastPosition;
+    if (this.#shards.get(shard) === owned) this.#cache?.committed(shard, result.changes);
     for (const message of result.outbox) owned.unsent.add(message);
     this.#send(owned, result.outbox);
   }
