@@ -9,6 +9,7 @@ import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts
 import { counters, entries, FaultyStore, keysOnShard, quiesce, RecordingObserver } from './helpers.ts';
 
 const closers: (() => Promise<unknown>)[] = [];
+const SHARDS = 2;
 
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
@@ -40,6 +41,21 @@ const loadedKeys = (store: FaultyStore) => store.loads.flatMap((load) => load.ke
 
 async function values(store: MemoryStateStore): Promise<Map<string, number>> {
   return new Map([...(await entries<{ value: number }>(store))].map(([key, state]) => [key, state.value]));
+}
+
+/** Owner A of both shards of a broker, over a store shared with the owners a test adds, with one key per shard at 1. */
+async function ownerOfTwoShards() {
+  const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 64, revokeTimeoutMs: 50, retryDelayMs: 5 });
+  const shared = new MemoryStateStore();
+  const storeOfA = new FaultyStore(shared);
+  const a = startOwner(broker, storeOfA);
+  await a.owner.start();
+  const producer = producerOn(broker);
+  const monitor = processOn(broker);
+  const keys = Array.from({ length: SHARDS }, (_, shard) => keysOnShard(shard, SHARDS, 1, 'acct-')[0]!);
+  for (const key of keys) await producer.send('add', key, { by: 1 });
+  await quiesce(monitor, SHARDS);
+  return { broker, shared, storeOfA, a, producer, monitor, keys };
 }
 
 describe('the owner caches the state it committed', () => {
@@ -79,17 +95,7 @@ describe('the owner caches the state it committed', () => {
   });
 
   it('ownership moving A → B → A while B writes: A reads the store again and applies on what B committed', async () => {
-    const SHARDS = 2;
-    const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 64, revokeTimeoutMs: 50, retryDelayMs: 5 });
-    const shared = new MemoryStateStore();
-    const storeOfA = new FaultyStore(shared);
-    const a = startOwner(broker, storeOfA);
-    await a.owner.start();
-    const producer = producerOn(broker);
-    const monitor = processOn(broker);
-    const keys = Array.from({ length: SHARDS }, (_, shard) => keysOnShard(shard, SHARDS, 1, 'acct-')[0]!);
-    for (const key of keys) await producer.send('add', key, { by: 1 });
-    await quiesce(monitor, SHARDS);
+    const { broker, shared, storeOfA, a, producer, monitor, keys } = await ownerOfTwoShards();
     expect(a.owner.owned()).toHaveLength(SHARDS);
 
     // B takes a shard over and applies to an entity A has cached.
@@ -133,17 +139,7 @@ describe('the owner caches the state it committed', () => {
   });
 
   it('a paused owner fenced while another applied: once it holds the shards again, it applies on what the other committed', async () => {
-    const SHARDS = 2;
-    const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 64, revokeTimeoutMs: 50, retryDelayMs: 5 });
-    const shared = new MemoryStateStore();
-    const storeOfA = new FaultyStore(shared);
-    const a = startOwner(broker, storeOfA);
-    await a.owner.start();
-    const producer = producerOn(broker);
-    const monitor = processOn(broker);
-    const keys = Array.from({ length: SHARDS }, (_, shard) => keysOnShard(shard, SHARDS, 1, 'acct-')[0]!);
-    for (const key of keys) await producer.send('add', key, { by: 1 });
-    await quiesce(monitor, SHARDS);
+    const { broker, shared, storeOfA, a, producer, monitor, keys } = await ownerOfTwoShards();
 
     // A stalls holding a commit of every shard; B takes some over and applies them.
     storeOfA.pause();
