@@ -257,7 +257,7 @@ export async function applyBatch(
         if (emitted.length > 0) for (const message of emitted) result.outbox.push(message);
         result.sentAt.push(command.sentAt);
         count(result, command.type, 'ok');
-        reply(result, command, { id: command.id, ok: true, value: outcome.reply });
+        if (command.replyTo !== undefined) reply(result, command, { id: command.id, ok: true, value: outcome.reply });
         break;
       } catch (error) {
         if (error instanceof Rejection || error instanceof Rejected) {

@@ -60,6 +60,12 @@ export const ownerSettingsSchema = z.object({
   /** Most follow-up commands per enqueue. */
   maxBatch: positiveInt.default(512),
   /**
+   * Entities of its shards an owner keeps in memory as its last commit left them, over all
+   * its shards, least recently used evicted: a batch reads the store only for the others.
+   * 0 reads the store for every batch. Unused with a store that keeps state in process.
+   */
+  stateCacheEntries: nonNegativeInt.default(100_000),
+  /**
    * Keys per shard the hot-key sketch holds (space-saving; about 100 bytes per slot plus the
    * key's characters); 0 turns hot keys off.
    */

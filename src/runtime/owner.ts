@@ -17,6 +17,7 @@ import { MemoryReplyBus, type ReplyBus } from '../common/replies.ts';
 import { ShardSender } from './sender.ts';
 import { MemoryHotKeyBoard, type HotKeyBoard } from '../state/hot-key-board.ts';
 import { HotKeyRecorder, type ShardHotKeys } from './hot-key-tracker.ts';
+import { StateCache } from './state-cache.ts';
 
 const EMPTY: ReadonlyMap<string, unknown> = new Map();
 const OUTCOMES = ['ok', 'rejected', 'failed', 'duplicate'] as const;
@@ -77,6 +78,8 @@ export class Owner<D extends AnyDomain> {
   readonly #logger: Logger;
   readonly #hotKeys: HotKeyRecorder;
   readonly #shards = new Map<number, OwnedShard>();
+  /** The committed state of owned shards' entities; none when the store is in process. */
+  readonly #cache: StateCache | undefined;
   /** Follow-up sends under way, awaited by `close()`. */
   readonly #sends = new Set<Promise<void>>();
   #shardCount = 0;
@@ -96,6 +99,8 @@ export class Owner<D extends AnyDomain> {
     this.#logger = logger ?? silentLogger;
     this.hotKeyBoard = hotKeyBoard ?? new MemoryHotKeyBoard();
     this.#hotKeys = new HotKeyRecorder(this.settings, this.hotKeyBoard, this.#observer, this.#logger);
+    const entries = this.settings.stateCacheEntries;
+    this.#cache = entries > 0 && this.store.inProcess !== true ? new StateCache(entries) : undefined;
   }
 
   /** Connects and joins ownership; shards arrive as the transport grants them. */
@@ -148,6 +153,8 @@ export class Owner<D extends AnyDomain> {
 
   readonly #handler: ShardHandler = {
     assigned: async (grant) => {
+      // Whatever was cached under an earlier grant may have been overwritten since.
+      this.#cache?.drop(grant.shard);
       try {
         const snapshot = await this.store.claim(grant.shard, grant.epoch);
         const owned: OwnedShard = {
@@ -186,6 +193,8 @@ export class Owner<D extends AnyDomain> {
         await this.#apply(owned, batch);
         owned.guard.acknowledged(batch);
       } catch (error) {
+        // The commit may have landed or not, or another owner may write now: read afresh.
+        this.#cache?.drop(grant.shard);
         if (!(error instanceof TransportContractError)) owned.guard.rejected(batch, owned.position);
         if (error instanceof StaleEpochError) {
           this.#shards.delete(grant.shard);
@@ -204,6 +213,7 @@ export class Owner<D extends AnyDomain> {
       if (owned === undefined || owned.grant.epoch !== grant.epoch) return;
       this.#shards.delete(grant.shard);
       owned.hotKeys?.close();
+      this.#cache?.drop(grant.shard);
       this.#observer.ownership?.(grant.shard, owned.epoch, 'lost');
       this.#logger.info({ shard: grant.shard, epoch: owned.epoch }, 'shard lost');
     },
@@ -222,7 +232,7 @@ export class Owner<D extends AnyDomain> {
 
     const keys: string[] = [];
     for (const delivery of batch) if (delivery.position > owned.position) keys.push(delivery.key);
-    const loaded = keys.length > 0 ? await this.store.load(shard, keys) : EMPTY;
+    const loaded = keys.length > 0 ? await this.#load(owned, keys) : EMPTY;
     const result = await applyBatch(this.domain, this.settings, { shard, shardCount: this.#shardCount, position: owned.position, ids: owned.ids, marks: owned.marks, epoch: owned.epoch }, batch, loaded);
     if (result.violation !== undefined) {
       owned.ids.remove(result.appliedIds);
@@ -243,6 +253,21 @@ export class Owner<D extends AnyDomain> {
     }
     owned.hotKeys?.record(keys);
     this.#announce(shard, batch.length, started, result);
+  }
+
+  /** The committed states of `keys`: from the cache where it has them, else from the store. */
+  async #load(owned: OwnedShard, keys: readonly string[]): Promise<ReadonlyMap<string, unknown>> {
+    const shard = owned.grant.shard;
+    const cache = this.#cache;
+    if (cache === undefined) return this.store.load(shard, keys);
+    const states = new Map<string, unknown>();
+    const missing = cache.lookup(shard, keys, states);
+    if (missing.length === 0) return states;
+    const found = await this.store.load(shard, missing);
+    // A revocation while the store answered dropped the shard: nothing may come back into it.
+    if (this.#shards.get(shard) === owned) cache.loaded(shard, missing, found);
+    for (const key of missing) if (found.has(key)) states.set(key, found.get(key));
+    return states;
   }
 
   /** Stops applying a shard whose transport broke its contract, loudly: log, observer, `stopped()`. */
@@ -311,6 +336,7 @@ export class Owner<D extends AnyDomain> {
       this.#logger.warn({ shard, position: letter.position, id: letter.id, error: letter.error }, 'command dead-lettered');
     }
     owned.position = result.lastPosition;
+    if (this.#shards.get(shard) === owned) this.#cache?.committed(shard, result.changes);
     for (const message of result.outbox) owned.unsent.add(message);
     this.#send(owned, result.outbox);
   }

@@ -62,6 +62,12 @@ class Prepared extends OutgoingCommand {
     const { id, origin, seq } = this.source;
     return { id, shard: this.shard, origin: origin!, seq: seq! };
   }
+
+  /** The outcome of a `sendMany` command that was enqueued: one object, no receipt copied into it. */
+  sent(): SendOutcome {
+    const { id, origin, seq } = this.source;
+    return { ok: true, id, shard: this.shard, origin: origin!, seq: seq! };
+  }
 }
 
 /**
@@ -149,7 +155,7 @@ export class Producer<D extends AnyDomain> {
 
   #sendNow(type: string, key: string, payload: unknown): Promise<Receipt> {
     const prepared = this.#prepare(type, key, payload, undefined);
-    return this.#sender!.sendResolving(prepared.shard, [prepared], prepared.receipt());
+    return this.#sender!.sendOne(prepared.shard, prepared, prepared.receipt());
   }
 
   /**
@@ -181,9 +187,8 @@ export class Producer<D extends AnyDomain> {
       const sends = [...byShard].map(([shard, group]) =>
         this.#sender!.send(shard, group.prepared).then(
           () => {
-            group.prepared.forEach((p, i) => {
-              outcomes[group.indexes[i]!] = { ok: true, ...p.receipt() };
-            });
+            const { prepared, indexes } = group;
+            for (let i = 0; i < prepared.length; i++) outcomes[indexes[i]!] = prepared[i]!.sent();
           },
           (error: unknown) => {
             for (const index of group.indexes) outcomes[index] = { ok: false, error: error as Error };

@@ -22,17 +22,20 @@ export interface SenderOptions extends EnqueueOptions {
 /** The longest pause between retries of a persistent lane: a broker that is down is not hammered. */
 const MAX_RETRY_DELAY_MS = 1_000;
 
-interface Pending {
-  readonly messages: readonly TransportMessage[];
-  /** Resolved with `value` when given, else with the enqueue's result. */
-  readonly value: unknown;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
+/** Messages that leave in one enqueue, and the promise every caller whose messages it holds waits on. */
+class Batch {
+  readonly messages: TransportMessage[] = [];
+  resolve!: (result: EnqueueResult) => void;
+  reject!: (error: unknown) => void;
+  readonly done = new Promise<EnqueueResult>((resolve, reject) => {
+    this.resolve = resolve;
+    this.reject = reject;
+  });
 }
 
 class Lane {
-  readonly pending: Pending[] = [];
-  size = 0;
+  /** Batches not yet enqueued, oldest first; only the last one takes more messages. */
+  readonly batches: Batch[] = [];
   inFlight: Promise<void> | undefined;
   scheduled = false;
   timer: NodeJS.Timeout | undefined;
@@ -69,44 +72,50 @@ export class ShardSender {
   /** Enqueues `messages` to `shard` after everything sent to it before; resolves once enqueued. */
   send(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
     const max = this.#options.maxBatch;
-    if (messages.length <= max) return this.#sendChunk(shard, messages) as Promise<EnqueueResult>;
+    if (messages.length <= max) return this.#batchFor(shard, messages.length, messages).done;
     const chunks: Promise<EnqueueResult>[] = [];
     for (let start = 0; start < messages.length; start += max) {
-      chunks.push(this.#sendChunk(shard, messages.slice(start, start + max)) as Promise<EnqueueResult>);
+      const chunk = messages.slice(start, start + max);
+      chunks.push(this.#batchFor(shard, chunk.length, chunk).done);
     }
     return Promise.all(chunks).then((results) => ({ waitedMs: results.reduce((sum, r) => sum + r.waitedMs, 0) }));
   }
 
   /**
-   * Like `send` for at most `maxBatch` messages, but resolves with `value`: a caller with
-   * its answer ready (a receipt) needs no continuation of its own per command.
+   * Like `send` for one message, but resolves with `value`: a caller with its answer ready
+   * (a receipt) shares its batch's promise rather than making one of its own.
    */
-  sendResolving<T>(shard: number, messages: readonly TransportMessage[], value: T): Promise<T> {
-    return this.#sendChunk(shard, messages, value) as Promise<T>;
+  sendOne<T>(shard: number, message: TransportMessage, value: T): Promise<T> {
+    return this.#batchFor(shard, 1, message).done.then(() => value);
   }
 
-  #sendChunk(shard: number, messages: readonly TransportMessage[], value?: unknown): Promise<unknown> {
+  /** Puts `count` messages (an array of them, or one) into the batch `shard` fills now, and schedules its enqueue. */
+  #batchFor(shard: number, count: number, messages: readonly TransportMessage[] | TransportMessage): Batch {
     const lane = this.#lanes[shard]!;
-    return new Promise((resolve, reject) => {
-      lane.pending.push({ messages, value, resolve, reject });
-      lane.size += messages.length;
-      this.#schedule(shard, lane);
-    });
+    let batch = lane.batches[lane.batches.length - 1];
+    if (batch === undefined || (batch.messages.length > 0 && batch.messages.length + count > this.#options.maxBatch)) {
+      batch = new Batch();
+      lane.batches.push(batch);
+    }
+    if (Array.isArray(messages)) for (const message of messages as readonly TransportMessage[]) batch.messages.push(message);
+    else batch.messages.push(messages as TransportMessage);
+    this.#schedule(shard, lane);
+    return batch;
   }
 
   /** Resolves when every lane has enqueued (or failed) what it held. */
   async flush(): Promise<void> {
     for (;;) {
-      const busy = this.#lanes.filter((lane) => lane.inFlight !== undefined || lane.pending.length > 0);
+      const busy = this.#lanes.filter((lane) => lane.inFlight !== undefined || lane.batches.length > 0);
       if (busy.length === 0) return;
-      for (const [shard, lane] of this.#lanes.entries()) if (lane.inFlight === undefined && lane.pending.length > 0) this.#flushLane(shard, lane);
+      for (const [shard, lane] of this.#lanes.entries()) if (lane.inFlight === undefined && lane.batches.length > 0) this.#flushLane(shard, lane);
       await Promise.all(busy.map((lane) => lane.inFlight));
     }
   }
 
   #schedule(shard: number, lane: Lane): void {
     if (lane.inFlight !== undefined || lane.scheduled) return;
-    if (lane.size >= this.#options.maxBatch) {
+    if (lane.batches.length > 1 || lane.batches[0]!.messages.length >= this.#options.maxBatch) {
       this.#flushLane(shard, lane);
     } else if (this.#options.lingerMs > 0) {
       lane.scheduled = true;
@@ -165,32 +174,25 @@ export class ShardSender {
   #flushLane(shard: number, lane: Lane): void {
     lane.scheduled = false;
     clearTimeout(lane.timer);
-    if (lane.inFlight !== undefined || lane.pending.length === 0) return;
-    const taken: Pending[] = [];
-    const messages: TransportMessage[] = [];
-    while (lane.pending.length > 0) {
-      const next = lane.pending[0]!;
-      if (messages.length > 0 && messages.length + next.messages.length > this.#options.maxBatch) break;
-      lane.pending.shift();
-      taken.push(next);
-      for (const message of next.messages) messages.push(message);
-    }
-    lane.size -= messages.length;
+    if (lane.inFlight !== undefined) return;
+    const batch = lane.batches.shift();
+    if (batch === undefined) return;
+    const messages = batch.messages;
     lane.inFlight = this.#enqueue(shard, messages).then(
       (result) => {
         if (result.waitedMs > 0) this.#observer.backpressureWait?.(result.waitedMs / 1000);
         this.#countEnqueued(messages);
-        for (const item of taken) item.resolve(item.value === undefined ? result : item.value);
+        batch.resolve(result);
       },
       (error: unknown) => {
         const code = (error as { code?: unknown }).code;
         if (code === 'QUEUE_FULL') this.#observer.enqueueRefused?.(shard, 'full');
         else if (code === 'TIMEOUT') this.#observer.enqueueRefused?.(shard, 'timeout');
-        for (const item of taken) item.reject(error);
+        batch.reject(error);
       },
     ).finally(() => {
       lane.inFlight = undefined;
-      if (lane.pending.length > 0) this.#flushLane(shard, lane);
+      if (lane.batches.length > 0) this.#flushLane(shard, lane);
     });
   }
 }

@@ -19,6 +19,7 @@ interface ShardRecord {
  */
 export class MemoryStateStore implements StateStore {
   readonly name = 'memory';
+  readonly inProcess = true;
   readonly deadLetters: MemoryDeadLetterQueue;
   readonly #shards = new Map<number, ShardRecord>();
   readonly #dedupeWindow: number;

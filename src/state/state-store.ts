@@ -75,6 +75,11 @@ export interface StateStore {
   /** Short name for logs (`memory`, `redis`). */
   readonly name: string;
   /**
+   * True when the state lives in this process, so that `load` costs no I/O: owners then
+   * keep no cache of their own (`stateCacheEntries`) in front of it.
+   */
+  readonly inProcess?: boolean;
+  /**
    * The dead letters this store's commits recorded: written atomically with the batch
    * they belong to, so a fenced owner's batch leaves none and a crash loses none.
    */

@@ -132,6 +132,7 @@ export class RecordingObserver implements RuntimeObserver {
  * around a commit: `pause()` holds its next commits before they reach the store (a GC
  * pause, a zombie), `crashAfterCommit()` lets the next commit land and then never returns
  * (the process died right after its write). Every other call goes straight to the store.
+ * Like a store in another process, it does not say `inProcess`: owners cache in front of it.
  */
 export class FaultyStore extends StoreDecorator {
   /** Commits waiting in `pause`. */
@@ -140,6 +141,8 @@ export class FaultyStore extends StoreDecorator {
   crashed = 0;
   /** Calls of `read()` that reached the store. */
   reads = 0;
+  /** The keys of every `load()` that reached the store, one list per call. */
+  readonly loads: { shard: number; keys: readonly string[] }[] = [];
   /** Commits that reached the store, with what the store answered. */
   readonly commits: { shard: number; epoch: number; position: number; ok: boolean }[] = [];
   #gate: Promise<void> | undefined;
@@ -215,6 +218,11 @@ export class FaultyStore extends StoreDecorator {
         this.#revive = resolve;
       });
     }
+  }
+
+  override load(shard: number, keys: readonly string[]): Promise<ReadonlyMap<string, unknown>> {
+    this.loads.push({ shard, keys: [...keys] });
+    return this.inner.load(shard, keys);
   }
 
   override read(shard: number, key: string, origin?: string): Promise<EntityRead> {
