@@ -30,7 +30,9 @@ const RATIOS: readonly RatioTarget[] = [
   { subject: 'shardline-bullmq', baseline: 'redis-lock', must: 21, goal: 40, workload: 'hot' },
   { subject: 'shardline-kafka', baseline: 'kafkajs-raw', must: 0.9, goal: 1 },
   { subject: 'shardline-bullmq', baseline: 'bullmq-job-per-command', must: 5 },
-  { subject: 'reads-under-writes/store-reads', baseline: 'reads-under-writes/lock-reads', must: 10 },
+  // Issue 15's scenario is hot keys, where readers and the writer contend for the same locks;
+  // on uniform keys the lock is rarely held by another and the ratio says little.
+  { subject: 'reads-under-writes/store-reads', baseline: 'reads-under-writes/lock-reads', must: 10, workload: 'hot' },
   { subject: 'reads-under-writes/writes-with-store-reads', baseline: 'reads-under-writes/writes-alone', must: 0.9 },
   { subject: 'reads-under-writes/store-reads', baseline: 'reads-under-writes/request-reads' },
   { subject: 'reads-under-writes/owner-reads', baseline: 'reads-under-writes/request-reads' },
