@@ -3,7 +3,7 @@
 // record has lapsed and been forgotten, and reports nobody only once the lease is gone.
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRedis } from '../../src/common/redis.ts';
 import { accounts } from '../../src/domains/accounts.ts';
 import { RedisStateStore } from '../../src/state/redis-store.ts';
@@ -23,17 +23,24 @@ const leaseKeys = Array.from({ length: SHARDS }, (_, shard) => shardKeys('shardl
 describe.skipIf(redis === undefined)('owners() while the only consumer is paused (SIGSTOP)', () => {
   const service = redis as RedisService;
   const children: Child[] = [];
-  const closers: (() => Promise<unknown>)[] = [];
+  let client: Redis;
+  let transport: BullmqTransport;
+
+  beforeAll(async () => {
+    client = await openRedis(service.url, 'test');
+    transport = new BullmqTransport({ url: service.url, domain: accounts.name, shards: SHARDS });
+  });
 
   afterAll(async () => {
     for (const child of children) child.process.kill('SIGCONT');
     await Promise.all(children.map((child) => child.kill()));
-    for (const close of closers.reverse()) await close();
+    await transport?.close();
+    await client?.quit();
     await service.close();
   });
 
-  /** Starts one consumer with `leaseTtlMs` and waits until it holds every shard; returns it, its member id and the leases. */
-  async function consumerHoldingEveryShard(client: Redis, leaseTtlMs: number) {
+  /** Starts one consumer with `leaseTtlMs` and waits until it holds every shard; returns it and its member id. */
+  async function consumerHoldingEveryShard(leaseTtlMs: number) {
     const consumer = startChild('consumer', { REDIS_URL: service.url, SHARDS: String(SHARDS), LEASE_TTL_MS: String(leaseTtlMs) });
     children.push(consumer);
     const member = (await consumer.next((m) => m.type === 'ready')).member as string;
@@ -43,11 +50,7 @@ describe.skipIf(redis === undefined)('owners() while the only consumer is paused
   }
 
   it('names the lease holder, with the lease’s epoch, after its member record lapsed and a peer’s heartbeat forgot it', async () => {
-    const client: Redis = await openRedis(service.url, 'test');
-    closers.push(() => client.quit());
-    const transport = new BullmqTransport({ url: service.url, domain: accounts.name, shards: SHARDS });
-    closers.push(() => transport.close());
-    const { consumer, member } = await consumerHoldingEveryShard(client, 10_000);
+    const { consumer, member } = await consumerHoldingEveryShard(10_000);
 
     consumer.process.kill('SIGSTOP');
     const leases = await client.mget(...leaseKeys);
@@ -76,11 +79,7 @@ describe.skipIf(redis === undefined)('owners() while the only consumer is paused
   });
 
   it('reports nobody only once a pause outlasted the lease, and the shards come back under new epochs', async () => {
-    const client: Redis = await openRedis(service.url, 'test');
-    closers.push(() => client.quit());
-    const transport = new BullmqTransport({ url: service.url, domain: accounts.name, shards: SHARDS });
-    closers.push(() => transport.close());
-    const { consumer, member } = await consumerHoldingEveryShard(client, 1_000);
+    const { consumer, member } = await consumerHoldingEveryShard(1_000);
     const before = (await transport.owners!()).map((owner) => owner!.epoch);
 
     consumer.process.kill('SIGSTOP');
