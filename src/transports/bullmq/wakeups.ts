@@ -7,7 +7,7 @@ const BLOCK_SECONDS = 0.5;
 /**
  * Wakes idle shard owners when a producer adds a job: one blocking connection per process
  * waits (`BZPOPMIN`) on the marker sets BullMQ touches on every add, for every shard this
- * process owns, and notifies the shard whose marker fired. A shard that gained or lost
+ * process owns, and notifies every shard whose marker fired. A shard that gained or lost
  * ownership is picked up at the next wait, within half a second; owners also poll on a
  * timer, so a missed marker costs latency, never a message.
  */
@@ -42,12 +42,29 @@ export class Wakeups {
       }
       try {
         const popped = await this.#client.bzpopmin(...this.#watched.keys(), BLOCK_SECONDS);
-        if (popped !== null) this.#watched.get(popped[0])?.notify();
+        if (popped !== null) {
+          this.#watched.get(popped[0])?.notify();
+          await this.#drainOthers(popped[0]);
+        }
       } catch {
         if (this.#closed) return;
         await this.#changed.wait(100);
       }
     }
+  }
+
+  /**
+   * BZPOPMIN answers with one key, the first non-empty one in argument order; under load the
+   * first shard's marker is set again before every call, so the others are popped here, in
+   * one round trip, or a later shard would wait for its idle poll.
+   */
+  async #drainOthers(woken: string): Promise<void> {
+    const others = [...this.#watched.keys()].filter((key) => key !== woken);
+    if (others.length === 0) return;
+    const replies = (await this.#client.pipeline(others.map((key) => ['zpopmin', key])).exec()) ?? [];
+    replies.forEach(([error, popped], i) => {
+      if (error === null && Array.isArray(popped) && popped.length > 0) this.#watched.get(others[i]!)?.notify();
+    });
   }
 
   async close(): Promise<void> {
