@@ -1,7 +1,7 @@
 import { encodeCommand, OutgoingCommand, type Command } from '../../core/command.ts';
 import type { Delivery, TransportMessage } from '../transport.ts';
 
-/** A held message as delivered: made when the owner takes it, never kept while it waits. */
+/** A message that is not an in-process command: held as given, with its position. */
 class HeldMessage implements Delivery {
   readonly position: number;
   readonly #message: TransportMessage;
@@ -24,7 +24,10 @@ class HeldMessage implements Delivery {
   }
 }
 
-/** A command handed through in-process, as delivered: encoded only if the owner reads `value`. */
+/**
+ * A command handed through in-process, as delivered: made when the owner takes it, never
+ * kept while it waits, and encoded only if the owner reads `value`.
+ */
 class HeldCommand implements Delivery {
   readonly position: number;
   readonly command: Command;
@@ -52,14 +55,11 @@ class HeldCommand implements Delivery {
  *
  * A slot keeps as little as the message needs: a producer's command that travels
  * unencoded is kept as the command alone (its encoding is `encodeCommand(command)`, made
- * only if read); any other message is kept as given.
+ * only if read); any other message is held as given, in a {@link HeldMessage}.
  */
 export class RingBuffer {
   readonly capacity: number;
-  /** Per slot, the command of an in-process message, or undefined. */
-  #commands: (Command | undefined)[];
-  /** Per slot, the message where `#commands` holds none. */
-  #messages: (TransportMessage | undefined)[];
+  #slots: (Command | HeldMessage | undefined)[];
   #head = 0;
   #size = 0;
   #headPosition = 0;
@@ -67,8 +67,7 @@ export class RingBuffer {
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.#commands = new Array<Command | undefined>(capacity).fill(undefined);
-    this.#messages = new Array<TransportMessage | undefined>(capacity).fill(undefined);
+    this.#slots = new Array<Command | HeldMessage | undefined>(capacity).fill(undefined);
   }
 
   get size(): number {
@@ -86,14 +85,13 @@ export class RingBuffer {
 
   /** Appends; the caller has checked `free`, unless it forces. */
   push(message: TransportMessage, force = false): void {
-    if (this.#size >= this.#commands.length) {
+    if (this.#size >= this.#slots.length) {
       if (!force) throw new RangeError('ring buffer overflow: caller did not check free');
       this.#grow();
     }
-    const index = (this.#head + this.#size) % this.#commands.length;
     const command = message instanceof OutgoingCommand ? message.command : undefined;
-    if (command === undefined) this.#messages[index] = message;
-    else this.#commands[index] = command;
+    const slot = command ?? new HeldMessage(this.#headPosition + this.#size, message);
+    this.#slots[(this.#head + this.#size) % this.#slots.length] = slot;
     this.#size++;
     if (this.#size > this.#highWater) this.#highWater = this.#size;
   }
@@ -103,10 +101,8 @@ export class RingBuffer {
     const count = Math.max(0, Math.min(max, this.#size - offset));
     const out = new Array<Delivery>(count);
     for (let i = 0; i < count; i++) {
-      const index = (this.#head + offset + i) % this.#commands.length;
-      const position = this.#headPosition + offset + i;
-      const command = this.#commands[index];
-      out[i] = command === undefined ? new HeldMessage(position, this.#messages[index]!) : new HeldCommand(position, command);
+      const slot = this.#slots[(this.#head + offset + i) % this.#slots.length]!;
+      out[i] = slot instanceof HeldMessage ? slot : new HeldCommand(this.#headPosition + offset + i, slot);
     }
     return out;
   }
@@ -115,27 +111,19 @@ export class RingBuffer {
   dropThrough(position: number): number {
     let count = 0;
     while (count < this.#size && this.#headPosition + count <= position) {
-      const index = (this.#head + count) % this.#commands.length;
-      this.#commands[index] = undefined;
-      this.#messages[index] = undefined;
+      this.#slots[(this.#head + count) % this.#slots.length] = undefined;
       count++;
     }
-    this.#head = (this.#head + count) % this.#commands.length;
+    this.#head = (this.#head + count) % this.#slots.length;
     this.#headPosition += count;
     this.#size -= count;
     return count;
   }
 
   #grow(): void {
-    const length = this.#commands.length;
-    const commands = new Array<Command | undefined>(length * 2).fill(undefined);
-    const messages = new Array<TransportMessage | undefined>(length * 2).fill(undefined);
-    for (let i = 0; i < this.#size; i++) {
-      commands[i] = this.#commands[(this.#head + i) % length];
-      messages[i] = this.#messages[(this.#head + i) % length];
-    }
-    this.#commands = commands;
-    this.#messages = messages;
+    const slots = new Array<Command | HeldMessage | undefined>(this.#slots.length * 2).fill(undefined);
+    for (let i = 0; i < this.#size; i++) slots[i] = this.#slots[(this.#head + i) % this.#slots.length];
+    this.#slots = slots;
     this.#head = 0;
   }
 }
