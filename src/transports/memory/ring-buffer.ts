@@ -1,7 +1,7 @@
-import type { Command } from '../../core/command.ts';
+import { encodeCommand, OutgoingCommand, type Command } from '../../core/command.ts';
 import type { Delivery, TransportMessage } from '../transport.ts';
 
-/** A held message: the producer's own message object plus its position, never re-encoded. */
+/** A message that is not an in-process command: held as given, with its position. */
 class HeldMessage implements Delivery {
   readonly position: number;
   readonly #message: TransportMessage;
@@ -25,21 +25,49 @@ class HeldMessage implements Delivery {
 }
 
 /**
+ * A command handed through in-process, as delivered: made when the owner takes it, never
+ * kept while it waits, and encoded only if the owner reads `value`.
+ */
+class HeldCommand implements Delivery {
+  readonly position: number;
+  readonly command: Command;
+  #value: string | undefined;
+
+  constructor(position: number, command: Command) {
+    this.position = position;
+    this.command = command;
+  }
+
+  get key(): string {
+    return this.command.key;
+  }
+
+  get value(): string {
+    return (this.#value ??= encodeCommand(this.command));
+  }
+}
+
+/**
  * A FIFO of one shard's unacknowledged messages, `capacity` slots allocated once. Only a
  * forced push (an owner's follow-up breaking a wait cycle) may grow it past `capacity`.
- * `head` is the oldest unacknowledged message; positions are the shard's sequence numbers.
+ * `head` is the oldest unacknowledged message; positions are the shard's sequence numbers,
+ * consecutive, so a slot's position is the head's plus its distance from the head.
+ *
+ * A slot keeps as little as the message needs: a producer's command that travels
+ * unencoded is kept as the command alone (its encoding is `encodeCommand(command)`, made
+ * only if read); any other message is held as given, in a {@link HeldMessage}.
  */
 export class RingBuffer {
   readonly capacity: number;
-  #slots: (Delivery | undefined)[];
+  #slots: (Command | HeldMessage | undefined)[];
   #head = 0;
   #size = 0;
-  #nextPosition = 0;
+  #headPosition = 0;
   #highWater = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.#slots = new Array<Delivery | undefined>(capacity).fill(undefined);
+    this.#slots = new Array<Command | HeldMessage | undefined>(capacity).fill(undefined);
   }
 
   get size(): number {
@@ -61,35 +89,39 @@ export class RingBuffer {
       if (!force) throw new RangeError('ring buffer overflow: caller did not check free');
       this.#grow();
     }
-    this.#slots[(this.#head + this.#size) % this.#slots.length] = new HeldMessage(this.#nextPosition++, message);
+    const command = message instanceof OutgoingCommand ? message.command : undefined;
+    const slot = command ?? new HeldMessage(this.#headPosition + this.#size, message);
+    this.#slots[(this.#head + this.#size) % this.#slots.length] = slot;
     this.#size++;
     if (this.#size > this.#highWater) this.#highWater = this.#size;
   }
 
   /** Up to `max` messages starting `offset` after the head, without removing them. */
   peek(offset: number, max: number): Delivery[] {
-    const count = Math.min(max, this.#size - offset);
-    const out = new Array<Delivery>(Math.max(0, count));
-    for (let i = 0; i < count; i++) out[i] = this.#slots[(this.#head + offset + i) % this.#slots.length]!;
+    const count = Math.max(0, Math.min(max, this.#size - offset));
+    const out = new Array<Delivery>(count);
+    for (let i = 0; i < count; i++) {
+      const slot = this.#slots[(this.#head + offset + i) % this.#slots.length]!;
+      out[i] = slot instanceof HeldMessage ? slot : new HeldCommand(this.#headPosition + offset + i, slot);
+    }
     return out;
   }
 
   /** Removes every held message up to and including `position` (they were acknowledged); returns how many. */
   dropThrough(position: number): number {
     let count = 0;
-    while (count < this.#size) {
-      const index = (this.#head + count) % this.#slots.length;
-      if (this.#slots[index]!.position > position) break;
-      this.#slots[index] = undefined;
+    while (count < this.#size && this.#headPosition + count <= position) {
+      this.#slots[(this.#head + count) % this.#slots.length] = undefined;
       count++;
     }
     this.#head = (this.#head + count) % this.#slots.length;
+    this.#headPosition += count;
     this.#size -= count;
     return count;
   }
 
   #grow(): void {
-    const slots = new Array<Delivery | undefined>(this.#slots.length * 2).fill(undefined);
+    const slots = new Array<Command | HeldMessage | undefined>(this.#slots.length * 2).fill(undefined);
     for (let i = 0; i < this.#size; i++) slots[i] = this.#slots[(this.#head + i) % this.#slots.length];
     this.#slots = slots;
     this.#head = 0;
