@@ -1,24 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QueueFullError, ShardlineError, TimeoutError } from '../../src/core/errors.ts';
 import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
-import { counters, entries, keysOnShard, quiesce, RecordingObserver, totalDepth } from './helpers.ts';
+import { closedAfterEach, counters, entries, keysOnShard, processOn, quiesce, RecordingObserver, totalDepth } from './helpers.ts';
 
-const closers: (() => Promise<unknown>)[] = [];
-
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
-
-/** One transport on `broker`: a separate "process". */
-function processOn(broker: ReturnType<typeof MemoryTransport.broker>): MemoryTransport {
-  const transport = new MemoryTransport({ broker });
-  closers.push(() => transport.close());
-  return transport;
-}
+const closers = closedAfterEach();
 
 async function sum(store: MemoryStateStore): Promise<number> {
   let total = 0;
@@ -38,7 +27,7 @@ describe('a full shard makes block producers wait, never holding more than its c
     let resolved = 0;
 
     const tasks = Array.from({ length: PRODUCERS }, async (_, p) => {
-      const producer = new Producer({ domain: counters, transport: processOn(broker), observer, enqueueTimeoutMs: 20_000 });
+      const producer = new Producer({ domain: counters, transport: processOn(broker, closers), observer, enqueueTimeoutMs: 20_000 });
       closers.push(() => producer.close());
       const send = (i: number) => producer.send('add', keys[(p + i) % keys.length]!, { by: 1 }).then(() => resolved++);
       if (p % 2 === 0) {
@@ -52,7 +41,7 @@ describe('a full shard makes block producers wait, never holding more than its c
 
     // No owner yet: both shards fill up and the producers stall. (How full exactly depends on
     // how the waiting batches fit; the bound is what matters.)
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     let last = '';
     let stablePolls = 0;
     await waitFor(
@@ -70,7 +59,7 @@ describe('a full shard makes block producers wait, never holding more than its c
     for (let shard = 0; shard < SHARDS; shard++) expect(await monitor.depth(shard)).toBeLessThanOrEqual(CAPACITY);
 
     const store = new MemoryStateStore();
-    const owner = new Owner({ domain: counters, transport: processOn(broker), store });
+    const owner = new Owner({ domain: counters, transport: processOn(broker, closers), store });
     closers.push(() => owner.close());
     await owner.start();
     await Promise.all(tasks);
@@ -93,10 +82,10 @@ describe('a full shard makes block producers wait, never holding more than its c
 
   it('a sendMany larger than the capacity is split, waits for room, and is applied whole', async () => {
     const broker = MemoryTransport.broker({ shards: 1, capacity: 8, maxBatch: 3 });
-    const transport = processOn(broker);
+    const transport = processOn(broker, closers);
     const producer = new Producer({ domain: counters, transport });
     const store = new MemoryStateStore();
-    const owner = new Owner({ domain: counters, transport: processOn(broker), store });
+    const owner = new Owner({ domain: counters, transport: processOn(broker, closers), store });
     closers.push(() => producer.close(), () => owner.close());
     await owner.start();
     const outcomes = await producer.sendMany(Array.from({ length: 100 }, (_, i) => ({ type: 'add' as const, key: `k${i % 5}`, payload: { by: 1 } })));
@@ -111,7 +100,7 @@ describe('reject: a full shard fails fast with QueueFullError', () => {
   it('refuses once the shard holds capacity minus the reserve, with code, shard and capacity; the accepted ones are applied', async () => {
     const broker = MemoryTransport.broker({ shards: 1, capacity: 16 });
     const observer = new RecordingObserver();
-    const producer = new Producer({ domain: counters, transport: processOn(broker), overflow: 'reject', observer });
+    const producer = new Producer({ domain: counters, transport: processOn(broker, closers), overflow: 'reject', observer });
     closers.push(() => producer.close());
     let accepted = 0;
     let refusal: unknown;
@@ -128,11 +117,11 @@ describe('reject: a full shard fails fast with QueueFullError', () => {
     expect(refusal).toBeInstanceOf(ShardlineError);
     expect(refusal).toMatchObject({ code: 'QUEUE_FULL', retriable: true, shard: 0, capacity: 16 });
     expect(observer.refused).toEqual([{ shard: 0, reason: 'full' }]);
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     expect(await monitor.depth(0)).toBe(accepted);
 
     const store = new MemoryStateStore();
-    const owner = new Owner({ domain: counters, transport: processOn(broker), store });
+    const owner = new Owner({ domain: counters, transport: processOn(broker, closers), store });
     closers.push(() => owner.close());
     await owner.start();
     await quiesce(monitor, 1);
@@ -143,7 +132,7 @@ describe('reject: a full shard fails fast with QueueFullError', () => {
     const CAPACITY = 10;
     const broker = MemoryTransport.broker({ shards: 1, capacity: CAPACITY });
     const producers = Array.from({ length: 6 }, () => {
-      const producer = new Producer({ domain: counters, transport: processOn(broker), overflow: 'reject', followUpReserve: 0 });
+      const producer = new Producer({ domain: counters, transport: processOn(broker, closers), overflow: 'reject', followUpReserve: 0 });
       closers.push(() => producer.close());
       return producer;
     });
@@ -153,12 +142,12 @@ describe('reject: a full shard fails fast with QueueFullError', () => {
     expect(fulfilled).toBeLessThanOrEqual(CAPACITY);
     expect(fulfilled).toBeGreaterThan(0);
     for (const reason of reasons) expect(reason).toBeInstanceOf(QueueFullError);
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     expect(await monitor.depth(0)).toBe(fulfilled);
     expect(monitor.highWater(0)).toBeLessThanOrEqual(CAPACITY);
 
     const store = new MemoryStateStore();
-    const owner = new Owner({ domain: counters, transport: processOn(broker), store });
+    const owner = new Owner({ domain: counters, transport: processOn(broker, closers), store });
     closers.push(() => owner.close());
     await owner.start();
     await quiesce(monitor, 1);
@@ -170,7 +159,7 @@ describe('reject with sendMany', () => {
   it('the commands of a full shard are refused at their indexes, those of other shards are enqueued and applied', async () => {
     const SHARDS = 2;
     const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 4 });
-    const producer = new Producer({ domain: counters, transport: processOn(broker), overflow: 'reject', followUpReserve: 0 });
+    const producer = new Producer({ domain: counters, transport: processOn(broker, closers), overflow: 'reject', followUpReserve: 0 });
     closers.push(() => producer.close());
     const [full] = keysOnShard(0, SHARDS, 1, 'full-');
     const [free] = keysOnShard(1, SHARDS, 1, 'free-');
@@ -185,10 +174,10 @@ describe('reject with sendMany', () => {
     expect(refused.ok ? undefined : refused.error).toBeInstanceOf(QueueFullError);
 
     const store = new MemoryStateStore();
-    const owner = new Owner({ domain: counters, transport: processOn(broker), store });
+    const owner = new Owner({ domain: counters, transport: processOn(broker, closers), store });
     closers.push(() => owner.close());
     await owner.start();
-    await quiesce(processOn(broker), SHARDS);
+    await quiesce(processOn(broker, closers), SHARDS);
     const state = await entries<{ value: number }>(store);
     expect(state.get(full!)).toEqual({ value: 4 });
     expect(state.get(free!)).toEqual({ value: 20 });
@@ -199,10 +188,10 @@ describe('block: a wait past enqueueTimeoutMs fails with TimeoutError', () => {
   it('times out with code, operation and limit; nothing of it is enqueued or applied', async () => {
     const broker = MemoryTransport.broker({ shards: 1, capacity: 4 });
     const observer = new RecordingObserver();
-    const producer = new Producer({ domain: counters, transport: processOn(broker), enqueueTimeoutMs: 100, observer });
+    const producer = new Producer({ domain: counters, transport: processOn(broker, closers), enqueueTimeoutMs: 100, observer });
     closers.push(() => producer.close());
     for (let i = 0; i < 4; i++) await producer.send('add', 'hot', { by: 1 });
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     expect(await monitor.depth(0)).toBe(4);
 
     const error = await producer.send('add', 'hot', { by: 1000 }).then(
@@ -215,7 +204,7 @@ describe('block: a wait past enqueueTimeoutMs fails with TimeoutError', () => {
     expect(await totalDepth(monitor, 1)).toBe(4);
 
     const store = new MemoryStateStore();
-    const owner = new Owner({ domain: counters, transport: processOn(broker), store });
+    const owner = new Owner({ domain: counters, transport: processOn(broker, closers), store });
     closers.push(() => owner.close());
     await owner.start();
     await quiesce(monitor, 1);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineDomain } from '../../src/core/domain.ts';
 import { ShardlineError, StaleEpochError } from '../../src/core/errors.ts';
@@ -8,25 +8,15 @@ import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import type { ShardCommit } from '../../src/state/state-store.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
-import { counters, entries, FaultyStore, keysOnShard, quiesce, RecordingObserver } from './helpers.ts';
+import { closedAfterEach, counters, entries, FaultyStore, keysOnShard, processOn, quiesce, RecordingObserver } from './helpers.ts';
 
-const closers: (() => Promise<unknown>)[] = [];
-
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
+const closers = closedAfterEach();
 
 type Broker = ReturnType<typeof MemoryTransport.broker>;
 
-function processOn(broker: Broker): MemoryTransport {
-  const transport = new MemoryTransport({ broker });
-  closers.push(() => transport.close());
-  return transport;
-}
-
 function owner(broker: Broker, store: MemoryStateStore | FaultyStore) {
   const observer = new RecordingObserver();
-  const created = new Owner({ domain: counters, transport: processOn(broker), store, observer, retryBackoffMs: 1 });
+  const created = new Owner({ domain: counters, transport: processOn(broker, closers), store, observer, retryBackoffMs: 1 });
   closers.push(() => created.close());
   return { owner: created, observer };
 }
@@ -98,9 +88,9 @@ describe('a second owner fences the first', () => {
     const paused = new FaultyStore(store);
     const a = owner(broker, paused);
     await a.owner.start();
-    const producer = new Producer({ domain: counters, transport: processOn(broker) });
+    const producer = new Producer({ domain: counters, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     const keys = Array.from({ length: SHARDS }, (_, shard) => keysOnShard(shard, SHARDS, 1, 'acct-')[0]!);
 
     for (const key of keys) await producer.send('add', key, { by: 1 });
@@ -152,9 +142,9 @@ describe('a second owner fences the first', () => {
     const store = new MemoryStateStore();
     const a = owner(broker, store);
     await a.owner.start();
-    const producer = new Producer({ domain: counters, transport: processOn(broker) });
+    const producer = new Producer({ domain: counters, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     await producer.send('add', 'k', { by: 1 });
     await quiesce(monitor, 1);
     const before = a.owner.owned()[0]!.epoch;
@@ -196,15 +186,15 @@ describe('a fenced owner leaves no effect behind', () => {
     const paused = new FaultyStore(store);
     const start = (s: MemoryStateStore | FaultyStore) => {
       const observer = new RecordingObserver();
-      const created = new Owner({ domain: poisoned, transport: processOn(broker), store: s, observer, maxAttempts: 1 });
+      const created = new Owner({ domain: poisoned, transport: processOn(broker, closers), store: s, observer, maxAttempts: 1 });
       closers.push(() => created.close());
       return { owner: created, observer };
     };
     const a = start(paused);
     await a.owner.start();
-    const producer = new Producer({ domain: poisoned, transport: processOn(broker) });
+    const producer = new Producer({ domain: poisoned, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     const keys = Array.from({ length: SHARDS }, (_, shard) => keysOnShard(shard, SHARDS, 1, 'acct-')[0]!);
     for (const key of keys) await producer.send('add', key, { by: 1 });
     await quiesce(monitor, SHARDS);

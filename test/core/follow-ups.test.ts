@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { encodeCommand } from '../../src/core/command.ts';
 import { defineDomain } from '../../src/core/domain.ts';
@@ -10,14 +10,10 @@ import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
 import type { EnqueueOptions, EnqueueResult, TransportMessage } from '../../src/transports/transport.ts';
-import { entries, FaultyStore, keysOnShard, quiesce, RecordingObserver, TransportDecorator, yieldTurns } from './helpers.ts';
+import { closedAfterEach, entries, FaultyStore, keysOnShard, processOn, quiesce, RecordingObserver, TransportDecorator, yieldTurns } from './helpers.ts';
 
 const SHARDS = 2;
-const closers: (() => Promise<unknown>)[] = [];
-
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
+const closers = closedAfterEach();
 
 type Broker = ReturnType<typeof MemoryTransport.broker>;
 
@@ -49,14 +45,8 @@ class WatchedTransport extends TransportDecorator {
   }
 }
 
-function processOn(broker: Broker): MemoryTransport {
-  const transport = new MemoryTransport({ broker });
-  closers.push(() => transport.close());
-  return transport;
-}
-
 function startOwner(broker: Broker, store: MemoryStateStore | FaultyStore, options: { retryBackoffMs?: number } = {}) {
-  const transport = new WatchedTransport(processOn(broker));
+  const transport = new WatchedTransport(processOn(broker, closers));
   const observer = new RecordingObserver();
   const owner = new Owner({ domain: accounts, transport, store, observer, retryBackoffMs: options.retryBackoffMs ?? 1 });
   closers.push(() => owner.close());
@@ -82,9 +72,9 @@ describe('follow-ups are sent only after the commit that produced them', () => {
     const held = new FaultyStore(store);
     const a = startOwner(broker, held);
     await a.started;
-    const producer = new Producer({ domain: accounts, transport: processOn(broker) });
+    const producer = new Producer({ domain: accounts, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     await openAccounts(producer);
     await quiesce(monitor, SHARDS);
 
@@ -110,11 +100,11 @@ describe('follow-ups are sent only after the commit that produced them', () => {
     const store = new MemoryStateStore();
     const a = startOwner(broker, store);
     await a.started;
-    const producer = new Producer({ domain: accounts, transport: processOn(broker) });
+    const producer = new Producer({ domain: accounts, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
     await producer.request('open', ALICE, { initialBalance: 100 });
     expect(await producer.request('transfer', ALICE, { to: BOB, amount: 40 })).toEqual({ balance: 60 });
-    await quiesce(processOn(broker), SHARDS);
+    await quiesce(processOn(broker, closers), SHARDS);
     const after = await balances(store);
     expect(after.get(ALICE)).toEqual({ open: true, balance: 100 });
     expect(after.get(BOB) ?? { open: false, balance: 0 }).toEqual({ open: false, balance: 0 });
@@ -130,9 +120,9 @@ describe('an owner that dies between its commit and sending its follow-ups', () 
     const crashing = new FaultyStore(store);
     const a = startOwner(broker, crashing);
     await a.started;
-    const producer = new Producer({ domain: accounts, transport: processOn(broker) });
+    const producer = new Producer({ domain: accounts, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     await openAccounts(producer);
     await quiesce(monitor, SHARDS);
 
@@ -183,7 +173,7 @@ describe('an owner that dies between its commit and sending its follow-ups', () 
     const bobShard = await store.claim(1, 0);
     await store.commit(1, { epoch: bobShard.epoch, position: -1, changes: new Map([[BOB, { open: true, balance: 0 }]]), appliedIds: [], marks: new Map(), forgottenMarks: [], outbox: [], deadLetters: [] });
     // ...and which it had in fact sent before dying.
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     await monitor.enqueue(1, [credit], { overflow: 'block', timeoutMs: 1_000, reserve: 0 });
 
     const b = startOwner(broker, store);
@@ -203,9 +193,9 @@ describe('a follow-up whose enqueue fails is retried and still applied', () => {
     const store = new MemoryStateStore();
     const a = startOwner(broker, store, { retryBackoffMs: 100 });
     await a.started;
-    const producer = new Producer({ domain: accounts, transport: processOn(broker) });
+    const producer = new Producer({ domain: accounts, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     await openAccounts(producer);
     await quiesce(monitor, SHARDS);
 
@@ -250,17 +240,17 @@ describe('what a handler emits counts only if the command is applied', () => {
     runsById.clear();
     const broker = MemoryTransport.broker({ shards: SHARDS, capacity: 32 });
     const store = new MemoryStateStore();
-    const owner = new Owner({ domain: relay, transport: processOn(broker), store, maxAttempts: 3, retryBackoffMs: 1 });
+    const owner = new Owner({ domain: relay, transport: processOn(broker, closers), store, maxAttempts: 3, retryBackoffMs: 1 });
     closers.push(() => owner.close());
     await owner.start();
-    const producer = new Producer({ domain: relay, transport: processOn(broker) });
+    const producer = new Producer({ domain: relay, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
 
     await expect(producer.request('forward', ALICE, { to: BOB, text: 'rejected', then: 'reject' })).rejects.toMatchObject({ code: 'REJECTED' });
     await producer.request('forward', ALICE, { to: BOB, text: 'retried', then: 'throw-once' });
     await expect(producer.request('forward', ALICE, { to: BOB, text: 'dead', then: 'throw-always' })).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
     await producer.request('forward', ALICE, { to: BOB, text: 'plain', then: 'ok' });
-    await quiesce(processOn(broker), SHARDS);
+    await quiesce(processOn(broker, closers), SHARDS);
 
     const notes = await entries<{ notes: string[] }>(store);
     expect(notes.get(BOB)?.notes).toEqual(['retried', 'plain']);

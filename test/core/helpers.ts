@@ -3,11 +3,13 @@
  * and a store wrapper that pauses or "crashes" an owner around its commit. Everything
  * runs on the real memory transport and the real memory store.
  */
+import { afterEach } from 'vitest';
 import { z } from 'zod';
 import { defineDomain } from '../../src/core/domain.ts';
 import type { ApplyOutcome, RuntimeObserver } from '../../src/runtime/observer.ts';
 import type { EntityRead, ShardCommit, StateStore } from '../../src/state/state-store.ts';
 import type { Transport } from '../../src/transports/transport.ts';
+import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { shardOf } from '../../src/core/router.ts';
 import { ConnectionError } from '../../src/core/errors.ts';
@@ -32,6 +34,22 @@ export const lists = defineDomain({
 });
 
 export { TransportDecorator } from '../support/decorators.ts';
+
+/** Things to close after each test of the calling file, closed newest first: push onto it. */
+export function closedAfterEach(): (() => Promise<unknown>)[] {
+  const closers: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  return closers;
+}
+
+/** A transport of its own on `broker`, as a separate process would have, closed through `closers`. */
+export function processOn(broker: ReturnType<typeof MemoryTransport.broker>, closers: (() => Promise<unknown>)[]): MemoryTransport {
+  const transport = new MemoryTransport({ broker });
+  closers.push(() => transport.close());
+  return transport;
+}
 
 /** Total depth of every shard, as the transport reports it. */
 export async function totalDepth(transport: Transport, shardCount: number): Promise<number> {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../src/core/command.ts';
 import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
@@ -7,21 +7,11 @@ import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
 import type { EnqueueOptions } from '../../src/transports/transport.ts';
-import { entries, FaultyStore, lists, quiesce, RecordingObserver, yieldTurns } from './helpers.ts';
+import { closedAfterEach, entries, FaultyStore, lists, processOn, quiesce, RecordingObserver, yieldTurns } from './helpers.ts';
 
-const closers: (() => Promise<unknown>)[] = [];
-
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
+const closers = closedAfterEach();
 
 type Broker = ReturnType<typeof MemoryTransport.broker>;
-
-function processOn(broker: Broker, into: (() => Promise<unknown>)[] = closers): MemoryTransport {
-  const transport = new MemoryTransport({ broker });
-  into.push(() => transport.close());
-  return transport;
-}
 
 function startOwner(broker: Broker, store: MemoryStateStore | FaultyStore, into: (() => Promise<unknown>)[], observer = new RecordingObserver()) {
   const owner = new Owner({ domain: lists, transport: processOn(broker, into), store, observer, retryBackoffMs: 1, followUpForceAfterMs: 50 });
@@ -122,13 +112,13 @@ describe('per-key order', () => {
   it('holds within a shard across keys for one producer: the shard applies in enqueue order', async () => {
     const broker = MemoryTransport.broker({ shards: 1, capacity: 4, maxBatch: 3 });
     const store = new MemoryStateStore();
-    const producer = new Producer({ domain: lists, transport: processOn(broker) });
+    const producer = new Producer({ domain: lists, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
     const { started } = startOwner(broker, store, closers);
     await started;
     const sends = Array.from({ length: 60 }, (_, n) => producer.send('append', `k${n % 3}`, { item: String(n) }));
     await Promise.all(sends);
-    await quiesce(processOn(broker), 1);
+    await quiesce(processOn(broker, closers), 1);
     const state = await items(store);
     for (let k = 0; k < 3; k++) {
       expect(state.get(`k${k}`)).toEqual(Array.from({ length: 20 }, (_, i) => String(3 * i + k)));
@@ -142,7 +132,7 @@ describe('one producer: call order is apply order for a key', () => {
     const store = new MemoryStateStore();
     const { started } = startOwner(broker, store, closers);
     await started;
-    const producer = new Producer({ domain: lists, transport: processOn(broker) });
+    const producer = new Producer({ domain: lists, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
     // Fire-and-forget, with unrelated awaits in between, as application code does.
     const first = producer.send('append', 'k', { item: 'first' });
@@ -151,7 +141,7 @@ describe('one producer: call order is apply order for a key', () => {
     await yieldTurns(1);
     const third = producer.send('append', 'k', { item: 'third' });
     await Promise.all([first, second, third]);
-    await quiesce(processOn(broker), 1);
+    await quiesce(processOn(broker, closers), 1);
     expect((await items(store)).get('k')).toEqual(['first', 'second', 'third']);
   });
 
@@ -160,13 +150,13 @@ describe('one producer: call order is apply order for a key', () => {
     const store = new MemoryStateStore();
     const { started } = startOwner(broker, store, closers);
     await started;
-    const producer = new Producer({ domain: lists, transport: processOn(broker) });
+    const producer = new Producer({ domain: lists, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
     await producer.connect();
     const requested = producer.request('append', 'k', { item: 'requested' });
     const sent = producer.send('append', 'k', { item: 'sent' });
     await Promise.all([requested, sent]);
-    await quiesce(processOn(broker), 1);
+    await quiesce(processOn(broker, closers), 1);
     expect((await items(store)).get('k')).toEqual(['requested', 'sent']);
   });
 });
@@ -178,13 +168,13 @@ describe('a redelivered command is not applied twice', () => {
     const faulty = new FaultyStore(store);
     const first = startOwner(broker, faulty, closers);
     await first.started;
-    const producer = new Producer({ domain: lists, transport: processOn(broker) });
+    const producer = new Producer({ domain: lists, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
 
     faulty.crashAfterCommit();
     await producer.sendMany(['a', 'b', 'c', 'd', 'e'].map((item) => ({ type: 'append' as const, key: 'k', payload: { item } })));
     await waitFor('the first owner to commit and "crash"', () => faulty.crashed === 1, 5_000);
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     expect(await monitor.depth(0)).toBe(5);
     expect(await store.status(0)).toMatchObject({ position: 4 });
 
@@ -207,9 +197,9 @@ describe('a redelivered command is not applied twice', () => {
     const flaky = new FaultyStore(store);
     const { started, observer } = startOwner(broker, flaky, closers);
     await started;
-    const producer = new Producer({ domain: lists, transport: processOn(broker) });
+    const producer = new Producer({ domain: lists, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
-    const transport = processOn(broker);
+    const transport = processOn(broker, closers);
 
     flaky.failNextCommits(2);
     await producer.sendMany(['a', 'b', 'c'].map((item) => ({ type: 'append' as const, key: 'k', payload: { item } })));
@@ -228,9 +218,9 @@ describe('a redelivered command is not applied twice', () => {
     const lossy = new FaultyStore(store);
     const { started } = startOwner(broker, lossy, closers);
     await started;
-    const producer = new Producer({ domain: lists, transport: processOn(broker) });
+    const producer = new Producer({ domain: lists, transport: processOn(broker, closers) });
     closers.push(() => producer.close());
-    const transport = processOn(broker);
+    const transport = processOn(broker, closers);
 
     lossy.loseNextReplies(1);
     await producer.sendMany(['a', 'b', 'c'].map((item) => ({ type: 'append' as const, key: 'k', payload: { item } })));
@@ -245,7 +235,7 @@ describe('a redelivered command is not applied twice', () => {
   it('the same command id enqueued again (in the batch, in a later batch, after an owner restart) is applied once', async () => {
     const broker = MemoryTransport.broker({ shards: 2, capacity: 32, revokeTimeoutMs: 50, retryDelayMs: 10 });
     const store = new MemoryStateStore();
-    const transport = processOn(broker);
+    const transport = processOn(broker, closers);
     await transport.connect();
     const command = (id: string, item: string) => ({ key: 'k', value: encodeCommand({ id, type: 'append', key: 'k', payload: { item }, sentAt: Date.now() }) });
     const { shardOf } = await import('../../src/core/router.ts');

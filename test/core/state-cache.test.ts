@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.ts';
 import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
@@ -6,32 +6,22 @@ import { StateCache } from '../../src/runtime/state-cache.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { waitFor } from '../../src/testing/recording-handler.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
-import { counters, entries, FaultyStore, keysOnShard, quiesce, RecordingObserver } from './helpers.ts';
+import { closedAfterEach, counters, entries, FaultyStore, keysOnShard, processOn, quiesce, RecordingObserver } from './helpers.ts';
 
-const closers: (() => Promise<unknown>)[] = [];
+const closers = closedAfterEach();
 const SHARDS = 2;
-
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
 
 type Broker = ReturnType<typeof MemoryTransport.broker>;
 
-function processOn(broker: Broker): MemoryTransport {
-  const transport = new MemoryTransport({ broker });
-  closers.push(() => transport.close());
-  return transport;
-}
-
 function startOwner(broker: Broker, store: FaultyStore, options: { stateCacheEntries?: number } = {}) {
   const observer = new RecordingObserver();
-  const owner = new Owner({ domain: counters, transport: processOn(broker), store, observer, retryBackoffMs: 1, ...options });
+  const owner = new Owner({ domain: counters, transport: processOn(broker, closers), store, observer, retryBackoffMs: 1, ...options });
   closers.push(() => owner.close());
   return { owner, observer };
 }
 
 function producerOn(broker: Broker): Producer<typeof counters> {
-  const producer = new Producer({ domain: counters, transport: processOn(broker) });
+  const producer = new Producer({ domain: counters, transport: processOn(broker, closers) });
   closers.push(() => producer.close());
   return producer;
 }
@@ -51,7 +41,7 @@ async function ownerOfTwoShards() {
   const a = startOwner(broker, storeOfA);
   await a.owner.start();
   const producer = producerOn(broker);
-  const monitor = processOn(broker);
+  const monitor = processOn(broker, closers);
   const keys = Array.from({ length: SHARDS }, (_, shard) => keysOnShard(shard, SHARDS, 1, 'acct-')[0]!);
   for (const key of keys) await producer.send('add', key, { by: 1 });
   await quiesce(monitor, SHARDS);
@@ -68,7 +58,7 @@ describe('the owner caches the state it committed', () => {
     for (let i = 0; i < 5; i++) {
       await producer.send('add', 'a', { by: 1 });
       await producer.send('add', 'b', { by: 1 });
-      await quiesce(processOn(broker), 1);
+      await quiesce(processOn(broker, closers), 1);
     }
     expect(loadedKeys(store).sort()).toEqual(['a', 'b']);
     expect(await values(store.inner as MemoryStateStore)).toEqual(new Map([['a', 5], ['b', 5]]));
@@ -82,14 +72,14 @@ describe('the owner caches the state it committed', () => {
     const producer = producerOn(broker);
     for (let i = 0; i < 3; i++) {
       await producer.send('add', 'a', { by: 1 });
-      await quiesce(processOn(broker), 1);
+      await quiesce(processOn(broker, closers), 1);
     }
     expect(loadedKeys(store)).toEqual(['a', 'a', 'a']);
   });
 
   it('a negative stateCacheEntries is refused with ConfigError naming it', () => {
     const broker = MemoryTransport.broker({ shards: 1, capacity: 8 });
-    const create = () => new Owner({ domain: counters, transport: processOn(broker), stateCacheEntries: -1 });
+    const create = () => new Owner({ domain: counters, transport: processOn(broker, closers), stateCacheEntries: -1 });
     expect(create).toThrow(ConfigError);
     expect(create).toThrow(/stateCacheEntries/);
   });
@@ -124,7 +114,7 @@ describe('the owner caches the state it committed', () => {
     const { owner } = startOwner(broker, store);
     await owner.start();
     const producer = producerOn(broker);
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     await producer.send('add', 'k', { by: 1 });
     await quiesce(monitor, 1);
     expect(loadedKeys(store)).toEqual(['k']);
@@ -171,7 +161,7 @@ describe('the owner caches the state it committed', () => {
     const { owner } = startOwner(broker, store, { stateCacheEntries: 2 });
     await owner.start();
     const producer = producerOn(broker);
-    const monitor = processOn(broker);
+    const monitor = processOn(broker, closers);
     for (const key of ['a', 'b', 'c', 'a']) {
       await producer.send('add', key, { by: 1 });
       await quiesce(monitor, 1);
