@@ -1,7 +1,7 @@
 // The checks every command passes before it leaves this process, from a producer or from
 // a handler's `ctx.emit`: each failure is an `InvalidCommandError` naming the field.
 import { z } from 'zod';
-import { jsonBytesUpperBound, type Command } from '../core/command.ts';
+import { commandBytesUpperBound, type Command } from '../core/command.ts';
 import { describeError, InvalidCommandError } from '../core/errors.ts';
 import { findUnencodable } from '../core/json-check.ts';
 import { describeIssues } from '../common/options.ts';
@@ -80,7 +80,7 @@ function unreadable(value: unknown, root: string, error: unknown, fail: (field: 
  * encoding, so that it is made once and the command arrives the same way everywhere.
  */
 export function encodeChecked(command: Command, limitBytes: number): string | undefined {
-  if (jsonBytesUpperBound(command, limitBytes) <= limitBytes) return undefined;
+  if (commandBytesUpperBound(command, limitBytes) <= limitBytes) return undefined;
   let value: string;
   try {
     value = JSON.stringify(command);
