@@ -110,7 +110,9 @@ export async function applyBatch(
   let news = 0;
   let reads = 0;
 
-  for (const delivery of batch) {
+  // Indexed: a `for…of` here allocated an iterator result per command (this function awaits, so it is not optimised as a whole).
+  for (let index = 0; index < batch.length; index++) {
+    const delivery = batch[index]!;
     if (previous !== undefined) reached = previous;
     previous = undefined;
     if (delivery.position <= cursor.position) {

@@ -64,7 +64,7 @@ export class StateCache {
 
   /** Records the states a commit that landed wrote. */
   committed(shard: number, changes: ReadonlyMap<string, unknown>): void {
-    for (const [key, state] of changes) this.#set(shard, key, state);
+    changes.forEach((state, key) => this.#set(shard, key, state));
   }
 
   /** Forgets every entity of `shard`. */

@@ -62,7 +62,9 @@ export class MemoryStateStore implements StateStore {
     if (commit.epoch !== record.epoch) throw new StaleEpochError(shard, commit.epoch, record.epoch);
     // A repeat of a commit that landed (its reply lost); before any commit there is none to repeat.
     if (record.position >= 0 && commit.position <= record.position) return;
-    for (const [key, state] of commit.changes) record.entities.set(key, state);
+    // forEach, not `for (const [key, state] of …)`: the destructured pairs were a twentieth of a command's allocations.
+    const entities = record.entities;
+    commit.changes.forEach((state, key) => entities.set(key, state));
     record.position = commit.position;
     const window = this.#dedupeWindow;
     for (const id of commit.appliedIds) record.recentIds[record.next++ % window] = id;
