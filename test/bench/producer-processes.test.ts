@@ -45,5 +45,6 @@ describe('bench --producer-processes', () => {
     const results = await rows(shardlineMemory.run(context({})));
     for (const r of results) expect(r).toMatchObject({ lostUpdates: 0, duplicates: 0, notes: { producers: 'in-process: the memory transport cannot cross processes' } });
     expect(results[0]!.notes?.bytesPerQueuedCommand).toBeGreaterThan(0);
+    expect(results[0]!.notes?.bytesPerCachedEntity).toBeGreaterThan(0);
   });
 });

@@ -2,6 +2,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Producer } from '../../runtime/producer.ts';
 import { MemoryTransport } from '../../transports/memory/memory-transport.ts';
+import { StateCache } from '../../runtime/state-cache.ts';
 import { counters } from '../counter-domain.ts';
 import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
 import { offeredPerSec } from '../open-loop.ts';
@@ -46,36 +47,69 @@ function measure(context: BenchContext, mode: 'batched' | 'per-command' | OpenLo
 }
 
 const FULL_QUEUE = 100_000;
+const CACHED_ENTITIES = 100_000;
 
 /**
- * Heap bytes one queued command costs when a memory-transport shard is full: the heap
- * (after a full collection) before and after filling one shard of capacity 100,000 with
- * `add` commands, divided by 100,000. Includes the command, its payload, id and slot.
+ * Heap bytes each of the items `fill` adds stays reachable for: the heap after a full
+ * collection (`--expose-gc` set from inside) before and after `fill`, over the count it
+ * returns. What `fill` builds must stay reachable until it returns the count.
  */
-async function bytesPerQueuedCommand(context: BenchContext): Promise<number> {
+async function heapBytesPerItem(fill: () => Promise<number>): Promise<number> {
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const count = await fill();
+  gc();
+  return Math.round((process.memoryUsage().heapUsed - before) / count);
+}
+
+/**
+ * Heap bytes one queued command costs: one memory-transport shard of capacity 100,000
+ * filled with `add` commands through a producer. Includes the command, its payload, id
+ * and slot.
+ */
+async function bytesPerQueuedCommand(context: BenchContext): Promise<number> {
   const transport = new MemoryTransport({ shards: 1, capacity: FULL_QUEUE });
   const producer = new Producer({ domain: counters, transport, followUpReserve: 0, maxBatch: 1000 });
   await producer.connect();
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  for (let start = 0; start < FULL_QUEUE; start += 1000) {
-    const batch = [];
-    for (let i = start; i < start + 1000; i++) batch.push({ type: 'add' as const, key: context.workload.keyOf(i % context.workload.commands), payload: { by: 1 } });
-    await producer.sendMany(batch);
-  }
-  gc();
-  const bytes = (process.memoryUsage().heapUsed - before) / (await transport.depth(0));
+  const bytes = await heapBytesPerItem(async () => {
+    for (let start = 0; start < FULL_QUEUE; start += 1000) {
+      const batch = [];
+      for (let i = start; i < start + 1000; i++) batch.push({ type: 'add' as const, key: context.workload.keyOf(i % context.workload.commands), payload: { by: 1 } });
+      await producer.sendMany(batch);
+    }
+    return transport.depth(0);
+  });
   await producer.close();
   await transport.close();
-  return Math.round(bytes);
+  return bytes;
+}
+
+/**
+ * Heap bytes one entity costs in an owner's state cache (the default 100,000 entries,
+ * full): its entry, its place in the shard's map, its key and its state, each made as an
+ * owner on a Redis store gets them: the key from a decoded command, the state from the
+ * store's JSON.
+ */
+async function bytesPerCachedEntity(): Promise<number> {
+  const cache = new StateCache(CACHED_ENTITIES);
+  const bytes = await heapBytesPerItem(async () => {
+    for (let start = 0; start < CACHED_ENTITIES; start += 1000) {
+      const keys = (JSON.parse(JSON.stringify(Array.from({ length: 1000 }, (_, i) => `account-${start + i}`))) as string[]);
+      const found = new Map(keys.map((key, i) => [key, JSON.parse(`{"value":${start + i}}`) as unknown]));
+      cache.loaded(0, keys, found);
+    }
+    return cache.size;
+  });
+  cache.drop(0);
+  return bytes;
 }
 
 /**
  * shardline on the memory transport: `sendMany` batches, then one `send` per command from
  * many tasks, then (with `--rate`) an open loop of `send()` per command at that offered
- * load; last the bytes one queued command costs. Always sent from the measuring process,
+ * load; last the bytes one queued command and one cached entity cost. Always sent from the measuring process,
  * whatever `--producer-processes` says: the memory transport lives in one process.
  */
 export const scenario: Scenario = {
@@ -86,7 +120,7 @@ export const scenario: Scenario = {
     const batched = await measure(context, 'batched');
     const perCommand = await measure(context, 'per-command');
     const open = context.rate === undefined ? [] : [await measure(context, { openLoopPerSec: offeredPerSec(context.rate, batched.commandsPerSec) })];
-    const bytes = await bytesPerQueuedCommand(context);
-    return [{ ...batched, notes: { ...batched.notes, bytesPerQueuedCommand: bytes } }, perCommand, ...open];
+    const notes = { ...batched.notes, bytesPerQueuedCommand: await bytesPerQueuedCommand(context), bytesPerCachedEntity: await bytesPerCachedEntity() };
+    return [{ ...batched, notes }, perCommand, ...open];
   },
 };
