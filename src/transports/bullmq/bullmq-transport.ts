@@ -178,7 +178,7 @@ export class BullmqTransport implements Transport {
 
   async consume(handler: ShardHandler): Promise<Subscription> {
     const { client, scripts } = await this.#connected();
-    const blocking = client.duplicate({ enableAutoPipelining: false, connectionName: `shardline:${this.options.domain}:wakeups` });
+    const blocking = client.duplicate({ connectionName: `shardline:${this.options.domain}:wakeups` });
     blocking.on('error', () => undefined);
     const wakeups = new Wakeups(blocking);
     const ownership = new Ownership({ scripts, handler, options: this.options, logger: this.#logger, outage: this.#outage }, wakeups);

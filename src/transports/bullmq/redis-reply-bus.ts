@@ -49,7 +49,7 @@ export class RedisReplyBus implements ReplyBus {
 
   async listen(onReplies: (replies: readonly Reply[]) => void): Promise<string> {
     const address = `${this.#prefix}:replies:${process.pid}:${randomBytes(8).toString('hex')}`;
-    const subscriber = (this.#subscriber ??= this.#client.duplicate({ enableAutoPipelining: false }));
+    const subscriber = (this.#subscriber ??= this.#client.duplicate());
     subscriber.on('error', () => undefined);
     subscriber.on('message', (channel: string, text: string) => {
       if (channel !== address) return;
