@@ -1,4 +1,4 @@
-import { IdGenerator, OutgoingCommand, type Command } from '../core/command.ts';
+import { IdGenerator, OutgoingCommand, ProducedCommand, idOf, type Command } from '../core/command.ts';
 import type { AnyDomain, PayloadOf, PublicCommandType, ReplyOf } from '../core/domain.ts';
 import { ClosedError, CommandFailedError, InvalidCommandError, Rejected, TimeoutError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
@@ -231,7 +231,7 @@ export class Producer<D extends AnyDomain> {
   askOwner(query: string, key: string, params: unknown, options: { timeoutMs?: number } = {}): Promise<OwnerAnswer> {
     return this.#inOrder(true, () => {
       if (this.#closed) throw new ClosedError('producer');
-      const id = this.#ids.idOf(this.#ids.nextSeq());
+      const id = idOf(this.#ids.origin, this.#ids.nextSeq());
       const command: Command = { id, type: queryType(query), key, payload: params, sentAt: Date.now(), replyTo: this.#address };
       const prepared = new Prepared(command, shardOf(key, this.#info!.shardCount), encodeChecked(command, this.settings.maxCommandBytes));
       const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
@@ -329,13 +329,7 @@ export class Producer<D extends AnyDomain> {
       throw new InvalidCommandError('type', `${type} is internal to domain ${this.domain.name}: only its handlers emit it (ctx.emit); a producer may send ${this.#sendable()}`);
     }
     const data = parsePayload(schema, payload);
-    const seq = this.#ids.nextSeq();
-    const id = this.#ids.idOf(seq);
-    const origin = this.#ids.origin;
-    const command: Command =
-      replyTo === undefined
-        ? { id, type, key, payload: data, sentAt, origin, seq }
-        : { id, type, key, payload: data, sentAt, replyTo, origin, seq };
+    const command = new ProducedCommand(this.#ids.origin, this.#ids.nextSeq(), type, key, data, sentAt, replyTo);
     // Near the limit, or not plain JSON, the command is encoded now and travels encoded on
     // every transport (memory too), so its payload arrives the same way everywhere.
     return new Prepared(command, shardOf(key, this.#info!.shardCount), encodeChecked(command, this.settings.maxCommandBytes));

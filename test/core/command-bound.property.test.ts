@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { commandBytesUpperBound, type Command } from '../../src/core/command.ts';
+import { commandBytesUpperBound, decodeCommand, idOf, ProducedCommand, type Command } from '../../src/core/command.ts';
 
 // Any string a producer may put in a command: ASCII, two- and three-byte characters, pairs
 // (four bytes), and the quotes and controls JSON escapes into several bytes.
@@ -31,10 +31,34 @@ describe('commandBytesUpperBound', () => {
     );
   });
 
+  it('holds for a produced command, whose id is made from its origin and seq', () => {
+    fc.assert(
+      fc.property(command, fc.nat({ max: Number.MAX_SAFE_INTEGER }), (c, seq) => {
+        const produced = new ProducedCommand(c.origin ?? 'origin', seq, c.type, c.key, c.payload, c.sentAt, c.replyTo);
+        expect(commandBytesUpperBound(produced, Infinity)).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(produced)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('is Infinity once the fields alone pass the limit, and when the payload passes it', () => {
     const c: Command = { id: 'a', type: 'add', key: 'k'.repeat(100), payload: { by: 1 }, sentAt: 0 };
     expect(commandBytesUpperBound(c, 500)).toBe(Infinity);
     expect(commandBytesUpperBound({ ...c, key: 'k', payload: { note: 'x'.repeat(100) } }, 500)).toBe(Infinity);
     expect(commandBytesUpperBound({ ...c, key: 'k' }, 500)).toBeLessThanOrEqual(500);
+  });
+});
+
+describe('ProducedCommand', () => {
+  it('encodes to the plain command, id first, replyTo only when given, and decodes back to it', () => {
+    const plain = { id: idOf('AbC-_9', 77), type: 'add', key: 'k', payload: { by: 1 }, sentAt: 1_764_000_000_000, origin: 'AbC-_9', seq: 77 };
+    const produced = new ProducedCommand('AbC-_9', 77, 'add', 'k', { by: 1 }, 1_764_000_000_000, undefined);
+    expect(produced.id).toBe('AbC-_925');
+    expect(JSON.stringify(produced)).toBe(JSON.stringify(plain));
+    const withReply = new ProducedCommand('AbC-_9', 77, 'add', 'k', { by: 1 }, 1_764_000_000_000, 'replies-1');
+    expect(JSON.stringify(withReply)).toBe(
+      JSON.stringify({ id: 'AbC-_925', type: 'add', key: 'k', payload: { by: 1 }, sentAt: 1_764_000_000_000, replyTo: 'replies-1', origin: 'AbC-_9', seq: 77 }),
+    );
+    expect(decodeCommand(JSON.stringify(withReply))).toEqual({ ok: true, command: { ...plain, replyTo: 'replies-1' } });
   });
 });
