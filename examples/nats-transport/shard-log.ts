@@ -7,6 +7,10 @@ import type { NatsTransportSettings } from './options.ts';
 
 /** JetStream's error code for a publish whose expected last subject sequence did not match. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** JetStream's error code for adding a stream whose name another stream has. */
+const STREAM_NAME_IN_USE = 10058;
+/** Looks and adds before `ensureStream` gives up on a stream whose add timed out. */
+const STREAM_ATTEMPTS = 3;
 
 /** The end of a shard's subject, as one enqueue attempt sees it. */
 export interface ShardTail {
@@ -75,29 +79,36 @@ export class ShardLog {
     // `positions` names the encoding: a stream written with stream-sequence positions must
     // not be read with running totals (positions would go backwards against the store).
     const description = JSON.stringify({ shardline: { shards, capacity, positions: 'running-total' } });
-    const found = await this.#jsm.streams.info(this.#names.stream).catch((error: unknown) => {
-      if (isNotFound(error)) return undefined;
-      throw new ConnectionError(`JetStream stream ${this.#names.stream}`, errorText(error), { cause: error });
-    });
-    if (found !== undefined) {
-      if (found.config.description !== description) {
-        throw new ConfigError([
-          `nats.shards, nats.capacity: expected stream ${this.#names.stream} to have been made with ${description}, got ${found.config.description ?? 'no description'}; use the same values, another prefix, or delete the stream (and reset the domain's state store, whose positions came from it)`,
-        ]);
-      }
-      return;
-    }
-    await this.#jsm.streams
-      .add({
-        name: this.#names.stream,
-        subjects: [this.#names.shardWildcard],
-        description,
-        storage: this.#settings.storage === 'memory' ? StorageType.Memory : StorageType.File,
-        num_replicas: this.#settings.replicas,
-      })
-      .catch((error: unknown) => {
-        throw new ConnectionError(`JetStream stream ${this.#names.stream}`, `could not be created: ${errorText(error)}`, { cause: error });
+    for (let attempt = 1; ; attempt++) {
+      const found = await this.#jsm.streams.info(this.#names.stream).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw new ConnectionError(`JetStream stream ${this.#names.stream}`, errorText(error), { cause: error });
       });
+      if (found !== undefined) {
+        if (found.config.description !== description) {
+          throw new ConfigError([
+            `nats.shards, nats.capacity: expected stream ${this.#names.stream} to have been made with ${description}, got ${found.config.description ?? 'no description'}; use the same values, another prefix, or delete the stream (and reset the domain's state store, whose positions came from it)`,
+          ]);
+        }
+        return;
+      }
+      try {
+        await this.#jsm.streams.add({
+          name: this.#names.stream,
+          subjects: [this.#names.shardWildcard],
+          description,
+          storage: this.#settings.storage === 'memory' ? StorageType.Memory : StorageType.File,
+          num_replicas: this.#settings.replicas,
+        });
+        return;
+      } catch (error) {
+        // A timed-out add may have made the stream all the same (its reply was lost, or a
+        // busy server took longer than the request timeout), and another process may have
+        // made it meanwhile: look again, which also checks what was made.
+        if (attempt < STREAM_ATTEMPTS && (isTimeout(error) || isNameInUse(error))) continue;
+        throw new ConnectionError(`JetStream stream ${this.#names.stream}`, `could not be created: ${errorText(error)}`, { cause: error });
+      }
+    }
   }
 
   /** Reads the shard's tail: its newest message and, for the depth, its oldest. */
@@ -181,6 +192,14 @@ export class ShardLog {
       throw new ConnectionError(`JetStream read of shard ${shard}`, errorText(error), { cause: error });
     }
   }
+}
+
+function isTimeout(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'TIMEOUT';
+}
+
+function isNameInUse(error: unknown): boolean {
+  return (error as { api_error?: { err_code?: number } }).api_error?.err_code === STREAM_NAME_IN_USE;
 }
 
 function isNotFound(error: unknown): boolean {
