@@ -43,7 +43,9 @@ export interface TransportMessage {
   /**
    * The command itself, present when the producer is in this process. A transport that
    * keeps messages in memory may hand it through on the delivery so the owner skips
-   * decoding; any other transport ignores it (deliveries carry `value` only).
+   * decoding; any other transport ignores it (deliveries carry `value` only). Hand it
+   * through as it is: it may compute fields when read (a producer's command joins its `id`
+   * from `origin` and `seq`), so a copy made by spreading it would lose them.
    */
   readonly command?: Command;
 }
