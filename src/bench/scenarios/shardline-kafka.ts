@@ -17,6 +17,9 @@ const CAPACITY = 16_384;
  * `sendMany` of 1024 from 4 tasks. The owner joins before the clock starts.
  */
 async function measure(context: BenchContext, open?: OpenLoad): Promise<ScenarioResult> {
+  // maxWaitTimeMs pins the fetch wait (as kafkajs-raw's 100), whatever the transport's default. On the
+  // kcat mock it is also the open-loop latency floor: the mock answers an empty Fetch only after the full
+  // wait, even when a record arrives meanwhile (docs/benchmarks.md, open-loop latency).
   const options = { brokers: [...context.kafkaBrokers!], topicPrefix: `shardline-bench.${process.pid}.${Date.now().toString(36)}.`, capacity: CAPACITY, maxWaitTimeMs: 100 };
   const ownerTransport = new KafkaTransport({ ...options, clientId: 'bench-shardline-owner' }, { domain: counters.name });
   const producerOptions = { ...options, clientId: 'bench-shardline-producer' };
