@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { boundPort, closeServer, listenOn } from '../common/http-listen.ts';
+import { HttpService } from '../common/http-service.ts';
 import { describeError, ShardlineError } from '../core/errors.ts';
 import type { RedriveGuard } from './guard.ts';
 import type { DashboardMonitor } from './monitor.ts';
@@ -49,33 +49,17 @@ const MAX_BODY_BYTES = 16 * 1024;
  * `GET /api/snapshot` (the latest as JSON), and `POST /api/dead-letters/requeue|discard`
  * (guarded by the token and the origin: 401/403 otherwise).
  */
-export class DashboardServer {
+export class DashboardServer extends HttpService {
   readonly #options: DashboardServerOptions;
-  readonly #server: Server;
   readonly #files = new Map<string, Buffer>();
-  #closing: Promise<void> | undefined;
 
   constructor(options: DashboardServerOptions) {
+    super({ host: options.host, port: options.port, setting: 'dashboard.port' });
     this.#options = options;
-    this.#server = createServer((request, response) => {
-      this.#route(request, response).catch((error: unknown) => send(response, 500, { error: describeError(error) }));
-    });
   }
 
-  /** Starts listening; resolves with the bound port. A port in use is a `ConfigError` naming it. */
-  listen(): Promise<number> {
-    return listenOn(this.#server, this.#options.host, this.#options.port, 'dashboard.port');
-  }
-
-  /** The port bound, once listening. */
-  get port(): number {
-    return boundPort(this.#server, this.#options.port);
-  }
-
-  /** Stops listening and ends open connections, event streams included. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= closeServer(this.#server);
-    return this.#closing;
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
+    this.#route(request, response).catch((error: unknown) => send(response, 500, { error: describeError(error) }));
   }
 
   async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { boundPort, closeServer, listenOn } from '../common/http-listen.ts';
+import { HttpService } from '../common/http-service.ts';
 
 /** Whether the process can do its work now, and if not, why. */
 export interface Readiness {
@@ -25,35 +25,19 @@ export interface MetricsServerOptions {
  * (200 while the process runs) and `/readyz` (200 when connected and, for consumers,
  * taking part in ownership, standbys included; 503 with the reason otherwise).
  */
-export class MetricsServer {
+export class MetricsServer extends HttpService {
   readonly #options: MetricsServerOptions;
-  readonly #server: Server;
-  #closing: Promise<void> | undefined;
 
   constructor(options: MetricsServerOptions) {
+    super({ host: options.host, port: options.port, setting: 'metrics.port' });
     this.#options = options;
-    this.#server = createServer((request, response) => {
-      this.#route(request, response).catch((error: unknown) => {
-        if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' });
-        response.end(`metrics failed: ${(error as Error).message}\n`);
-      });
+  }
+
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
+    this.#route(request, response).catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' });
+      response.end(`metrics failed: ${(error as Error).message}\n`);
     });
-  }
-
-  /** Starts listening; resolves with the bound port. A port in use is a `ConfigError` naming it. */
-  listen(): Promise<number> {
-    return listenOn(this.#server, this.#options.host, this.#options.port, 'metrics.port');
-  }
-
-  /** The port bound, once listening. */
-  get port(): number {
-    return boundPort(this.#server, this.#options.port);
-  }
-
-  /** Stops listening and ends open connections. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= closeServer(this.#server);
-    return this.#closing;
   }
 
   async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
