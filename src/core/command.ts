@@ -153,6 +153,14 @@ export function decodeCommand(value: string): DecodeResult {
   } catch (error) {
     return { ok: false, reason: `not JSON: ${(error as Error).message}` };
   }
+  return commandOf(parsed);
+}
+
+/**
+ * Checks that parsed JSON is a {@link Command} (what {@link decodeCommand} checks after
+ * parsing), for a transport whose framing parsed it already; never throws.
+ */
+export function commandOf(parsed: unknown): DecodeResult {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { ok: false, reason: `expected a JSON object, got ${Array.isArray(parsed) ? 'array' : typeof parsed}` };
   }

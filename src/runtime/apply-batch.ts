@@ -1,4 +1,4 @@
-import { decodeCommand, isShardOrigin, OutgoingCommand, shardOrigin, type Command } from '../core/command.ts';
+import { commandOf, decodeCommand, isShardOrigin, jsonBytesUpperBound, OutgoingCommand, shardOrigin, type Command } from '../core/command.ts';
 import type { AnyDomain, HandlerContext } from '../core/domain.ts';
 import { describeError, InvalidCommandError, Rejected } from '../core/errors.ts';
 import type { DeadLetter } from '../state/dead-letters.ts';
@@ -130,15 +130,10 @@ export async function applyBatch(
     // validated by that producer; anything else is measured, decoded and checked here.
     const local = delivery.command;
     if (local === undefined) {
-      const value = delivery.value;
-      const limit = settings.maxCommandBytes;
-      // A UTF-16 code unit is at most 3 UTF-8 bytes: only a long value needs counting.
-      if (value.length * 3 > limit) {
-        const bytes = Buffer.byteLength(value);
-        if (bytes > limit) {
-          deadLetter(result, cursor.shard, delivery, undefined, `too large: ${bytes} bytes, over maxCommandBytes ${limit}`, 0, value.slice(0, DEAD_LETTER_SAMPLE));
-          continue;
-        }
+      const bytes = bytesOver(delivery, settings.maxCommandBytes);
+      if (bytes !== undefined) {
+        deadLetter(result, cursor.shard, delivery, undefined, `too large: ${bytes} bytes, over maxCommandBytes ${settings.maxCommandBytes}`, 0, delivery.value.slice(0, DEAD_LETTER_SAMPLE));
+        continue;
       }
     }
     if (delivery.unreadable !== undefined) {
@@ -149,7 +144,7 @@ export async function applyBatch(
     if (local !== undefined) {
       command = local;
     } else {
-      const decoded = decodeCommand(delivery.value);
+      const decoded = delivery.json === undefined ? decodeCommand(delivery.value) : commandOf(delivery.json);
       if (!decoded.ok) {
         deadLetter(result, cursor.shard, delivery, undefined, `decode: ${decoded.reason}`, 0);
         continue;
@@ -293,11 +288,26 @@ export async function applyBatch(
 function newCommandAt(delivery: Delivery, cursor: ShardCursor): string | undefined {
   let command = delivery.command;
   if (command === undefined && delivery.unreadable === undefined) {
-    const decoded = decodeCommand(delivery.value);
+    const decoded = delivery.json === undefined ? decodeCommand(delivery.value) : commandOf(delivery.json);
     if (decoded.ok) command = decoded.command;
   }
   if (command?.origin === undefined || !cursor.marks.isAbove(command.origin, command.seq!)) return undefined;
   return `id ${command.id}, origin ${command.origin} seq ${command.seq}`;
+}
+
+/**
+ * The UTF-8 bytes of a delivered command's encoding when they are over `limit`, else
+ * `undefined`. Only a long value is counted (a UTF-16 code unit is at most 3 bytes), and
+ * a command parsed by its transport is encoded only when its bound is over the limit.
+ */
+function bytesOver(delivery: Delivery, limit: number): number | undefined {
+  if (delivery.json !== undefined) {
+    if (jsonBytesUpperBound(delivery.json, limit) <= limit) return undefined;
+  } else if (delivery.value.length * 3 <= limit) {
+    return undefined;
+  }
+  const bytes = Buffer.byteLength(delivery.value);
+  return bytes > limit ? bytes : undefined;
 }
 
 /**

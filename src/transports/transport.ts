@@ -59,6 +59,13 @@ export interface Delivery extends TransportMessage {
    */
   readonly position: number;
   /**
+   * The command as parsed JSON, set by a transport whose own framing parsed it already
+   * (BullMQ jobs carry commands as JSON objects): the owner checks it exactly as it checks
+   * a decoded `value`, trusting nothing, and skips parsing `value` again. `value` must
+   * still give the command's encoding (it may make it when read) for dead letters.
+   */
+  readonly json?: unknown;
+  /**
    * Set by a transport that found something at this position it cannot read as one of
    * shardline's messages (a job another program added, a record without a value): why.
    * The owner dead-letters it with this reason, `value` holding what was found, and the

@@ -128,4 +128,35 @@ describe.skipIf(redis === undefined)('jobs another program added to a shard queu
     expect(consumer.process.exitCode).toBeNull();
     expect(await transport.depth(SHARD)).toBe(0);
   });
+
+  it('checks a command a job carries as an object as it checks an encoded one, and applies the valid ones in order', async () => {
+    const before = (await balance())!;
+    const lettersBefore = (await letters()).length;
+    const command = (id: string) => JSON.parse(deposit(id)) as Record<string, unknown>;
+    const elsewhere = Array.from({ length: 100 }, (_, i) => `g${i}`).find((key) => shardOf(key, SHARDS) !== SHARD)!;
+    await queue.add('mixed', {
+      m: [
+        command('object-1'),
+        [ACCOUNT, deposit('pair-1')],
+        { ...command('no-sent-at'), sentAt: undefined },
+        { ...command('elsewhere'), key: elsewhere },
+        { ...command('too-large'), payload: { amount: 1, pad: 'x'.repeat(1024 * 1024) } },
+        { ...command('not-a-key'), key: 5 },
+        command('object-2'),
+      ],
+    });
+    await producer.send('deposit', ACCOUNT, { amount: 1 });
+    await until('the deposits among the objects applied', async () => (await balance()) === before + 4);
+    await until('the four bad objects dead-lettered', async () => (await letters()).length === lettersBefore + 4);
+    const errors = (await letters()).map((letter) => letter.error);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^decode: expected sentAt to be a number/),
+        expect.stringMatching(/^foreign: key "g\d+" belongs to shard 0 of 2, delivered on shard 1/),
+        expect.stringMatching(/^too large: \d+ bytes, over maxCommandBytes/),
+        expect.stringMatching(/^decode: expected key to be a non-empty string, got 5/),
+      ]),
+    );
+    expect(await transport.depth(SHARD)).toBe(0);
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deliveriesOf, EXCERPT_CHARS, MESSAGES_PER_JOB, splitIntoJobs, type TakenJob } from '../../src/transports/bullmq/job-data.ts';
+import { OutgoingCommand, ProducedCommand, type Command } from '../../src/core/command.ts';
+import { deliveriesOf, EXCERPT_CHARS, MESSAGES_PER_JOB, splitIntoJobs, type JobEntry, type TakenJob } from '../../src/transports/bullmq/job-data.ts';
 
 const job = (data: string, count = 1, first = 10): TakenJob => ({ id: 'j1', first, count, data, unreadable: '' });
 
@@ -40,7 +41,7 @@ describe('reading a job, whoever wrote it', () => {
       [14, '', '"x"', false],
       [15, 'b', '2', true],
     ]);
-    expect(deliveries[1]!.unreadable).toBe('job j1: expected entry 1 of m to be a [key, value] pair of strings, got null');
+    expect(deliveries[1]!.unreadable).toBe('job j1: expected entry 1 of m to be a command object or a [key, value] pair of strings, got null');
   });
 
   it('keeps only an excerpt of what it could not read', () => {
@@ -55,13 +56,33 @@ describe('reading a job, whoever wrote it', () => {
 
 describe('splitting an enqueue into jobs', () => {
   const message = (i: number, size = 10) => ({ key: `k${i}`, value: 'v'.repeat(size) });
+  const keyOf = (entry: JobEntry) => (Array.isArray(entry) ? (entry as readonly [string, string])[0] : (entry as Command).key);
+  const produced = (key: string, payload: unknown) => new OutgoingCommand(new ProducedCommand('origin', 7, 'add', key, payload, 1_700_000_000_000, undefined));
+
+  it('writes a command it was handed as an object, so it is encoded once, and reads it back as the same command', () => {
+    const message = produced('k1', { by: 2, note: 'caf\u00e9 😀', list: [1, 'two'] });
+    const [data] = splitIntoJobs([message, { key: 'k2', value: 'encoded elsewhere' }], 1 << 20);
+    const json = JSON.stringify(data);
+    expect(json).not.toContain('\\"');
+    const [object, pair] = deliveriesOf({ id: 'j', first: 3, count: 2, data: json, unreadable: '' });
+    expect(object).toMatchObject({ key: 'k1', position: 3, json: JSON.parse(message.value) });
+    expect(JSON.parse(object!.value)).toEqual(JSON.parse(message.value));
+    expect(pair).toEqual({ key: 'k2', value: 'encoded elsewhere', position: 4 });
+  });
+
+  it('writes a pair for a command whose JSON would hold a lone surrogate escape, which Redis cannot decode', () => {
+    for (const payload of [{ note: 'x\ud800' }, { ['k\udc00']: 1 }, { deep: [[{ s: '\ud83d' }]] }]) {
+      const message = produced('k1', payload);
+      expect(splitIntoJobs([message], 1 << 20)).toEqual([{ m: [['k1', message.value]] }]);
+    }
+  });
 
   it('caps a job at MESSAGES_PER_JOB commands and at maxJobBytes of JSON, in order', () => {
     const byCount = splitIntoJobs(Array.from({ length: MESSAGES_PER_JOB + 5 }, (_, i) => message(i)), 16 << 20);
     expect(byCount.map((j) => j.m.length)).toEqual([MESSAGES_PER_JOB, 5]);
     const messages = Array.from({ length: 10 }, (_, i) => message(i, 1000));
     const bySize = splitIntoJobs(messages, 20_000);
-    expect(bySize.flatMap((j) => j.m.map(([key]) => key))).toEqual(messages.map((m) => m.key));
+    expect(bySize.flatMap((j) => j.m.map(keyOf))).toEqual(messages.map((m) => m.key));
     for (const data of bySize) expect(Buffer.byteLength(JSON.stringify(data))).toBeLessThanOrEqual(20_000);
     expect(bySize.length).toBeGreaterThan(1);
   });

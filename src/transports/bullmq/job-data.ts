@@ -1,9 +1,19 @@
+import { commandBytesUpperBound, ProducedCommand, type Command } from '../../core/command.ts';
 import { InvalidCommandError } from '../../core/errors.ts';
 import type { Delivery, TransportMessage } from '../transport.ts';
 
-/** The data of one job a producer adds: encoded commands of one enqueue, as `[key, value]` pairs. */
+/**
+ * One command in a job: the command itself as a JSON object, or a `[key, value]` pair with
+ * the command encoded as a string. Earlier versions wrote only pairs; this one writes a
+ * pair for a message it was given encoded, or whose strings JSON would escape into what
+ * Redis's JSON decoder refuses (a lone surrogate), and the object otherwise: the command
+ * is encoded once rather than twice, and read with the job's own `JSON.parse`.
+ */
+export type JobEntry = Command | readonly [key: string, value: string];
+
+/** The data of one job a producer adds: the commands of one enqueue, in order. */
 export interface JobData {
-  readonly m: readonly (readonly [key: string, value: string])[];
+  readonly m: readonly JobEntry[];
 }
 
 /** Most commands one job carries; a larger enqueue becomes several jobs, added atomically. */
@@ -28,10 +38,11 @@ export interface TakenJob {
 /**
  * The deliveries of one job: exactly `count` of them, at `first`, `first + 1`, ..., so
  * positions stay dense and the same on every redelivery whatever the data holds. Each
- * entry of `m` that is a pair of strings is a message (the owner decodes and checks its
- * value); any other entry, or a job whose data is not `{ m: [...] }` with `count` entries,
- * becomes unreadable deliveries carrying the reason and an excerpt of what was found.
- * Never throws: the job may have been written by any program.
+ * entry of `m` that is a pair of strings is a message whose value the owner decodes and
+ * checks; each that is an object is a command the owner checks as it is (it arrives as
+ * `json`); any other entry, or a job whose data is not `{ m: [...] }` with `count`
+ * entries, becomes unreadable deliveries carrying the reason and an excerpt of what was
+ * found. Never throws: the job may have been written by any program.
  */
 export function deliveriesOf(job: TakenJob): Delivery[] {
   if (job.unreadable !== '') return whole(job, `job ${job.id}: ${job.unreadable}`);
@@ -49,14 +60,37 @@ export function deliveriesOf(job: TakenJob): Delivery[] {
   for (let i = 0; i < m.length; i++) {
     const entry: unknown = m[i];
     const position = job.first + i;
-    if (Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string' && typeof entry[1] === 'string') {
-      deliveries[i] = { key: entry[0], value: entry[1], position };
-    } else {
-      const unreadable = `job ${job.id}: expected entry ${i} of m to be a [key, value] pair of strings, got ${describe(entry)}`;
-      deliveries[i] = { key: '', value: excerpt(JSON.stringify(entry) ?? String(entry)), position, unreadable };
+    if (Array.isArray(entry)) {
+      if (entry.length === 2 && typeof entry[0] === 'string' && typeof entry[1] === 'string') {
+        deliveries[i] = { key: entry[0], value: entry[1], position };
+        continue;
+      }
+    } else if (typeof entry === 'object' && entry !== null) {
+      deliveries[i] = new ParsedDelivery(entry as Record<string, unknown>, position);
+      continue;
     }
+    const unreadable = `job ${job.id}: expected entry ${i} of m to be a command object or a [key, value] pair of strings, got ${describe(entry)}`;
+    deliveries[i] = { key: '', value: excerpt(JSON.stringify(entry) ?? String(entry)), position, unreadable };
   }
   return deliveries;
+}
+
+/** A command a job carries as an object: checked by the owner as `json`, encoded again only if `value` is read. */
+class ParsedDelivery implements Delivery {
+  readonly key: string;
+  readonly json: Record<string, unknown>;
+  readonly position: number;
+  #value: string | undefined;
+
+  constructor(json: Record<string, unknown>, position: number) {
+    this.key = typeof json.key === 'string' ? json.key : '';
+    this.json = json;
+    this.position = position;
+  }
+
+  get value(): string {
+    return (this.#value ??= JSON.stringify(this.json));
+  }
 }
 
 /** `count` unreadable deliveries for a job read as a whole; the first carries an excerpt of its data. */
@@ -90,33 +124,74 @@ const LONE_SURROGATE = /\p{Cs}/u;
 /**
  * Splits one enqueue into the data of its jobs, in order: at most MESSAGES_PER_JOB
  * commands and `maxJobBytes` bytes of JSON each, so that the owner's `take` decodes every
- * job a producer adds. A pair's size is bounded cheaply (JSON escapes a UTF-16 unit into
- * at most 6 bytes) and measured exactly only when that bound alone is over the limit; a
- * message that cannot fit in any job, or whose key or value holds a lone surrogate (the
- * owner's `take` could not decode its job), is refused with `InvalidCommandError`.
+ * job a producer adds. A command goes in as an object when the message carries it and its
+ * strings are well-formed, else as its `[key, value]` pair. An entry's size is bounded
+ * cheaply (JSON escapes a UTF-16 unit into at most 6 bytes) and measured exactly only when
+ * that bound alone is over the limit; a message that cannot fit in any job, or whose key
+ * or value holds a lone surrogate (the owner's `take` could not decode its job), is
+ * refused with `InvalidCommandError`.
  */
 export function splitIntoJobs(messages: readonly TransportMessage[], maxJobBytes: number): JobData[] {
   const room = maxJobBytes - JOB_OVERHEAD;
   const jobs: JobData[] = [];
-  let current: [string, string][] = [];
+  let current: JobEntry[] = [];
   let bytes = 0;
-  for (const [index, message] of messages.entries()) {
-    const { key, value } = message;
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]!;
+    const { key, command } = message;
     if (LONE_SURROGATE.test(key)) throw new InvalidCommandError('key', `message ${index}: expected well-formed Unicode, got a lone surrogate`);
-    if (LONE_SURROGATE.test(value)) throw new InvalidCommandError('value', `message ${index}: expected well-formed Unicode, got a lone surrogate`);
-    let size = 6 * (key.length + value.length) + 6;
-    if (size > room) {
-      size = Buffer.byteLength(JSON.stringify([key, value])) + 1;
-      if (size > room) throw new InvalidCommandError('size', `message ${index} is ${size} bytes as job data, over maxJobBytes ${maxJobBytes} less ${JOB_OVERHEAD}`);
+    let entry: JobEntry;
+    let size: number;
+    if (command !== undefined && command.key === key && wellFormed(command)) {
+      entry = command;
+      size = commandBytesUpperBound(command, room) + 1;
+      if (size > room) size = Buffer.byteLength(JSON.stringify(command)) + 1;
+    } else {
+      const { value } = message;
+      if (LONE_SURROGATE.test(value)) throw new InvalidCommandError('value', `message ${index}: expected well-formed Unicode, got a lone surrogate`);
+      entry = [key, value];
+      size = 6 * (key.length + value.length) + 6;
+      if (size > room) size = Buffer.byteLength(JSON.stringify(entry)) + 1;
     }
+    if (size > room) throw new InvalidCommandError('size', `message ${index} is ${size} bytes as job data, over maxJobBytes ${maxJobBytes} less ${JOB_OVERHEAD}`);
     if (current.length === MESSAGES_PER_JOB || (current.length > 0 && bytes + size > room)) {
       jobs.push({ m: current });
       current = [];
       bytes = 0;
     }
-    current.push([key, value]);
+    current.push(entry);
     bytes += size;
   }
   if (current.length > 0) jobs.push({ m: current });
   return jobs;
+}
+
+/** Deepest payload nesting written as an object; anything deeper travels as a pair. */
+const MAX_DEPTH = 64;
+
+/**
+ * Whether every string of `command` (and every property name in its payload) is
+ * well-formed UTF-16, so that its JSON holds no lone-surrogate escape. A producer's id is
+ * its origin and base-36 digits, so only the origin needs looking at.
+ */
+function wellFormed(command: Command): boolean {
+  if (!(command instanceof ProducedCommand) && !command.id.isWellFormed()) return false;
+  if (!command.type.isWellFormed() || !command.key.isWellFormed()) return false;
+  if (command.origin !== undefined && !command.origin.isWellFormed()) return false;
+  if (command.replyTo !== undefined && !command.replyTo.isWellFormed()) return false;
+  return wellFormedJson(command.payload, 0);
+}
+
+function wellFormedJson(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return value.isWellFormed();
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth > MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const element of value) if (!wellFormedJson(element, depth + 1)) return false;
+    return true;
+  }
+  for (const name in value) {
+    if (!name.isWellFormed() || !wellFormedJson((value as Record<string, unknown>)[name], depth + 1)) return false;
+  }
+  return true;
 }
