@@ -202,9 +202,10 @@ export class IdGenerator {
 
 /** The id of command `seq` of `origin`. */
 export function idOf(origin: string, seq: number): string {
-  // Joined rather than concatenated: `+` makes a two-part string (56 bytes with its
-  // parts) where a join makes one flat string (32).
-  return [origin, seq.toString(36)].join('');
+  // Concatenated: a two-part string, which V8 flattens when it is hashed or written.
+  // Ids live briefly (receipts, replies, encodings; a queued command holds none), and
+  // `[origin, seq].join('')`, flat from the start, took 2.5 times as long (76 ns, not 31).
+  return origin + seq.toString(36);
 }
 
 /**
