@@ -43,4 +43,27 @@ describe.skipIf(redis === undefined)('the backpressure wait a BullMQ enqueue rep
     expect(waitedMs).toBeGreaterThan(0);
     expect(waitedMs).toBeLessThanOrEqual(performance.now() - started + 1);
   });
+
+  it('ends when the owner frees room, not at the next poll', async () => {
+    // Polls 1, 2, 4, ... ms apart: after 2.5 s full, the next poll is seconds away.
+    const transport = new BullmqTransport({ url: service.url, domain: 'woken', shards: 1, capacity: 2, leaseTtlMs: 600, blockPollMs: 60_000 });
+    closers.push(() => transport.close());
+    const message = (i: number) => [{ key: `k${i}`, value: `v${i}` }];
+    await transport.enqueue(0, message(0), { overflow: 'block', timeoutMs: 5_000, reserve: 0 });
+    await transport.enqueue(0, message(1), { overflow: 'block', timeoutMs: 5_000, reserve: 0 });
+    let enqueuedAt = 0;
+    const blocked = transport.enqueue(0, message(2), { overflow: 'block', timeoutMs: 60_000, reserve: 0 }).then((result) => {
+      enqueuedAt = performance.now();
+      return result;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    let appliedAt = 0;
+    const owner = new Owner({ domain: accounts, transport, observer: { batch: () => void (appliedAt ||= performance.now()) } });
+    closers.push(() => owner.close());
+    await owner.start();
+    const { waitedMs } = await blocked;
+    expect(waitedMs).toBeGreaterThan(2_500);
+    // The first batch's acknowledgement (the owner's next take) frees the room and says so.
+    expect(enqueuedAt - appliedAt).toBeLessThan(1_000);
+  });
 });

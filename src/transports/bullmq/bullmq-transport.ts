@@ -20,9 +20,9 @@ import { membersKey, shardKeys, type ShardKeys } from './keys.ts';
 import { parseBullmqOptions, type BullmqOptions, type BullmqOptionsInput } from './options.ts';
 import { OutageLog } from './outage-log.ts';
 import { readOwners } from './owners.ts';
+import { RoomWakeups } from './room-wakeups.ts';
 import { Ownership } from './ownership.ts';
 import { TransportScripts } from './scripts.ts';
-import { pause } from './signal.ts';
 import { Wakeups } from './wakeups.ts';
 
 /** A job about to be added: its name, its data and its own id, which names its reservation too. */
@@ -66,6 +66,8 @@ export class BullmqTransport implements Transport {
    */
   readonly #jobIdPrefix = `sl${randomBytes(9).toString('base64url')}-`;
   #jobs = 0;
+  /** Made on the first enqueue that must wait for room. */
+  #room: RoomWakeups | undefined;
   #connecting: Promise<Connected> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -106,7 +108,7 @@ export class BullmqTransport implements Transport {
     if (options.overflow !== 'force' && messages.length + options.reserve > capacity) {
       throw new QueueFullError(shard, capacity, `a batch of ${messages.length} with a reserve of ${options.reserve} can never fit`);
     }
-    const { scripts, queues } = await this.#connected();
+    const { client, scripts, queues } = await this.#connected();
     const data = splitIntoJobs(messages, this.options.maxJobBytes);
     // The job ids double as reservation tokens; BullMQ ignores a replayed add of an id it
     // holds, and refuses ids that are integers or contain ':', which these never are.
@@ -115,6 +117,7 @@ export class BullmqTransport implements Transport {
     let waitedMs = 0;
     let wait = 1;
     for (let attempt = 0; ; attempt++) {
+      const seen = this.#room?.notices(shard) ?? 0;
       const { admitted, held } = await this.#reserveAll(scripts, keys, jobs, options);
       if (admitted) {
         if (attempt > 0) waitedMs = performance.now() - started;
@@ -126,7 +129,10 @@ export class BullmqTransport implements Transport {
       const left = options.timeoutMs - (performance.now() - started);
       if (left <= 0) throw new TimeoutError('enqueue', options.timeoutMs, `shard ${shard} stayed full (capacity ${capacity})`);
       if (this.#closing !== undefined) throw new ClosedError('bullmq transport');
-      await pause(Math.min(wait, left));
+      // Woken when the owner frees room; the doubling pause is only the fallback.
+      this.#room ??= new RoomWakeups(client.duplicate({ connectionName: `shardline:${this.options.domain}:room` }), this.#keys.map((k) => k.room));
+      await this.#room.wait(shard, seen, Math.min(wait, left));
+      if (this.#closing !== undefined) throw new ClosedError('bullmq transport');
       wait = Math.min(wait * 2, this.options.blockPollMs);
     }
     try {
@@ -200,6 +206,7 @@ export class BullmqTransport implements Transport {
     this.#closing ??= (async () => {
       await Promise.all(this.#ownerships.map((ownership) => ownership.close()));
       await Promise.all(this.#wakeupClients.map((wakeups) => wakeups.close()));
+      this.#room?.close();
       const connected = await this.#connecting?.catch(() => undefined);
       if (connected === undefined) return;
       await Promise.all(connected.queues.map((queue) => queue.close().catch(() => undefined)));

@@ -27,6 +27,8 @@ export interface ShardKeys {
   readonly epoch: string;
   /** Commands ever given a position: the next job's first position. */
   readonly positions: string;
+  /** The pub/sub channel `take` publishes to when it frees room: producers waiting for room listen. */
+  readonly room: string;
 }
 
 /** Keys of one shard. */
@@ -46,6 +48,7 @@ export function shardKeys(prefix: string, domain: string, shard: number): ShardK
     grant: `${base}:sl:grant`,
     epoch: `${base}:sl:epoch`,
     positions: `${base}:sl:positions`,
+    room: `${base}:sl:room`,
   };
 }
 

@@ -120,7 +120,8 @@ return held - reclaim(KEYS[1], KEYS[2], ARGV[1], now_ms(), tonumber(ARGV[2]))
  * KEYS[5] held counter  KEYS[6] reservations sorted set
  * ARGV[1] lease token  ARGV[2] most jobs to return (0: only acknowledge)  ARGV[3] job key prefix
  * ARGV[4] most bytes of job data decoded  ARGV[5] bytes returned of a job's data over it
- * ARGV[6] reservation ttl ms  ARGV[7..] ids of the jobs acknowledged
+ * ARGV[6] reservation ttl ms  ARGV[7] the room channel, published to when commands are freed
+ * ARGV[8..] ids of the jobs acknowledged
  * Returns -1 when the lease is not this grant's (nothing changed); else, per job, flat:
  * id, first position, command count, data ('' when none), why it cannot be read ('' when it can).
  */
@@ -134,7 +135,7 @@ local prefix = ARGV[3]
 reclaim(KEYS[5], KEYS[6], prefix, now_ms(), tonumber(ARGV[6]))
 
 local freed = 0
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   local job = prefix .. ARGV[i]
   local count = 0
   if redis.call('TYPE', job).ok == 'hash' then count = tonumber(redis.call('HGET', job, 'slcount')) or 0 end
@@ -144,7 +145,10 @@ for i = 7, #ARGV do
     backlog = backlog - 1
   end
 end
-if freed > 0 then redis.call('DECRBY', KEYS[5], freed) end
+if freed > 0 then
+  redis.call('DECRBY', KEYS[5], freed)
+  redis.call('PUBLISH', ARGV[7], freed)
+end
 
 local most = tonumber(ARGV[2])
 local max_bytes = tonumber(ARGV[4])
