@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { showValue } from '../common/options.ts';
 
 /**
  * One requested mutation of one entity, as it travels. `id` is unique and makes
@@ -158,7 +159,8 @@ export function decodeCommand(value: string): DecodeResult {
 
 /**
  * Checks that parsed JSON is a {@link Command} (what {@link decodeCommand} checks after
- * parsing), for a transport whose framing parsed it already; never throws.
+ * parsing), for a transport whose framing parsed it already; never throws, even on values
+ * nested deeper than `JSON.stringify` can recurse (a reason shows them with `showValue`).
  */
 export function commandOf(parsed: unknown): DecodeResult {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
@@ -167,20 +169,20 @@ export function commandOf(parsed: unknown): DecodeResult {
   const c = parsed as Record<string, unknown>;
   for (const field of ['id', 'type', 'key'] as const) {
     if (typeof c[field] !== 'string' || c[field] === '') {
-      return { ok: false, reason: `expected ${field} to be a non-empty string, got ${JSON.stringify(c[field])}` };
+      return { ok: false, reason: `expected ${field} to be a non-empty string, got ${showValue(c[field])}` };
     }
   }
   if (typeof c.sentAt !== 'number' || !Number.isFinite(c.sentAt)) {
-    return { ok: false, reason: `expected sentAt to be a number, got ${JSON.stringify(c.sentAt)}` };
+    return { ok: false, reason: `expected sentAt to be a number, got ${showValue(c.sentAt)}` };
   }
   if (c.replyTo !== undefined && typeof c.replyTo !== 'string') {
-    return { ok: false, reason: `expected replyTo to be a string, got ${JSON.stringify(c.replyTo)}` };
+    return { ok: false, reason: `expected replyTo to be a string, got ${showValue(c.replyTo)}` };
   }
   if ((c.origin === undefined) !== (c.seq === undefined)) {
     return { ok: false, reason: 'expected origin and seq together or neither' };
   }
   if (c.origin !== undefined && (typeof c.origin !== 'string' || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0)) {
-    return { ok: false, reason: `expected origin to be a string and seq a safe integer >= 0, got ${JSON.stringify(c.origin)} and ${JSON.stringify(c.seq)}` };
+    return { ok: false, reason: `expected origin to be a string and seq a safe integer >= 0, got ${showValue(c.origin)} and ${showValue(c.seq)}` };
   }
   return { ok: true, command: c as unknown as Command };
 }

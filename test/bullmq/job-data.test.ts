@@ -44,6 +44,21 @@ describe('reading a job, whoever wrote it', () => {
     expect(deliveries[1]!.unreadable).toBe('job j1: expected entry 1 of m to be a command object or a [key, value] pair of strings, got null');
   });
 
+  it('never throws on entries nested deeper than JSON.stringify can recurse (data rewritten after its first take)', () => {
+    const deep = (depth: number): unknown => {
+      let value: unknown = [];
+      for (let i = 0; i < depth; i++) value = [value];
+      return value;
+    };
+    const data = `{"m":[${JSON.stringify(deep(500))}, {"id":"a","type":"t","key":"k","sentAt":1,"payload":DEEP}]}`.replace('DEEP', `${'['.repeat(20_000)}${']'.repeat(20_000)}`);
+    const [array, object] = deliveriesOf(job(data, 2));
+    expect(array!.unreadable).toMatch(/expected entry 0 of m to be a command object/);
+    expect(object).toMatchObject({ key: 'k', position: 11 });
+    expect(() => object!.value).not.toThrow();
+    const unreadable = deliveriesOf(job(`{"m":[${'['.repeat(20_000)}${']'.repeat(20_000)}]}`, 1));
+    expect(unreadable[0]!.unreadable).toMatch(/expected entry 0 of m/);
+  });
+
   it('keeps only an excerpt of what it could not read', () => {
     const huge = 'x'.repeat(EXCERPT_CHARS * 4);
     const [delivery] = deliveriesOf({ id: 'big', first: 0, count: 1, data: huge.slice(0, EXCERPT_CHARS), unreadable: 'the job data is 9999999 bytes, over the limit of 16' });

@@ -93,6 +93,32 @@ describe('an owner dead-letters a delivered command larger than its maxCommandBy
   });
 });
 
+describe('an owner dead-letters a delivered command nested too deeply to describe', () => {
+  it('a 20 KB foreign value whose fields are 5,000 arrays deep is dead-lettered, and the shard moves on', async () => {
+    const { transport, owner, producer } = start(accounts);
+    await owner.start();
+    await producer.request('open', 'alice', { initialBalance: 10 });
+    const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
+    const shard = shardOf('alice', SHARDS);
+    for (const field of ['id', 'sentAt', 'replyTo', 'origin']) {
+      const fields = { id: '"deep"', type: '"deposit"', key: '"alice"', payload: '{"amount":1}', sentAt: '1', ...(field === 'origin' ? { seq: '1' } : {}), [field]: deep };
+      const value = `{${Object.entries(fields).map(([name, json]) => `"${name}":${json}`).join(',')}}`;
+      await transport.enqueue(shard, [{ key: 'alice', value }], { overflow: 'block', timeoutMs: 5_000, reserve: 0 });
+    }
+    await producer.request('deposit', 'alice', { amount: 1 });
+    await quiesce(transport, SHARDS);
+
+    expect((await entries<{ balance: number }>(owner.store)).get('alice')).toEqual({ open: true, balance: 11 });
+    const letters = await owner.deadLetters.list();
+    expect(letters.map((l) => l.error).sort()).toEqual([
+      'decode: expected id to be a non-empty string, got array (not JSON)',
+      'decode: expected origin to be a string and seq a safe integer >= 0, got array (not JSON) and 1',
+      'decode: expected replyTo to be a string, got array (not JSON)',
+      'decode: expected sentAt to be a number, got array (not JSON)',
+    ]);
+  });
+});
+
 describe('an owner dead-letters a delivered command whose key is not well-formed UTF-16', () => {
   it('from a foreign writer: lone surrogates are not applied, a surrogate pair is', async () => {
     const { transport, owner } = start(counters);

@@ -1,5 +1,5 @@
 import { commandBytesUpperBound, ProducedCommand, type Command } from '../../core/command.ts';
-import { InvalidCommandError } from '../../core/errors.ts';
+import { describeError, InvalidCommandError } from '../../core/errors.ts';
 import type { Delivery, TransportMessage } from '../transport.ts';
 
 /**
@@ -70,7 +70,7 @@ export function deliveriesOf(job: TakenJob): Delivery[] {
       continue;
     }
     const unreadable = `job ${job.id}: expected entry ${i} of m to be a command object or a [key, value] pair of strings, got ${describe(entry)}`;
-    deliveries[i] = { key: '', value: excerpt(JSON.stringify(entry) ?? String(entry)), position, unreadable };
+    deliveries[i] = { key: '', value: excerpt(encoded(entry)), position, unreadable };
   }
   return deliveries;
 }
@@ -89,7 +89,7 @@ class ParsedDelivery implements Delivery {
   }
 
   get value(): string {
-    return (this.#value ??= JSON.stringify(this.json));
+    return (this.#value ??= encoded(this.json));
   }
 }
 
@@ -106,6 +106,19 @@ function whole(job: TakenJob, reason: string): Delivery[] {
 /** `text`, cut to {@link EXCERPT_CHARS} with a note of how long it was. */
 export function excerpt(text: string): string {
   return text.length <= EXCERPT_CHARS ? text : `${text.slice(0, EXCERPT_CHARS)}… (${text.length} characters in all)`;
+}
+
+/**
+ * `value` (parsed from a job) as JSON, or what it is when JSON cannot encode it: a job's data
+ * may have been rewritten after its first take, past the nesting Redis's decoder allows, and
+ * `JSON.stringify` recurses.
+ */
+function encoded(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch (error) {
+    return `${describe(value)} that JSON cannot encode (${describeError(error)})`;
+  }
 }
 
 function describe(value: unknown): string {
