@@ -40,6 +40,8 @@ describe.skipIf(redis === undefined)('messages on a producer’s reply channel t
       '[{"id":"y","ok":"yes"}]',
       '[{"id":"z","ok":false}]',
       '[{"id":"w","ok":false,"rejected":"no reason object"}]',
+      // Deeper than JSON.stringify can recurse: describing it must not throw in the listener.
+      `[${'['.repeat(10_000)}${']'.repeat(10_000)}]`,
     ];
     for (const text of junk) expect(await client.publish(channel!, text)).toBe(1);
     await expect(producer.request('deposit', 'p', { amount: 2 })).resolves.toEqual({ balance: 3 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../../common/logger.ts';
+import { showValue } from '../../common/options.ts';
 import type { Reply, ReplyBus } from '../../common/replies.ts';
 
 /** How a {@link RedisReplyBus} reaches Redis. */
@@ -83,7 +84,7 @@ export class RedisReplyBus implements ReplyBus {
     const replies: Reply[] = [];
     for (const [index, element] of parsed.entries()) {
       if (isReply(element)) replies.push(element);
-      else this.#drop(channel, `expected element ${index} to be a reply { id, ok, value | rejected | failed }`, JSON.stringify(element) ?? String(element));
+      else this.#drop(channel, `expected element ${index} to be a reply { id, ok, value | rejected | failed }`, showValue(element));
     }
     return replies;
   }
