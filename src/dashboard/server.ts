@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { HttpService } from '../common/http-service.ts';
+import { showValue } from '../common/options.ts';
 import { describeError, ShardlineError } from '../core/errors.ts';
 import type { RedriveGuard } from './guard.ts';
 import type { DashboardMonitor } from './monitor.ts';
@@ -144,11 +145,11 @@ export function parseSelection(body: string): LetterSelection | string {
   } catch (error) {
     return `expected a JSON body, got invalid JSON (${(error as Error).message})`;
   }
-  if (typeof value !== 'object' || value === null) return `expected a JSON object, got ${JSON.stringify(value)}`;
+  if (typeof value !== 'object' || value === null) return `expected a JSON object, got ${showValue(value)}`;
   const { id, all, type, shard } = value as Record<string, unknown>;
   if (typeof id === 'string' && all === undefined) return { id };
   if (all !== true || id !== undefined) return 'expected {"id": "<shard>-<position>"} or {"all": true, "type"?: string, "shard"?: number}';
-  if (type !== undefined && typeof type !== 'string') return `expected type to be a string, got ${JSON.stringify(type)}`;
-  if (shard !== undefined && !(Number.isInteger(shard) && (shard as number) >= 0)) return `expected shard to be an integer >= 0, got ${JSON.stringify(shard)}`;
+  if (type !== undefined && typeof type !== 'string') return `expected type to be a string, got ${showValue(type)}`;
+  if (shard !== undefined && !(Number.isInteger(shard) && (shard as number) >= 0)) return `expected shard to be an integer >= 0, got ${showValue(shard)}`;
   return { all: true, ...(type === undefined ? {} : { type }), ...(shard === undefined ? {} : { shard: shard as number }) };
 }

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineDomain } from '../../src/core/domain.ts';
 import { openDashboard, type Dashboard } from '../../src/dashboard/dashboard.ts';
+import { parseSelection } from '../../src/dashboard/server.ts';
 import type { DashboardSnapshot } from '../../src/dashboard/snapshot.ts';
 import { silentLogger } from '../../src/common/logger.ts';
 import { Owner } from '../../src/runtime/owner.ts';
@@ -120,6 +121,15 @@ describe('redrive over HTTP', () => {
     expect(await refused.json()).toMatchObject({ code: 'REDRIVE_REFUSED' });
     const snapshot = (await (await fetch(`${url}/api/snapshot`)).json()) as DashboardSnapshot;
     expect(snapshot.deadLetters.letters[0]!.redrive).toMatchObject({ action: 'discarded', by: 'dashboard 127.0.0.1' });
+  });
+});
+
+describe('a redrive body', () => {
+  it('is refused with a reason even when nested deeper than JSON.stringify can recurse', () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    expect(parseSelection(`{"all":true,"type":${deep}}`)).toBe('expected type to be a string, got array (not JSON)');
+    expect(parseSelection(`{"all":true,"shard":${deep}}`)).toBe('expected shard to be an integer >= 0, got array (not JSON)');
+    expect(parseSelection('"a string"')).toBe('expected a JSON object, got "a string"');
   });
 });
 
