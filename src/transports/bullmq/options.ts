@@ -23,7 +23,11 @@ export const bullmqOptionsSchema = z
     fetchJobs: positiveInt.max(1_000).default(8),
     /** How long an idle shard waits for a wake-up before it looks at its queue anyway. @defaultValue 1000 */
     idlePollMs: positiveInt.default(1_000),
-    /** Longest pause between two attempts of a blocked enqueue (the first is 1 ms, doubling). @defaultValue 20 */
+    /**
+     * Longest pause between two attempts of a blocked enqueue when no notice of room comes
+     * (the owner's acknowledgement that frees room wakes it at once; the first pause is
+     * 1 ms, doubling). @defaultValue 20
+     */
     blockPollMs: positiveInt.default(20),
     /**
      * How long an admission waits for its job before its slots are given back: what a
