@@ -34,6 +34,7 @@ export {
   Rejected,
   ShardlineError,
   StaleEpochError,
+  StateEncodingError,
   TimeoutError,
   TransportContractError,
 } from './core/errors.ts';

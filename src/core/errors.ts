@@ -92,6 +92,23 @@ export class TimeoutError extends ShardlineError {
 }
 
 /**
+ * A store could not encode the state a handler returned for `key` (a BigInt, a cycle, a
+ * nesting too deep for JSON), found before anything was written. The owner applies the
+ * batch again, checks each new state of that key as it is made, and dead-letters the
+ * command that made one it cannot store.
+ */
+export class StateEncodingError extends ShardlineError {
+  readonly shard: number;
+  readonly key: string;
+
+  constructor(shard: number, key: string, reason: string) {
+    super('STATE_ENCODING', `shard ${shard}: the state of key ${JSON.stringify(key)} cannot be stored: ${reason}`);
+    this.shard = shard;
+    this.key = key;
+  }
+}
+
+/**
  * A write carried an ownership epoch older than the shard's current one: another owner
  * has taken the shard over. The refused owner must stop processing that shard.
  */

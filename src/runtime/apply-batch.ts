@@ -52,6 +52,12 @@ export interface ShardCursor {
   readonly marks: OriginMarks;
   /** The fencing epoch the owner holds the shard at, reported with reads it answers. */
   readonly epoch: number;
+  /**
+   * Keys whose new states are encoded as JSON as they are made (a commit found one it
+   * could not store): a handler that makes one fails, and after its retries its command is
+   * dead-lettered rather than the batch refused again.
+   */
+  readonly encodingChecked?: ReadonlySet<string>;
 }
 
 /**
@@ -250,6 +256,7 @@ export async function applyBatch(
         if (outcome === null || typeof outcome !== 'object' || outcome.state === undefined) {
           throw new TypeError(`handler ${command.type} must return { state, reply? } with a defined state, got ${outcome === null ? 'null' : typeof outcome === 'object' ? 'state undefined' : typeof outcome}`);
         }
+        if (outcome.state !== state && cursor.encodingChecked?.has(command.key) === true) checkEncodes(command.type, outcome.state);
         if (outcome.state !== state) result.changes.set(command.key, outcome.state);
         if (emitted.length > 0) for (const message of emitted) result.outbox.push(message);
         result.sentAt.push(command.sentAt);
@@ -293,6 +300,17 @@ function newCommandAt(delivery: Delivery, cursor: ShardCursor): string | undefin
   }
   if (command?.origin === undefined || !cursor.marks.isAbove(command.origin, command.seq!)) return undefined;
   return `id ${command.id}, origin ${command.origin} seq ${command.seq}`;
+}
+
+/** Throws when JSON cannot carry `state`, the state a handler of `type` returned. */
+function checkEncodes(type: string, state: unknown): void {
+  let encoded: string | undefined;
+  try {
+    encoded = JSON.stringify(state);
+  } catch (error) {
+    throw new TypeError(`handler ${type} returned a state the store cannot encode: JSON.stringify threw ${describeError(error)}`);
+  }
+  if (encoded === undefined) throw new TypeError(`handler ${type} returned a state the store cannot encode: JSON has no encoding for ${typeof state}`);
 }
 
 /**

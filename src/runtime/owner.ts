@@ -1,5 +1,5 @@
 import type { AnyDomain } from '../core/domain.ts';
-import { StaleEpochError, TransportContractError } from '../core/errors.ts';
+import { StaleEpochError, StateEncodingError, TransportContractError } from '../core/errors.ts';
 import { shardOf } from '../core/router.ts';
 import type { DeadLetterQueue } from '../state/dead-letters.ts';
 import { MemoryStateStore } from '../state/memory-store.ts';
@@ -57,6 +57,8 @@ interface OwnedShard {
   stopped: TransportContractError | undefined;
   /** Recent key counts; dropped with the shard. `undefined` when hot keys are off. */
   readonly hotKeys: ShardHotKeys | undefined;
+  /** Keys a commit could not store a state of: their new states are checked as they are made. */
+  readonly encodingChecked: Set<string>;
 }
 
 /**
@@ -169,6 +171,7 @@ export class Owner<D extends AnyDomain> {
           guard: new DeliveryGuard(),
           stopped: undefined,
           hotKeys: this.#hotKeys.track(grant.shard, snapshot.epoch),
+          encodingChecked: new Set(),
         };
         this.#shards.set(grant.shard, owned);
         this.#send(owned, snapshot.outbox);
@@ -233,7 +236,7 @@ export class Owner<D extends AnyDomain> {
     const keys: string[] = [];
     for (const delivery of batch) if (delivery.position > owned.position) keys.push(delivery.key);
     const loaded = keys.length > 0 ? await this.#load(owned, keys) : EMPTY;
-    const result = await applyBatch(this.domain, this.settings, { shard, shardCount: this.#shardCount, position: owned.position, ids: owned.ids, marks: owned.marks, epoch: owned.epoch }, batch, loaded);
+    const result = await applyBatch(this.domain, this.settings, { shard, shardCount: this.#shardCount, position: owned.position, ids: owned.ids, marks: owned.marks, epoch: owned.epoch, encodingChecked: owned.encodingChecked.size > 0 ? owned.encodingChecked : undefined }, batch, loaded);
     if (result.violation !== undefined) {
       owned.ids.remove(result.appliedIds);
       owned.marks.restore(result.markUndo);
@@ -243,7 +246,9 @@ export class Owner<D extends AnyDomain> {
       if (result.readsOnly) await this.#confirmEpoch(owned);
       else await this.#commit(owned, result);
     } catch (error) {
-      if (error instanceof StaleEpochError || result.readsOnly || result.lastPosition <= owned.position) {
+      // Refused before anything was written: not in doubt. The batch comes again, its states of that key checked as they are made.
+      if (error instanceof StateEncodingError) owned.encodingChecked.add(error.key);
+      if (error instanceof StaleEpochError || error instanceof StateEncodingError || result.readsOnly || result.lastPosition <= owned.position) {
         owned.ids.remove(result.appliedIds);
         owned.marks.restore(result.markUndo);
       } else {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { StaleEpochError } from '../core/errors.ts';
+import { describeError, StaleEpochError, StateEncodingError } from '../core/errors.ts';
 import { defineScript, type RedisScript } from '../common/redis.ts';
 import { RedisDeadLetterQueue, deadLetterKeys } from './redis-dead-letters.ts';
 import type { EntityRead, OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
@@ -180,7 +180,7 @@ export class RedisStateStore implements StateStore {
       commit.deadLetters.length,
       this.deadLetters.capacity,
     ];
-    for (const [key, state] of commit.changes) args.push(key, JSON.stringify(state));
+    for (const [key, state] of commit.changes) args.push(key, encodeState(shard, key, state));
     for (const id of commit.appliedIds) args.push(id);
     for (const [origin, seq] of commit.marks) args.push(origin, seq);
     for (const letter of commit.deadLetters) args.push(JSON.stringify(letter));
@@ -239,4 +239,16 @@ function encodeOutbox(message: OutboxMessage): OutboxMessage {
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** A state as the store keeps it; `StateEncodingError` when JSON cannot carry it (nothing is written then). */
+function encodeState(shard: number, key: string, state: unknown): string {
+  let encoded: string | undefined;
+  try {
+    encoded = JSON.stringify(state);
+  } catch (error) {
+    throw new StateEncodingError(shard, key, `JSON.stringify threw ${describeError(error)}`);
+  }
+  if (encoded === undefined) throw new StateEncodingError(shard, key, `JSON has no encoding for ${typeof state}`);
+  return encoded;
 }
