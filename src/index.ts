@@ -69,6 +69,7 @@ export { MemoryBroker } from './transports/memory/memory-broker.ts';
 
 export type { EntityRead, OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state/state-store.ts';
 export { MemoryStateStore } from './state/memory-store.ts';
+export { encodeState } from './state/encode-state.ts';
 export { deadLetterId, MemoryDeadLetterQueue, type DeadLetter, type DeadLetterQueue, type Redrive } from './state/dead-letters.ts';
 export { MemoryHotKeyBoard, readHotKeys, type HotKey, type HotKeyBoard, type HotKeySnapshot } from './state/hot-key-board.ts';
 

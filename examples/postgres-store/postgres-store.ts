@@ -1,6 +1,7 @@
 import pg, { type Pool, type PoolClient } from 'pg';
 import {
   ConnectionError,
+  encodeState,
   StaleEpochError,
   type EntityRead,
   type OutboxMessage,
@@ -98,6 +99,8 @@ export class PostgresStateStore implements StateStore {
   }
 
   async commit(shard: number, commit: ShardCommit): Promise<void> {
+    // Encoded before the transaction: a state JSON cannot carry is refused with nothing written.
+    const states = [...commit.changes].map(([key, state]) => [toText(key), encodeState(shard, key, state)] as const);
     await transaction(this.#pool, async (client) => {
       const domain = this.#settings.domain;
       const { rows } = await client.query<{ epoch: string; position: string; next_id: string }>(
@@ -113,7 +116,7 @@ export class PostgresStateStore implements StateStore {
       // A repeat of a commit that landed (its reply lost); before any commit there is none to repeat.
       if (stored >= 0 && commit.position <= stored) return;
       const nextId = (rows[0] === undefined ? 0 : Number(rows[0].next_id)) + commit.appliedIds.length;
-      await this.#writeEntities(client, shard, commit.changes);
+      await this.#writeEntities(client, shard, states);
       await this.#writeIds(client, shard, commit.appliedIds, nextId);
       await this.#writeMarks(client, shard, commit.marks, commit.forgottenMarks);
       await appendDeadLetters(client, this.#settings.schema, domain, commit.deadLetters, this.#settings.deadLetterCapacity);
@@ -127,14 +130,11 @@ export class PostgresStateStore implements StateStore {
     });
   }
 
-  async #writeEntities(client: PoolClient, shard: number, changes: ReadonlyMap<string, unknown>): Promise<void> {
-    if (changes.size === 0) return;
-    const keys: string[] = [];
-    const states: string[] = [];
-    for (const [key, state] of changes) {
-      keys.push(toText(key));
-      states.push(JSON.stringify(state));
-    }
+  /** Writes `[key as text, state as JSON]` pairs. */
+  async #writeEntities(client: PoolClient, shard: number, entities: readonly (readonly [string, string])[]): Promise<void> {
+    if (entities.length === 0) return;
+    const keys = entities.map(([key]) => key);
+    const states = entities.map(([, state]) => state);
     await client.query(
       `insert into ${this.#s}.entities as e (domain, shard, key, state)
        select $1, $2, key, state::json from unnest($3::text[], $4::text[]) as u(key, state)

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { describeError, StaleEpochError, StateEncodingError } from '../core/errors.ts';
+import { StaleEpochError } from '../core/errors.ts';
+import { encodeState } from './encode-state.ts';
 import { defineScript, type RedisScript } from '../common/redis.ts';
 import { RedisDeadLetterQueue, deadLetterKeys } from './redis-dead-letters.ts';
 import type { EntityRead, OutboxMessage, ShardCommit, ShardSnapshot, StateStore } from './state-store.ts';
@@ -239,16 +240,4 @@ function encodeOutbox(message: OutboxMessage): OutboxMessage {
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-/** A state as the store keeps it; `StateEncodingError` when JSON cannot carry it (nothing is written then). */
-function encodeState(shard: number, key: string, state: unknown): string {
-  let encoded: string | undefined;
-  try {
-    encoded = JSON.stringify(state);
-  } catch (error) {
-    throw new StateEncodingError(shard, key, `JSON.stringify threw ${describeError(error)}`);
-  }
-  if (encoded === undefined) throw new StateEncodingError(shard, key, `JSON has no encoding for ${typeof state}`);
-  return encoded;
 }

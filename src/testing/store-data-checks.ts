@@ -40,6 +40,33 @@ const range = (from: number, count: number, prefix: string) => Array.from({ leng
 /** Round trips: entities, origin marks, the dedupe window, the outbox and dead letters come back exactly. */
 export const dataChecks: readonly StoreCheck[] = [
   {
+    id: 'unstorable-state',
+    title: 'a commit with a state JSON cannot carry (a BigInt) lands whole (a store that keeps states as they are) or is refused with StateEncodingError naming its key and writes nothing of the batch',
+    async run({ open }) {
+      const store = await open();
+      const epoch = (await store.claim(0, 0)).epoch;
+      await store.commit(0, commitOf(epoch, 0, { changes: new Map([['kept', { n: 1 }]]) }));
+      const changes = new Map<string, unknown>([['fine', { n: 2 }], ['bad', { n: 10n }]]);
+      let refusal: unknown;
+      try {
+        await store.commit(0, commitOf(epoch, 1, { changes, appliedIds: ['id-1'], marks: new Map([['origin-1', 1]]), deadLetters: [letterOf(0, 1)] }));
+      } catch (error) {
+        refusal = error ?? new Error('undefined was thrown');
+      }
+      if (refusal === undefined) {
+        same('the shard after a commit with a BigInt state it accepted', await store.status(0), { epoch, position: 1 });
+        same('the entities after it', await loaded(store, 0, ['kept', 'fine', 'bad']), new Map([['kept', { n: 1 }], ...changes]));
+        return;
+      }
+      const { code, key } = refusal as { code?: unknown; key?: unknown };
+      same('the refusal of a commit with a BigInt in the state of "bad" ({ code, key }; anything else leaves the owner retrying the batch forever)', { code, key }, { code: 'STATE_ENCODING', key: 'bad' });
+      same('the shard after the refused commit', await store.status(0), { epoch, position: 0 });
+      same('the entities after the refused commit', await loaded(store, 0, ['kept', 'fine', 'bad']), new Map([['kept', { n: 1 }]]));
+      same('the dead letters after the refused commit', await store.deadLetters.list(10), []);
+      same('the mark of origin-1 after the refused commit', (await store.read(0, 'kept', 'origin-1')).mark, undefined);
+    },
+  },
+  {
     id: 'entities',
     title: 'entity states round-trip exactly, keys never written are absent, a commit replaces a state whole, and entries() lists every entity once',
     async run({ open }) {

@@ -1,4 +1,4 @@
-import { ClosedError, StaleEpochError } from '../../src/core/errors.ts';
+import { ClosedError, describeError, StaleEpochError, StateEncodingError } from '../../src/core/errors.ts';
 import { MemoryDeadLetterQueue, type DeadLetterQueue } from '../../src/state/dead-letters.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
 import { StoreDecorator } from '../support/decorators.ts';
@@ -212,4 +212,21 @@ export class ClosesOnce extends Forwarding {
 /** A fresh memory store with the window and capacity above. */
 export function memoryStore(): MemoryStateStore {
   return new MemoryStateStore({ dedupeWindow: WINDOW, deadLetters: new MemoryDeadLetterQueue({ capacity: CAPACITY }) });
+}
+
+/** Encodes states one by one as it writes them: those before a bad one land, then it refuses the commit. */
+export class EncodesMidway extends Forwarding {
+  override async commit(shard: number, commit: ShardCommit): Promise<void> {
+    const written = new Map<string, unknown>();
+    for (const [key, state] of commit.changes) {
+      try {
+        JSON.stringify(state);
+      } catch (error) {
+        await this.inner.commit(shard, { ...commit, changes: written });
+        throw new StateEncodingError(shard, key, describeError(error));
+      }
+      written.set(key, state);
+    }
+    await this.inner.commit(shard, commit);
+  }
 }
