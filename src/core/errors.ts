@@ -100,11 +100,14 @@ export class TimeoutError extends ShardlineError {
 export class StateEncodingError extends ShardlineError {
   readonly shard: number;
   readonly key: string;
+  /** Why JSON cannot carry the state (`JSON.stringify threw TypeError: …`). */
+  readonly reason: string;
 
   constructor(shard: number, key: string, reason: string) {
     super('STATE_ENCODING', `shard ${shard}: the state of key ${JSON.stringify(key)} cannot be stored: ${reason}`);
     this.shard = shard;
     this.key = key;
+    this.reason = reason;
   }
 }
 

@@ -1,6 +1,7 @@
-import { commandOf, decodeCommand, isShardOrigin, jsonBytesUpperBound, OutgoingCommand, shardOrigin, type Command } from '../core/command.ts';
+import { commandOf, decodeCommand, isShardOrigin, jsonBytesUpperBound, OutgoingCommand, shardOrigin, type Command, type DecodeResult } from '../core/command.ts';
 import type { AnyDomain, HandlerContext } from '../core/domain.ts';
-import { describeError, InvalidCommandError, Rejected } from '../core/errors.ts';
+import { describeError, InvalidCommandError, Rejected, StateEncodingError } from '../core/errors.ts';
+import { encodeState } from '../state/encode-state.ts';
 import type { DeadLetter } from '../state/dead-letters.ts';
 import type { OutboxMessage } from '../state/state-store.ts';
 import { shardOf } from '../core/router.ts';
@@ -150,7 +151,7 @@ export async function applyBatch(
     if (local !== undefined) {
       command = local;
     } else {
-      const decoded = delivery.json === undefined ? decodeCommand(delivery.value) : commandOf(delivery.json);
+      const decoded = decodeDelivery(delivery);
       if (!decoded.ok) {
         deadLetter(result, cursor.shard, delivery, undefined, `decode: ${decoded.reason}`, 0);
         continue;
@@ -256,8 +257,10 @@ export async function applyBatch(
         if (outcome === null || typeof outcome !== 'object' || outcome.state === undefined) {
           throw new TypeError(`handler ${command.type} must return { state, reply? } with a defined state, got ${outcome === null ? 'null' : typeof outcome === 'object' ? 'state undefined' : typeof outcome}`);
         }
-        if (outcome.state !== state && cursor.encodingChecked?.has(command.key) === true) checkEncodes(command.type, outcome.state);
-        if (outcome.state !== state) result.changes.set(command.key, outcome.state);
+        if (outcome.state !== state) {
+          if (cursor.encodingChecked?.has(command.key) === true) checkEncodes(cursor.shard, command, outcome.state);
+          result.changes.set(command.key, outcome.state);
+        }
         if (emitted.length > 0) for (const message of emitted) result.outbox.push(message);
         result.sentAt.push(command.sentAt);
         count(result, command.type, 'ok');
@@ -295,22 +298,26 @@ export async function applyBatch(
 function newCommandAt(delivery: Delivery, cursor: ShardCursor): string | undefined {
   let command = delivery.command;
   if (command === undefined && delivery.unreadable === undefined) {
-    const decoded = delivery.json === undefined ? decodeCommand(delivery.value) : commandOf(delivery.json);
+    const decoded = decodeDelivery(delivery);
     if (decoded.ok) command = decoded.command;
   }
   if (command?.origin === undefined || !cursor.marks.isAbove(command.origin, command.seq!)) return undefined;
   return `id ${command.id}, origin ${command.origin} seq ${command.seq}`;
 }
 
-/** Throws when JSON cannot carry `state`, the state a handler of `type` returned. */
-function checkEncodes(type: string, state: unknown): void {
-  let encoded: string | undefined;
+/** The command a delivery carries, checked: from `json` when its transport parsed it, else decoded from `value`. */
+function decodeDelivery(delivery: Delivery): DecodeResult {
+  return delivery.json === undefined ? decodeCommand(delivery.value) : commandOf(delivery.json);
+}
+
+/** Throws, as a handler failure, when a store could not encode `state`, the state `command`'s handler returned. */
+function checkEncodes(shard: number, command: Command, state: unknown): void {
   try {
-    encoded = JSON.stringify(state);
+    encodeState(shard, command.key, state);
   } catch (error) {
-    throw new TypeError(`handler ${type} returned a state the store cannot encode: JSON.stringify threw ${describeError(error)}`);
+    if (!(error instanceof StateEncodingError)) throw error;
+    throw new TypeError(`handler ${command.type} returned a state the store cannot encode: ${error.reason}`);
   }
-  if (encoded === undefined) throw new TypeError(`handler ${type} returned a state the store cannot encode: JSON has no encoding for ${typeof state}`);
 }
 
 /**
