@@ -131,9 +131,6 @@ function describe(value: unknown): string {
 /** The bytes `{"m":[]}` takes around a job's entries. */
 const JOB_OVERHEAD = 8;
 
-/** A UTF-16 surrogate without its pair: JSON escapes it as `\ud800`, which Redis's JSON decoder refuses. */
-const LONE_SURROGATE = /\p{Cs}/u;
-
 /**
  * Splits one enqueue into the data of its jobs, in order: at most MESSAGES_PER_JOB
  * commands and `maxJobBytes` bytes of JSON each, so that the owner's `take` decodes every
@@ -152,7 +149,8 @@ export function splitIntoJobs(messages: readonly TransportMessage[], maxJobBytes
   for (let index = 0; index < messages.length; index++) {
     const message = messages[index]!;
     const { key, command } = message;
-    if (LONE_SURROGATE.test(key)) throw new InvalidCommandError('key', `message ${index}: expected well-formed Unicode, got a lone surrogate`);
+    // A lone surrogate is written `\ud800` by JSON, which Redis's JSON decoder refuses.
+    if (!key.isWellFormed()) throw new InvalidCommandError('key', `message ${index}: expected well-formed Unicode, got a lone surrogate`);
     let entry: JobEntry;
     let size: number;
     if (command !== undefined && command.key === key && wellFormed(command)) {
@@ -161,7 +159,7 @@ export function splitIntoJobs(messages: readonly TransportMessage[], maxJobBytes
       if (size > room) size = Buffer.byteLength(JSON.stringify(command)) + 1;
     } else {
       const { value } = message;
-      if (LONE_SURROGATE.test(value)) throw new InvalidCommandError('value', `message ${index}: expected well-formed Unicode, got a lone surrogate`);
+      if (!value.isWellFormed()) throw new InvalidCommandError('value', `message ${index}: expected well-formed Unicode, got a lone surrogate`);
       entry = [key, value];
       size = 6 * (key.length + value.length) + 6;
       if (size > room) size = Buffer.byteLength(JSON.stringify(entry)) + 1;
@@ -184,12 +182,13 @@ const MAX_DEPTH = 64;
 
 /**
  * Whether every string of `command` (and every property name in its payload) is
- * well-formed UTF-16, so that its JSON holds no lone-surrogate escape. A producer's id is
- * its origin and base-36 digits, so only the origin needs looking at.
+ * well-formed UTF-16, so that its JSON holds no lone-surrogate escape. Its key was checked
+ * with the message's; a producer's id is its origin and base-36 digits, so only the origin
+ * needs looking at.
  */
 function wellFormed(command: Command): boolean {
   if (!(command instanceof ProducedCommand) && !command.id.isWellFormed()) return false;
-  if (!command.type.isWellFormed() || !command.key.isWellFormed()) return false;
+  if (!command.type.isWellFormed()) return false;
   if (command.origin !== undefined && !command.origin.isWellFormed()) return false;
   if (command.replyTo !== undefined && !command.replyTo.isWellFormed()) return false;
   return wellFormedJson(command.payload, 0);
