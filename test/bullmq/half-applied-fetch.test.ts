@@ -65,8 +65,8 @@ describe.skipIf(redis === undefined)('a fetch that fails half-way or is sent twi
     await client.set(keys.lease, 'test-member:1');
     const scripts = new TransportScripts(client);
     const limits = { maxJobBytes: 1 << 20, reservationTtlMs: 60_000 };
-    const take = async (acknowledged: string[], most = 2) => {
-      const jobs = await scripts.take(keys, 'test-member:1', most, acknowledged, limits);
+    const take = async (acknowledged: string[], most = 2, holding: string[] = []) => {
+      const jobs = await scripts.take(keys, 'test-member:1', most, acknowledged, holding, limits);
       if (jobs === 'lost') throw new Error('lease lost');
       return jobs;
     };
@@ -84,6 +84,38 @@ describe.skipIf(redis === undefined)('a fetch that fails half-way or is sent twi
     expect(await transport.depth(0)).toBe(3);
     expect(values(await take(next.map((job) => job.id), 8))).toEqual([[4, 'v4']]);
     expect(await transport.depth(0)).toBe(1);
-    expect(await scripts.take(keys, 'another-member:2', 8, [], limits)).toBe('lost');
+    expect(await scripts.take(keys, 'another-member:2', 8, [], [], limits)).toBe('lost');
+  });
+
+  it('passes over exactly the jobs the owner holds, even when another program removed one of them', async () => {
+    const client: Redis = await openRedis(service.url, 'test');
+    closers.push(() => client.quit());
+    const keys = shardKeys('shardline', 'holding', 0);
+    const transport = new BullmqTransport({ url: service.url, domain: 'holding', shards: 1 });
+    closers.push(() => transport.close());
+    for (let i = 0; i < 6; i++) await transport.enqueue(0, [{ key: 'k', value: `v${i}` }], { overflow: 'block', timeoutMs: 5_000, reserve: 0 });
+    await client.set(keys.lease, 'test-member:1');
+    const scripts = new TransportScripts(client);
+    const limits = { maxJobBytes: 1 << 20, reservationTtlMs: 60_000 };
+    const take = async (acknowledged: string[], holding: string[], most = 2) => {
+      const jobs = await scripts.take(keys, 'test-member:1', most, acknowledged, holding, limits);
+      if (jobs === 'lost') throw new Error('lease lost');
+      return jobs;
+    };
+    const values = (jobs: { first: number; data: string }[]) => jobs.map((job) => [job.first, (JSON.parse(job.data) as { m: string[][] }).m[0]![1]]);
+    const ids = (jobs: { id: string }[]) => jobs.map((job) => job.id);
+
+    const first = await take([], []);
+    // Taken ahead while the first two are delivered, and again when that reply was lost.
+    const ahead = await take([], ids(first));
+    expect(values(ahead)).toEqual([[2, 'v2'], [3, 'v3']]);
+    expect(values(await take([], ids(first)))).toEqual([[2, 'v2'], [3, 'v3']]);
+    // An owner that holds nothing (the next one, after a crash) gets every unacknowledged job, oldest first.
+    expect(values(await take([], [], 8))).toEqual([[0, 'v0'], [1, 'v1'], [2, 'v2'], [3, 'v3'], [4, 'v4'], [5, 'v5']]);
+    await take([], [], 0);
+    // Another program removed v2 from the active list: holding v2 and v3 passes over v3 alone.
+    await client.lrem(keys.active, 1, ids(ahead)[0]!);
+    expect(values(await take(ids(first), ids(ahead), 8))).toEqual([[4, 'v4'], [5, 'v5']]);
+    expect(await transport.depth(0)).toBe(4);
   });
 });

@@ -106,7 +106,10 @@ return held - reclaim(KEYS[1], KEYS[2], ARGV[1], now_ms(), tonumber(ARGV[2]))
  * lapsed reservations, then returns the next jobs, oldest first: first the jobs already
  * taken and not acknowledged (the active list: what a previous owner left, or what this
  * grant took in a run whose reply was lost), then new ones from the wait list. Running it
- * twice therefore returns the same jobs and frees nothing twice.
+ * twice therefore returns the same jobs and frees nothing twice. Jobs the owner holds
+ * (taken, being delivered while this take fetches the next) are named and passed over:
+ * they are still in the active list, and only they are skipped, whatever another program
+ * did to that list.
  *
  * A job taken for the first time gets its command count and first position here, stored
  * on the job (`slcount`, `slpos`): the count is the length of its data's `m` when that is
@@ -121,7 +124,7 @@ return held - reclaim(KEYS[1], KEYS[2], ARGV[1], now_ms(), tonumber(ARGV[2]))
  * ARGV[1] lease token  ARGV[2] most jobs to return (0: only acknowledge)  ARGV[3] job key prefix
  * ARGV[4] most bytes of job data decoded  ARGV[5] bytes returned of a job's data over it
  * ARGV[6] reservation ttl ms  ARGV[7] the room channel, published to when commands are freed
- * ARGV[8..] ids of the jobs acknowledged
+ * ARGV[8] h, the number of jobs held  ARGV[9..8+h] their ids  ARGV[9+h..] ids of the jobs acknowledged
  * Returns -1 when the lease is not this grant's (nothing changed); else, per job, flat:
  * id, first position, command count, data ('' when none), why it cannot be read ('' when it can).
  */
@@ -134,8 +137,12 @@ local backlog = redis.call('LLEN', KEYS[3])
 local prefix = ARGV[3]
 reclaim(KEYS[5], KEYS[6], prefix, now_ms(), tonumber(ARGV[6]))
 
+local held_count = tonumber(ARGV[8])
+local held = {}
+for i = 9, 8 + held_count do held[ARGV[i]] = true end
+
 local freed = 0
-for i = 8, #ARGV do
+for i = 9 + held_count, #ARGV do
   local job = prefix .. ARGV[i]
   local count = 0
   if redis.call('TYPE', job).ok == 'hash' then count = tonumber(redis.call('HGET', job, 'slcount')) or 0 end
@@ -194,9 +201,11 @@ local function read(id)
 end
 
 if most > 0 then
-  local ids = redis.call('LRANGE', KEYS[3], -most, -1)
-  for i = #ids, 1, -1 do read(ids[i]) end
-  if backlog <= most then
+  local ids = redis.call('LRANGE', KEYS[3], -(most + held_count), -1)
+  for i = #ids, 1, -1 do
+    if taken < most and not held[ids[i]] then read(ids[i]) end
+  end
+  if backlog <= most + held_count then
     while taken < most do
       local id = redis.call('RPOPLPUSH', KEYS[2], KEYS[3])
       if not id then break end

@@ -7,6 +7,12 @@ import type { OutageLog } from './outage-log.ts';
 import type { TransportScripts } from './scripts.ts';
 import { Signal, pause } from './signal.ts';
 
+/** Jobs a take returned, as the batch to deliver. */
+interface Fetched {
+  readonly ids: readonly string[];
+  readonly batch: readonly Delivery[];
+}
+
 /** Why a runner ended. */
 export type RunnerEnd = 'stopped' | 'refused' | 'fenced' | 'lost';
 
@@ -25,7 +31,8 @@ export interface RunnerContext {
  * while the lease is held. It tells the handler, then in one script per round trip
  * (`take`) acknowledges the batch it delivered and takes the next jobs: first those an
  * earlier owner (or a run of `take` whose reply was lost) took and never acknowledged,
- * then the oldest waiting ones; it delivers their commands in order.
+ * then the oldest waiting ones; it delivers their commands in order. Each take runs while
+ * the batch before it is delivered, passing over that batch's jobs.
  *
  * It works on BullMQ's own lists (wait, active, the job hashes) through Lua scripts
  * rather than through BullMQ's `Worker`, for two reasons: a `Worker` takes jobs without
@@ -82,28 +89,58 @@ export class ShardRunner {
     }
 
     const limits = { maxJobBytes: options.maxJobBytes, reservationTtlMs: options.reservationTtlMs };
-    let delivered: string[] = [];
-    while (this.#active) {
+    /** Jobs delivered and applied that no take has acknowledged yet (as far as this runner knows). */
+    let unacknowledged: string[] = [];
+    /**
+     * Acknowledges what was applied and takes the next jobs, passing over `holding` (the
+     * batch being delivered meanwhile), and decodes them. Acknowledgements of a take cut
+     * short by stop() are kept for the last one: repeating them frees nothing twice.
+     */
+    const fetch = async (holding: readonly string[], maxJobs = options.fetchJobs): Promise<Fetched | 'lost' | undefined> => {
+      const acknowledged = unacknowledged;
+      unacknowledged = [];
       this.signal.clear();
-      const acknowledged = delivered;
-      const jobs = await this.#retrying(() => scripts.take(this.keys, this.token, options.fetchJobs, acknowledged, limits));
-      if (jobs === undefined) return 'stopped';
-      if (jobs === 'lost') return this.#end('lost');
-      delivered = [];
-      if (jobs.length === 0) {
-        await this.signal.wait(options.idlePollMs);
-        continue;
+      const jobs = await this.#retrying(() => scripts.take(this.keys, this.token, maxJobs, acknowledged, holding, limits));
+      if (jobs === undefined) {
+        unacknowledged = [...acknowledged, ...unacknowledged];
+        return undefined;
       }
+      if (jobs === 'lost') return 'lost';
       const batch: Delivery[] = [];
       for (const job of jobs) for (const delivery of deliveriesOf(job)) batch.push(delivery);
-      const outcome = await this.#deliver(batch);
-      if (outcome !== 'delivered') return outcome === 'fenced' ? this.#end('fenced') : 'stopped';
-      delivered = jobs.map((job) => job.id);
+      return { ids: jobs.map((job) => job.id), batch };
+    };
+
+    // Pipelined: while a batch is delivered (applied and committed), the next is taken and
+    // decoded, so the owner does not wait a round trip to Redis between batches. It is
+    // delivered only once the batch before it was, in order; if this grant ends first, it
+    // stays in the active list for the next owner, which takes it first.
+    let next = fetch([]);
+    while (this.#active) {
+      const fetched = await next;
+      if (fetched === undefined) break;
+      if (fetched === 'lost') return this.#end('lost');
+      if (fetched.ids.length === 0) {
+        // Nothing was waiting when the take ran: acknowledge at once what was applied since, else wait for a job.
+        if (unacknowledged.length === 0) await this.signal.wait(options.idlePollMs);
+        if (this.#active) next = fetch([]);
+        continue;
+      }
+      next = fetch(fetched.ids);
+      const outcome = await this.#deliver(fetched.batch);
+      if (outcome !== 'delivered') {
+        const end = outcome === 'fenced' ? this.#end('fenced') : 'stopped';
+        await next;
+        return end;
+      }
+      for (const id of fetched.ids) unacknowledged.push(id);
     }
-    if (delivered.length === 0) return 'stopped';
-    const acknowledged = delivered;
-    const last = await this.#retrying(() => scripts.take(this.keys, this.token, 0, acknowledged, limits));
-    return last === 'lost' ? this.#end('lost') : 'stopped';
+    // A take still in flight (its jobs stay for the next owner) settles before the last acknowledgement.
+    const last = await next;
+    if (last === 'lost') return this.#end('lost');
+    if (unacknowledged.length === 0) return 'stopped';
+    const final = await fetch([], 0);
+    return final === 'lost' ? this.#end('lost') : 'stopped';
   }
 
   #end(reason: RunnerEnd): RunnerEnd {
