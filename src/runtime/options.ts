@@ -16,7 +16,11 @@ export const producerSettingsSchema = z.object({
   requestTimeoutMs: positiveInt.default(30_000),
   /** Largest encoded command accepted, in bytes. */
   maxCommandBytes: positiveInt.default(DEFAULT_MAX_COMMAND_BYTES),
-  /** How long a shard's batch waits for more commands; 0 batches only what is sent in the same tick. */
+  /**
+   * How long a shard's batch waits for more commands; 0 batches only what is sent in the
+   * same tick. A transport that enqueues at once (`enqueueNow`: memory) takes a command
+   * without any wait while its shard has room and nothing of the lane is pending.
+   */
   lingerMs: nonNegativeInt.default(0),
   /** Most commands per enqueue. */
   maxBatch: positiveInt.default(256),

@@ -19,6 +19,9 @@ export interface SenderOptions extends EnqueueOptions {
   readonly countEnqueued?: boolean;
 }
 
+/** What an enqueue that did not wait resolves with. */
+const NO_WAIT: EnqueueResult = { waitedMs: 0 };
+
 /** The longest pause between retries of a persistent lane: a broker that is down is not hammered. */
 const MAX_RETRY_DELAY_MS = 1_000;
 
@@ -72,7 +75,10 @@ export class ShardSender {
   /** Enqueues `messages` to `shard` after everything sent to it before; resolves once enqueued. */
   send(shard: number, messages: readonly TransportMessage[]): Promise<EnqueueResult> {
     const max = this.#options.maxBatch;
-    if (messages.length <= max) return this.#batchFor(shard, messages.length, messages).done;
+    if (messages.length <= max) {
+      if (this.#enqueuedNow(shard, messages)) return Promise.resolve(NO_WAIT);
+      return this.#batchFor(shard, messages.length, messages).done;
+    }
     const chunks: Promise<EnqueueResult>[] = [];
     for (let start = 0; start < messages.length; start += max) {
       const chunk = messages.slice(start, start + max);
@@ -86,7 +92,20 @@ export class ShardSender {
    * (a receipt) shares its batch's promise rather than making one of its own.
    */
   sendOne<T>(shard: number, message: TransportMessage, value: T): Promise<T> {
+    if (this.#enqueuedNow(shard, [message])) return Promise.resolve(value);
     return this.#batchFor(shard, 1, message).done.then(() => value);
+  }
+
+  /**
+   * Enqueues at once where the transport can (`enqueueNow`, in-process transports) and
+   * nothing sent to `shard` before is still pending, so order holds; true when it did.
+   */
+  #enqueuedNow(shard: number, messages: readonly TransportMessage[]): boolean {
+    const lane = this.#lanes[shard]!;
+    if (lane.inFlight !== undefined || lane.batches.length > 0) return false;
+    if (this.#transport.enqueueNow?.(shard, messages, this.#options) !== true) return false;
+    this.#countEnqueued(messages);
+    return true;
   }
 
   /** Puts `count` messages (an array of them, or one) into the batch `shard` fills now, and schedules its enqueue. */

@@ -63,6 +63,10 @@ export class MemoryTransport implements Transport {
     return queue.enqueue(messages, options);
   }
 
+  enqueueNow(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): boolean {
+    return !this.#closed && this.broker.queues[shard]?.enqueueNow(messages, options) === true;
+  }
+
   async depth(shard: number): Promise<number> {
     return this.broker.queues[shard]?.ring.size ?? 0;
   }

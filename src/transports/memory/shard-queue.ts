@@ -59,6 +59,15 @@ export class ShardQueue {
     });
   }
 
+  /** Enqueues at once and returns true when `enqueue` would admit without waiting; else false, nothing done. */
+  enqueueNow(messages: readonly TransportMessage[], options: EnqueueOptions): boolean {
+    const admitted =
+      options.overflow === 'force' ||
+      (messages.length + options.reserve <= this.ring.capacity && this.#admissible(messages.length, options.reserve, this.#waiters.length));
+    if (admitted) this.#push(messages, options.overflow === 'force');
+    return admitted;
+  }
+
   /** Acknowledges every held message up to and including `position`, and lets waiting producers in. */
   ack(position: number): void {
     if (this.ring.dropThrough(position) > 0) this.#admitWaiters();
