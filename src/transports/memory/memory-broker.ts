@@ -2,9 +2,7 @@ import { hostname } from 'node:os';
 import { pickOwner } from '../../core/router.ts';
 import type { ShardGrant, ShardHandler, ShardOwner } from '../transport.ts';
 import { ShardQueue } from './shard-queue.ts';
-
-/** How long a delivery loop may run on promises alone before it lets the event loop turn. */
-const YIELD_EVERY_MS = 10;
+import { Turns } from './turns.ts';
 
 /** How the broker's delivery loops behave. */
 export interface MemoryBrokerOptions {
@@ -79,14 +77,10 @@ class GrantRunner {
       this.#broker.refused(this, false);
       return;
     }
-    let lastYield = performance.now();
     while (this.#active) {
-      // Producers and owners in one process hand work to each other through promises
-      // alone; without a turn of the event loop now and then, timers and sockets (enqueue
-      // timeouts, /metrics) would wait until the load stops.
-      if (performance.now() - lastYield > YIELD_EVERY_MS) {
-        await new Promise(setImmediate);
-        lastYield = performance.now();
+      const turn = this.#broker.turns.due();
+      if (turn !== undefined) {
+        await turn;
         // A stop() during that turn woke no one (nothing was waiting for data yet): look again.
         continue;
       }
@@ -120,6 +114,8 @@ class GrantRunner {
 export class MemoryBroker {
   readonly options: MemoryBrokerOptions;
   readonly queues: readonly ShardQueue[];
+  /** The event loop turns its producers and delivery loops take together. */
+  readonly turns = new Turns();
   readonly #members: Member[] = [];
   readonly #owners: (GrantRunner | undefined)[];
   readonly #transitions: Promise<void>[];

@@ -56,6 +56,8 @@ export class MemoryTransport implements Transport {
 
   enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
     if (this.#closed) return Promise.reject(new ClosedError('memory transport'));
+    const turn = this.broker.turns.due();
+    if (turn !== undefined) return turn.then(() => this.enqueue(shard, messages, options));
     const queue = this.broker.queues[shard];
     if (queue === undefined) {
       return Promise.reject(new RangeError(`Expected shard in 0..${this.broker.queues.length - 1}, got ${shard}`));
@@ -64,7 +66,7 @@ export class MemoryTransport implements Transport {
   }
 
   enqueueNow(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): boolean {
-    return !this.#closed && this.broker.queues[shard]?.enqueueNow(messages, options) === true;
+    return !this.#closed && this.broker.turns.due() === undefined && this.broker.queues[shard]?.enqueueNow(messages, options) === true;
   }
 
   async depth(shard: number): Promise<number> {
