@@ -66,7 +66,7 @@ export class MemoryTransport implements Transport {
   }
 
   enqueueNow(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): boolean {
-    return !this.#closed && this.broker.turns.due() === undefined && this.broker.queues[shard]?.enqueueNow(messages, options) === true;
+    return !this.#closed && this.broker.turns.dueSometimes() === undefined && this.broker.queues[shard]?.enqueueNow(messages, options) === true;
   }
 
   async depth(shard: number): Promise<number> {
