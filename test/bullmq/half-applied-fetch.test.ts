@@ -66,9 +66,9 @@ describe.skipIf(redis === undefined)('a fetch that fails half-way or is sent twi
     const scripts = new TransportScripts(client);
     const limits = { maxJobBytes: 1 << 20, reservationTtlMs: 60_000 };
     const take = async (acknowledged: string[], most = 2, holding: string[] = []) => {
-      const jobs = await scripts.take(keys, 'test-member:1', most, acknowledged, holding, limits);
-      if (jobs === 'lost') throw new Error('lease lost');
-      return jobs;
+      const taken = await scripts.take(keys, 'test-member:1', most, acknowledged, holding, limits);
+      if (taken === 'lost') throw new Error('lease lost');
+      return taken.jobs;
     };
     const values = (jobs: { first: number; data: string }[]) => jobs.map((job) => [job.first, (JSON.parse(job.data) as { m: string[][] }).m[0]![1]]);
 
@@ -97,18 +97,21 @@ describe.skipIf(redis === undefined)('a fetch that fails half-way or is sent twi
     await client.set(keys.lease, 'test-member:1');
     const scripts = new TransportScripts(client);
     const limits = { maxJobBytes: 1 << 20, reservationTtlMs: 60_000 };
+    let waiting = -1;
     const take = async (acknowledged: string[], holding: string[], most = 2) => {
-      const jobs = await scripts.take(keys, 'test-member:1', most, acknowledged, holding, limits);
-      if (jobs === 'lost') throw new Error('lease lost');
-      return jobs;
+      const taken = await scripts.take(keys, 'test-member:1', most, acknowledged, holding, limits);
+      if (taken === 'lost') throw new Error('lease lost');
+      waiting = taken.waiting;
+      return taken.jobs;
     };
     const values = (jobs: { first: number; data: string }[]) => jobs.map((job) => [job.first, (JSON.parse(job.data) as { m: string[][] }).m[0]![1]]);
     const ids = (jobs: { id: string }[]) => jobs.map((job) => job.id);
 
     const first = await take([], []);
+    expect(waiting).toBe(4);
     // Taken ahead while the first two are delivered, and again when that reply was lost.
     const ahead = await take([], ids(first));
-    expect(values(ahead)).toEqual([[2, 'v2'], [3, 'v3']]);
+    expect({ taken: values(ahead), waiting }).toEqual({ taken: [[2, 'v2'], [3, 'v3']], waiting: 2 });
     expect(values(await take([], ids(first)))).toEqual([[2, 'v2'], [3, 'v3']]);
     // An owner that holds nothing (the next one, after a crash) gets every unacknowledged job, oldest first.
     expect(values(await take([], [], 8))).toEqual([[0, 'v0'], [1, 'v1'], [2, 'v2'], [3, 'v3'], [4, 'v4'], [5, 'v5']]);

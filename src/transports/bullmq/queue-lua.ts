@@ -125,8 +125,9 @@ return held - reclaim(KEYS[1], KEYS[2], ARGV[1], now_ms(), tonumber(ARGV[2]))
  * ARGV[4] most bytes of job data decoded  ARGV[5] bytes returned of a job's data over it
  * ARGV[6] reservation ttl ms  ARGV[7] the room channel, published to when commands are freed
  * ARGV[8] h, the number of jobs held  ARGV[9..8+h] their ids  ARGV[9+h..] ids of the jobs acknowledged
- * Returns -1 when the lease is not this grant's (nothing changed); else, per job, flat:
- * id, first position, command count, data ('' when none), why it cannot be read ('' when it can).
+ * Returns -1 when the lease is not this grant's (nothing changed); else the number of jobs
+ * still waiting, then per job, flat: id, first position, command count, data ('' when
+ * none), why it cannot be read ('' when it can).
  */
 export const TAKE = `${PRELUDE}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -159,7 +160,7 @@ end
 
 local most = tonumber(ARGV[2])
 local max_bytes = tonumber(ARGV[4])
-local out = {}
+local out = { 0 }
 local taken = 0
 local function read(id)
   local job = prefix .. id
@@ -213,5 +214,6 @@ if most > 0 then
     end
   end
 end
+out[1] = redis.call('LLEN', KEYS[2])
 return out
 `;

@@ -62,20 +62,21 @@ export class TransportScripts {
    * Acknowledges the jobs `acknowledged` (delivered and applied), telling producers that
    * wait for room (`keys.room`), then returns up to
    * `maxJobs` jobs to deliver next, oldest first, those taken before and not acknowledged
-   * first except the jobs `holding` (taken and in the owner's hands, not yet applied);
-   * `'lost'` when the lease is not this grant's (nothing changed). Safe to repeat.
+   * first except the jobs `holding` (taken and in the owner's hands, not yet applied), and
+   * how many jobs are still waiting after them; `'lost'` when the lease is not this
+   * grant's (nothing changed). Safe to repeat.
    */
-  async take(keys: ShardKeys, token: string, maxJobs: number, acknowledged: readonly string[], holding: readonly string[], limits: TakeLimits): Promise<TakenJob[] | 'lost'> {
+  async take(keys: ShardKeys, token: string, maxJobs: number, acknowledged: readonly string[], holding: readonly string[], limits: TakeLimits): Promise<{ jobs: TakenJob[]; waiting: number } | 'lost'> {
     const takeKeys = [keys.lease, keys.wait, keys.active, keys.positions, keys.held, keys.reservations];
     const args = [token, maxJobs, keys.jobPrefix, limits.maxJobBytes, EXCERPT_CHARS, limits.reservationTtlMs, keys.room, holding.length, ...holding, ...acknowledged];
     const reply = (await this.#take(takeKeys, args)) as (string | number)[] | number;
     if (reply === -1) return 'lost';
     const flat = reply as (string | number)[];
     const jobs: TakenJob[] = [];
-    for (let i = 0; i < flat.length; i += 5) {
+    for (let i = 1; i < flat.length; i += 5) {
       jobs.push({ id: String(flat[i]), first: Number(flat[i + 1]), count: Number(flat[i + 2]), data: String(flat[i + 3]), unreadable: String(flat[i + 4]) });
     }
-    return jobs;
+    return { jobs, waiting: Number(flat[0]) };
   }
 
   /** Renews (or ends) membership, with this process's host and pid, and returns the live members. */

@@ -11,6 +11,8 @@ import { Signal, pause } from './signal.ts';
 interface Fetched {
   readonly ids: readonly string[];
   readonly batch: readonly Delivery[];
+  /** Jobs were still waiting after the take. */
+  readonly backlogged: boolean;
 }
 
 /** Why a runner ended. */
@@ -31,8 +33,8 @@ export interface RunnerContext {
  * while the lease is held. It tells the handler, then in one script per round trip
  * (`take`) acknowledges the batch it delivered and takes the next jobs: first those an
  * earlier owner (or a run of `take` whose reply was lost) took and never acknowledged,
- * then the oldest waiting ones; it delivers their commands in order. Each take runs while
- * the batch before it is delivered, passing over that batch's jobs.
+ * then the oldest waiting ones; it delivers their commands in order. When jobs were still
+ * waiting after a take, the next runs while that batch is delivered, passing over its jobs.
  *
  * It works on BullMQ's own lists (wait, active, the job hashes) through Lua scripts
  * rather than through BullMQ's `Worker`, for two reasons: a `Worker` takes jobs without
@@ -100,44 +102,46 @@ export class ShardRunner {
       const acknowledged = unacknowledged;
       unacknowledged = [];
       this.signal.clear();
-      const jobs = await this.#retrying(() => scripts.take(this.keys, this.token, maxJobs, acknowledged, holding, limits));
-      if (jobs === undefined) {
+      const taken = await this.#retrying(() => scripts.take(this.keys, this.token, maxJobs, acknowledged, holding, limits));
+      if (taken === undefined) {
         unacknowledged = [...acknowledged, ...unacknowledged];
         return undefined;
       }
-      if (jobs === 'lost') return 'lost';
+      if (taken === 'lost') return 'lost';
       const batch: Delivery[] = [];
-      for (const job of jobs) for (const delivery of deliveriesOf(job)) batch.push(delivery);
-      return { ids: jobs.map((job) => job.id), batch };
+      for (const job of taken.jobs) for (const delivery of deliveriesOf(job)) batch.push(delivery);
+      return { ids: taken.jobs.map((job) => job.id), batch, backlogged: taken.waiting > 0 };
     };
 
-    // Pipelined: while a batch is delivered (applied and committed), the next is taken and
-    // decoded, so the owner does not wait a round trip to Redis between batches. It is
-    // delivered only once the batch before it was, in order; if this grant ends first, it
-    // stays in the active list for the next owner, which takes it first.
-    let next = fetch([]);
+    // Pipelined when the shard is backlogged: when jobs were still waiting after a take, the
+    // next batch is taken and decoded while this one is delivered (applied and committed),
+    // so the owner does not wait a round trip to Redis between batches. Otherwise the next
+    // take runs after the delivery, so that what arrives meanwhile comes in it, not a take
+    // later (taking ahead then only added a delivery to the latency). A batch taken
+    // ahead is delivered only once the one before it was; if the grant ends first, it stays
+    // in the active list for the next owner, which takes it first.
+    let ahead: Promise<Fetched | 'lost' | undefined> | undefined = fetch([]);
     while (this.#active) {
-      const fetched = await next;
+      const fetched = await (ahead ?? fetch([]));
+      ahead = undefined;
       if (fetched === undefined) break;
       if (fetched === 'lost') return this.#end('lost');
       if (fetched.ids.length === 0) {
-        // Nothing was waiting when the take ran: acknowledge at once what was applied since, else wait for a job.
+        // Nothing was waiting: acknowledge at once what was applied since, else wait for a job.
         if (unacknowledged.length === 0) await this.signal.wait(options.idlePollMs);
-        if (this.#active) next = fetch([]);
         continue;
       }
-      next = fetch(fetched.ids);
+      if (fetched.backlogged) ahead = fetch(fetched.ids);
       const outcome = await this.#deliver(fetched.batch);
       if (outcome !== 'delivered') {
         const end = outcome === 'fenced' ? this.#end('fenced') : 'stopped';
-        await next;
+        await ahead;
         return end;
       }
       for (const id of fetched.ids) unacknowledged.push(id);
     }
     // A take still in flight (its jobs stay for the next owner) settles before the last acknowledgement.
-    const last = await next;
-    if (last === 'lost') return this.#end('lost');
+    if ((await ahead) === 'lost') return this.#end('lost');
     if (unacknowledged.length === 0) return 'stopped';
     const final = await fetch([], 0);
     return final === 'lost' ? this.#end('lost') : 'stopped';
