@@ -11,7 +11,10 @@ import { redact } from './urls.ts';
  *
  * No auto-pipelining: it made a Pipeline per tick that copies every script defined on the
  * connection (BullMQ's and ours, 72) into itself, which doubled the young-generation
- * collections at low load and put a collection into many commands' round trips.
+ * collections at low load and put a collection into many commands' round trips. Instead
+ * the commands written in one run of the microtask queue leave in one write
+ * (`coalesceWrites`), as node-redis does: the same round trips, a fraction of the system
+ * calls.
  */
 export async function openRedis(url: string, name: string): Promise<Redis> {
   const client = new Redis(url, {
@@ -20,6 +23,7 @@ export async function openRedis(url: string, name: string): Promise<Redis> {
     connectionName: name,
     connectTimeout: 5_000,
   });
+  client.on('connect', () => coalesceWrites(client.stream));
   let lastError: Error | undefined;
   const remember = (error: Error) => {
     lastError = error;
@@ -47,4 +51,26 @@ export function defineScript(client: Redis, name: string, lua: string): RedisScr
   const commands = client as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>;
   if (typeof commands[name] !== 'function') client.defineCommand(name, { lua });
   return (keys, args) => commands[name]!.call(client, keys.length, ...keys, ...args);
+}
+
+/**
+ * Makes the commands written to `socket` in one run of the microtask queue leave in one
+ * write: the first write corks the socket, a microtask queued then uncorks it. Called
+ * for every socket the client connects (`connect` is emitted again after a reconnect).
+ */
+function coalesceWrites(socket: NodeJS.WritableStream & { cork(): void; uncork(): void }): void {
+  const write = socket.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = function (this: unknown, ...args: Parameters<typeof write>) {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      queueMicrotask(uncork);
+    }
+    return write.apply(socket, args);
+  } as typeof write;
 }
