@@ -3,7 +3,7 @@ import { shardOf } from '../../core/router.ts';
 import { LatencyRecorder, percentiles } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
 import { countAnomalies, expectedCounts } from '../workload.ts';
-import { TASKS, benchRedis, cleanup, readCounters, runPrefix, runTasks } from './redis-kit.ts';
+import { TASKS, cleanup, plainRedis, readCounters, runPrefix, runTasks } from './redis-kit.ts';
 
 const SHARDS = 8;
 
@@ -23,7 +23,7 @@ export const scenario: Scenario = {
   needs: ['redis'],
   async run(context) {
     const { workload, progress } = context;
-    const client = await benchRedis(context, 'bench-bullmq');
+    const client = await plainRedis(context, 'bench-bullmq');
     const prefix = runPrefix('bullmq');
     const connection = { url: context.redisUrl! };
     const latency = new LatencyRecorder();

@@ -8,7 +8,7 @@ import { counters } from '../counter-domain.ts';
 import { LatencyRecorder } from '../latency.ts';
 import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
 import { READERS, WRITE_RATE, expectedWrites, readWhile, rowsOf, steadyWrites, writesOf, type ReadRun } from './read-load.ts';
-import { benchRedis, cleanup, readCounters, runPrefix } from './redis-kit.ts';
+import { benchRedis, cleanup, plainRedis, readCounters, runPrefix } from './redis-kit.ts';
 import { redisLock } from './redis-lock.ts';
 
 const SHARDS = 8;
@@ -102,7 +102,7 @@ async function shardlineRun(context: BenchContext, path: ReadPath | undefined): 
  */
 async function lockRun(context: BenchContext, readers: boolean): Promise<ReadRun> {
   const { workload } = context;
-  const client = await benchRedis(context, 'bench-reads-lock');
+  const client = await plainRedis(context, 'bench-reads-lock');
   const withLock = redisLock(client);
   const prefix = runPrefix('reads-lock');
   const writes = writesOf(workload);

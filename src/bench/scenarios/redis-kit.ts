@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { openRedis } from '../../common/redis.ts';
 import type { BenchContext } from '../scenario.ts';
 
@@ -11,9 +11,20 @@ export function runPrefix(scenario: string): string {
   return `shardline-bench-${scenario}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Opens a connection to the bench's Redis; the scenario declared `needs: ['redis']`. */
+/** Opens shardline's own connection (`openRedis`) to the bench's Redis; the scenario declared `needs: ['redis']`. */
 export function benchRedis(context: BenchContext, name: string): Promise<Redis> {
   return openRedis(context.redisUrl!, name);
+}
+
+/**
+ * Opens a stock ioredis connection to the bench's Redis, as a user's own code has: for
+ * the baselines, which must not borrow shardline's connection (whose commands issued
+ * together leave in one write, which alone doubles `redis-lock` on uniform keys).
+ */
+export async function plainRedis(context: BenchContext, name: string): Promise<Redis> {
+  const client = new Redis(context.redisUrl!, { connectionName: name, lazyConnect: true });
+  await client.connect();
+  return client;
 }
 
 /**

@@ -4,7 +4,7 @@ import { defineScript } from '../../common/redis.ts';
 import { LatencyRecorder } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
 import { expectedCounts, measuredResult } from '../workload.ts';
-import { TASKS, benchRedis, cleanup, readCounters, runPrefix, runTasks } from './redis-kit.ts';
+import { TASKS, cleanup, plainRedis, readCounters, runPrefix, runTasks } from './redis-kit.ts';
 
 /** How long a lock lives if its holder dies. */
 const LOCK_TTL_MS = 5_000;
@@ -55,7 +55,7 @@ export const scenario: Scenario = {
   description: `${TASKS} tasks: SET NX PX lock with a token, GET, SET value + 1, compare-and-delete unlock, per command`,
   needs: ['redis'],
   async run(context) {
-    const client = await benchRedis(context, 'bench-lock');
+    const client = await plainRedis(context, 'bench-lock');
     const withLock = redisLock(client);
     const prefix = runPrefix('lock');
     const latency = new LatencyRecorder();

@@ -1,7 +1,7 @@
 import { LatencyRecorder } from '../latency.ts';
 import type { Scenario } from '../scenario.ts';
 import { expectedCounts, measuredResult } from '../workload.ts';
-import { TASKS, benchRedis, cleanup, readCounters, runPrefix, runTasks } from './redis-kit.ts';
+import { TASKS, cleanup, plainRedis, readCounters, runPrefix, runTasks } from './redis-kit.ts';
 
 /**
  * The bug shardline exists to remove: concurrent read-modify-write on Redis without any
@@ -13,7 +13,7 @@ export const scenario: Scenario = {
   description: `${TASKS} tasks: GET then SET value + 1 per command, no lock (shows lost updates)`,
   needs: ['redis'],
   async run(context) {
-    const client = await benchRedis(context, 'bench-naive');
+    const client = await plainRedis(context, 'bench-naive');
     const prefix = runPrefix('naive');
     const latency = new LatencyRecorder();
     try {
