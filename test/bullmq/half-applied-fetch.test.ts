@@ -54,71 +54,71 @@ describe.skipIf(redis === undefined)('a fetch that fails half-way or is sent twi
     expect(await ownerTransport.depth(0)).toBe(0);
   });
 
-  it('returns, when repeated after a lost reply, the jobs the first run took, at the same positions, freeing nothing twice', async () => {
+  /**
+   * One shard of `domain` holding one single-command job per value, and this test playing
+   * its owner: it holds the lease the scripts are fenced by. `take` returns the jobs and
+   * remembers how many still wait; `values` reads each job as [first position, value].
+   */
+  async function ownerOf(domain: string, values: number) {
     const client: Redis = await openRedis(service.url, 'test');
     closers.push(() => client.quit());
-    const keys = shardKeys('shardline', 'replayed', 0);
-    const transport = new BullmqTransport({ url: service.url, domain: 'replayed', shards: 1 });
+    const keys = shardKeys('shardline', domain, 0);
+    const transport = new BullmqTransport({ url: service.url, domain, shards: 1 });
     closers.push(() => transport.close());
-    for (let i = 0; i < 5; i++) await transport.enqueue(0, [{ key: 'k', value: `v${i}` }], { overflow: 'block', timeoutMs: 5_000, reserve: 0 });
-    // This test plays the owner: it holds the lease the scripts are fenced by.
+    for (let i = 0; i < values; i++) await transport.enqueue(0, [{ key: 'k', value: `v${i}` }], { overflow: 'block', timeoutMs: 5_000, reserve: 0 });
     await client.set(keys.lease, 'test-member:1');
     const scripts = new TransportScripts(client);
     const limits = { maxJobBytes: 1 << 20, reservationTtlMs: 60_000 };
-    const take = async (acknowledged: string[], most = 2, holding: string[] = []) => {
-      const taken = await scripts.take(keys, 'test-member:1', most, acknowledged, holding, limits);
-      if (taken === 'lost') throw new Error('lease lost');
-      return taken.jobs;
+    const owner = {
+      client,
+      keys,
+      transport,
+      waiting: -1,
+      async take(acknowledged: string[], most = 2, holding: string[] = []) {
+        const taken = await scripts.take(keys, 'test-member:1', most, acknowledged, holding, limits);
+        if (taken === 'lost') throw new Error('lease lost');
+        owner.waiting = taken.waiting;
+        return taken.jobs;
+      },
+      lostTo: (member: string) => scripts.take(keys, member, 8, [], [], limits),
     };
-    const values = (jobs: { first: number; data: string }[]) => jobs.map((job) => [job.first, (JSON.parse(job.data) as { m: string[][] }).m[0]![1]]);
+    return owner;
+  }
 
+  const values = (jobs: { first: number; data: string }[]) => jobs.map((job) => [job.first, (JSON.parse(job.data) as { m: string[][] }).m[0]![1]]);
+  const ids = (jobs: { id: string }[]) => jobs.map((job) => job.id);
+
+  it('returns, when repeated after a lost reply, the jobs the first run took, at the same positions, freeing nothing twice', async () => {
+    const { take, transport, lostTo } = await ownerOf('replayed', 5);
     const first = await take([]);
     expect(values(first)).toEqual([[0, 'v0'], [1, 'v1']]);
     expect(values(await take([]))).toEqual([[0, 'v0'], [1, 'v1']]);
-    const ids = first.map((job) => job.id);
-    const next = await take(ids);
+    const next = await take(ids(first));
     expect(values(next)).toEqual([[2, 'v2'], [3, 'v3']]);
     expect(await transport.depth(0)).toBe(3);
     // The same acknowledgement again (its reply was lost): v0 and v1 are not freed twice.
-    expect(values(await take(ids))).toEqual([[2, 'v2'], [3, 'v3']]);
+    expect(values(await take(ids(first)))).toEqual([[2, 'v2'], [3, 'v3']]);
     expect(await transport.depth(0)).toBe(3);
-    expect(values(await take(next.map((job) => job.id), 8))).toEqual([[4, 'v4']]);
+    expect(values(await take(ids(next), 8))).toEqual([[4, 'v4']]);
     expect(await transport.depth(0)).toBe(1);
-    expect(await scripts.take(keys, 'another-member:2', 8, [], [], limits)).toBe('lost');
+    expect(await lostTo('another-member:2')).toBe('lost');
   });
 
   it('passes over exactly the jobs the owner holds, even when another program removed one of them', async () => {
-    const client: Redis = await openRedis(service.url, 'test');
-    closers.push(() => client.quit());
-    const keys = shardKeys('shardline', 'holding', 0);
-    const transport = new BullmqTransport({ url: service.url, domain: 'holding', shards: 1 });
-    closers.push(() => transport.close());
-    for (let i = 0; i < 6; i++) await transport.enqueue(0, [{ key: 'k', value: `v${i}` }], { overflow: 'block', timeoutMs: 5_000, reserve: 0 });
-    await client.set(keys.lease, 'test-member:1');
-    const scripts = new TransportScripts(client);
-    const limits = { maxJobBytes: 1 << 20, reservationTtlMs: 60_000 };
-    let waiting = -1;
-    const take = async (acknowledged: string[], holding: string[], most = 2) => {
-      const taken = await scripts.take(keys, 'test-member:1', most, acknowledged, holding, limits);
-      if (taken === 'lost') throw new Error('lease lost');
-      waiting = taken.waiting;
-      return taken.jobs;
-    };
-    const values = (jobs: { first: number; data: string }[]) => jobs.map((job) => [job.first, (JSON.parse(job.data) as { m: string[][] }).m[0]![1]]);
-    const ids = (jobs: { id: string }[]) => jobs.map((job) => job.id);
-
-    const first = await take([], []);
-    expect(waiting).toBe(4);
+    const owner = await ownerOf('holding', 6);
+    const { take, client, keys, transport } = owner;
+    const first = await take([]);
+    expect(owner.waiting).toBe(4);
     // Taken ahead while the first two are delivered, and again when that reply was lost.
-    const ahead = await take([], ids(first));
-    expect({ taken: values(ahead), waiting }).toEqual({ taken: [[2, 'v2'], [3, 'v3']], waiting: 2 });
-    expect(values(await take([], ids(first)))).toEqual([[2, 'v2'], [3, 'v3']]);
+    const ahead = await take([], 2, ids(first));
+    expect({ taken: values(ahead), waiting: owner.waiting }).toEqual({ taken: [[2, 'v2'], [3, 'v3']], waiting: 2 });
+    expect(values(await take([], 2, ids(first)))).toEqual([[2, 'v2'], [3, 'v3']]);
     // An owner that holds nothing (the next one, after a crash) gets every unacknowledged job, oldest first.
-    expect(values(await take([], [], 8))).toEqual([[0, 'v0'], [1, 'v1'], [2, 'v2'], [3, 'v3'], [4, 'v4'], [5, 'v5']]);
-    await take([], [], 0);
+    expect(values(await take([], 8))).toEqual([[0, 'v0'], [1, 'v1'], [2, 'v2'], [3, 'v3'], [4, 'v4'], [5, 'v5']]);
+    await take([], 0);
     // Another program removed v2 from the active list: holding v2 and v3 passes over v3 alone.
     await client.lrem(keys.active, 1, ids(ahead)[0]!);
-    expect(values(await take(ids(first), ids(ahead), 8))).toEqual([[4, 'v4'], [5, 'v5']]);
+    expect(values(await take(ids(first), 8, ids(ahead)))).toEqual([[4, 'v4'], [5, 'v5']]);
     expect(await transport.depth(0)).toBe(4);
   });
 });
