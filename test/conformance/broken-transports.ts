@@ -276,3 +276,21 @@ export class BlockNeverTimesOut extends Decorated {
     return super.close();
   }
 }
+
+/** `enqueueNow` that ignores `reserve`: it fills the slots kept for owners' follow-ups. */
+export class NowIgnoresReserve extends Decorated {
+  enqueueNow(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): boolean {
+    return this.inner.enqueueNow(shard, messages, { ...options, reserve: 0 });
+  }
+}
+
+/** `enqueueNow` that admits whatever fits, ahead of producers already waiting for room. */
+export class NowPassesWaiters extends Decorated {
+  enqueueNow(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): boolean {
+    const queue = this.inner.broker.queues[shard]!;
+    if (queue.ring.free < messages.length + options.reserve) return false;
+    for (const message of messages) queue.ring.push(message);
+    queue.wakeConsumer();
+    return true;
+  }
+}

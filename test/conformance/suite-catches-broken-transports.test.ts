@@ -14,6 +14,8 @@ import {
   IgnoresRefusedAssigned,
   LeaksSocket,
   LeaksTimer,
+  NowIgnoresReserve,
+  NowPassesWaiters,
   OversizedWaits,
   PartialEnqueue,
   PositionsPastLimit,
@@ -64,6 +66,16 @@ describe('the conformance suite fails a transport that breaks one guarantee', ()
   it('reserve ignored in block mode: reserve', async () => {
     const error = await failure(options((b) => new BlockIgnoresReserve(b)), 'reserve');
     expect(error.message).toMatch(/expected block with reserve 4 to wait \(and time out\) once 12 of capacity 16 are held, got 16 held: 4 more admitted by block, eating into the reserve/);
+  });
+
+  it('enqueueNow ignoring the reserve: enqueue-now', async () => {
+    const error = await failure(options((b) => new NowIgnoresReserve(b)), 'enqueue-now');
+    expect(error.message).toMatch(/expected enqueueNow with reserve 4 to admit 12 of capacity 16, then return false, got 16 admitted/);
+  });
+
+  it('enqueueNow admitting ahead of a producer that waits for room: enqueue-now', async () => {
+    const error = await failure(options((b) => new NowPassesWaiters(b)), 'enqueue-now');
+    expect(error.message).toMatch(/expected enqueueNow to return false while another producer waits for room, even where its message fits \(3 free\), got it admitted the message ahead of the waiting producer/);
   });
 
   it('a batch larger than capacity - reserve that waits out its timeout: oversized-batch', async () => {

@@ -1,4 +1,4 @@
-import type { EnqueueOptions } from '../../transports/transport.ts';
+import type { EnqueueOptions, Transport } from '../../transports/transport.ts';
 import { describeOutcome, message } from '../harness.ts';
 import type { ConformanceCheck } from './check.ts';
 import { blockFor } from './delivery.ts';
@@ -142,5 +142,52 @@ export const blockCheck: ConformanceCheck = {
     await h.waitFor('the waiting message delivered', () => handler.values(0).includes(last), handOverMs + 10_000);
     const values = handler.values(0);
     h.expect(values.join() === Array.from({ length: accepted + 1 }, (_, i) => message(0, i).value).join(), `the ${accepted + 1} messages in order`, () => values.join(', '));
+  },
+};
+
+/** Delivery values of the messages `tag` numbered 0 … count − 1 on `shard`. */
+const tagged = (shard: number, tag: string, count: number) => Array.from({ length: count }, (_, i) => message(shard, i, tag).value);
+
+export const enqueueNowCheck: ConformanceCheck = {
+  name: 'enqueue-now',
+  title: 'enqueueNow, where implemented: admits only what enqueue would admit at once (bound, reserve, a producer already waiting first), else returns false having done nothing; order kept with enqueue',
+  budgetMs: (s) => s.handOverMs + 30_000,
+  async run(h) {
+    const { transport, info } = await h.transport();
+    if (transport.enqueueNow === undefined) return;
+    const { boundSlack: slack, handOverMs, probeMs } = h.settings;
+    const shard = 0;
+    const reserve = Math.max(2, Math.floor(info.capacity / 4));
+    const limit = info.capacity - reserve;
+    const now = (target: Transport, value: number | string, options: EnqueueOptions): boolean => {
+      try {
+        return target.enqueueNow!(shard, [message(shard, value, 'now-')], options);
+      } catch (error) {
+        h.expect(false, `enqueueNow to return true or false`, () => `it threw ${describeOutcome(error)}`);
+        return false;
+      }
+    };
+    let admitted = 0;
+    while (admitted <= info.capacity + slack && now(transport, admitted, rejectWith(reserve))) admitted++;
+    h.expect(Math.abs(admitted - limit) <= slack, `enqueueNow with reserve ${reserve} to admit ${limit} of capacity ${info.capacity}, then return false`, () => `${admitted} admitted`);
+    const depth = await h.bounded('depth(0)', transport.depth(shard), probeMs + h.margin());
+    h.expect(depth <= admitted + slack, `an enqueueNow that returned false to have enqueued nothing: depth(0) at most ${admitted}`, () => String(depth));
+    h.expect(now(transport, 'reserved', rejectWith(0)), 'enqueueNow with reserve 0 to take a reserved slot', () => 'false');
+
+    // Another producer waits for room for one more message than is free; one message would fit, and must wait behind it.
+    const free = info.capacity - admitted - 1;
+    const other = await h.transport();
+    const waiting = Array.from({ length: free + 1 }, (_, i) => message(shard, i, 'waiting-'));
+    const blocked = h.enqueue(other.transport, shard, waiting, blockFor(handOverMs + 20_000));
+    await new Promise((resolve) => setTimeout(resolve, probeMs));
+    h.expect(!now(transport, 'behind', rejectWith(0)), `enqueueNow to return false while another producer waits for room, even where its message fits (${free} free)`, () => 'it admitted the message ahead of the waiting producer');
+
+    const { handler } = await h.consumer('owner');
+    await blocked;
+    h.expect(now(transport, 'after', rejectWith(0)), 'enqueueNow to admit once the shard has room and no one waits', () => 'false');
+    const expected = [...tagged(shard, 'now-', admitted), message(shard, 'reserved', 'now-').value, ...waiting.map((m) => m.value), message(shard, 'after', 'now-').value];
+    await h.waitFor(`all ${expected.length} admitted messages delivered`, () => handler.values(shard).length >= expected.length, handOverMs + 20_000, () => String(handler.values(shard).length));
+    const got = handler.values(shard);
+    h.expect(JSON.stringify(got) === JSON.stringify(expected), `the messages in the order they were admitted: ${expected.join(', ')}`, () => got.join(', '));
   },
 };

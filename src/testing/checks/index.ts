@@ -1,4 +1,4 @@
-import { allOrNoneCheck, blockCheck, concurrentBoundCheck, oversizedCheck, reserveCheck } from './bound.ts';
+import { allOrNoneCheck, blockCheck, concurrentBoundCheck, enqueueNowCheck, oversizedCheck, reserveCheck } from './bound.ts';
 import type { ConformanceCheck } from './check.ts';
 import { crashRedeliveryCheck, longRunCheck, orderCheck, redeliveryFirstCheck, seekCheck } from './delivery.ts';
 import { closeHandOverCheck, connectCheck, depthCheck, leakCheck, ownersCheck } from './lifecycle.ts';
@@ -17,6 +17,7 @@ export const TRANSPORT_CHECKS: readonly ConformanceCheck[] = [
   oversizedCheck,
   allOrNoneCheck,
   blockCheck,
+  enqueueNowCheck,
   depthCheck,
   crashRedeliveryCheck,
   handOverCheck,
