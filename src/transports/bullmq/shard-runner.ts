@@ -120,7 +120,7 @@ export class ShardRunner {
     // later (taking ahead then only added a delivery to the latency). A batch taken
     // ahead is delivered only once the one before it was; if the grant ends first, it stays
     // in the active list for the next owner, which takes it first.
-    let ahead: Promise<Fetched | 'lost' | undefined> | undefined = fetch([]);
+    let ahead: Promise<Fetched | 'lost' | undefined> | undefined;
     while (this.#active) {
       const fetched = await (ahead ?? fetch([]));
       ahead = undefined;
