@@ -3,15 +3,16 @@ import { QueueFullError } from '../../src/core/errors.ts';
 import { Owner } from '../../src/runtime/owner.ts';
 import { Producer } from '../../src/runtime/producer.ts';
 import { MemoryStateStore } from '../../src/state/memory-store.ts';
+import type { MemoryBroker } from '../../src/transports/memory/memory-broker.ts';
 import { MemoryTransport } from '../../src/transports/memory/memory-transport.ts';
 import { closedAfterEach, entries, keysOnShard, lists, processOn, quiesce } from '../core/helpers.ts';
 
 const closers = closedAfterEach();
 const [KEY] = keysOnShard(0, 1, 1, 'list-') as [string];
 
-/** The items each message held in shard 0's ring carries, oldest first. */
-function queued(transport: MemoryTransport): string[] {
-  const ring = transport.broker.queues[0]!.ring;
+/** The items each message held in shard 0's ring of `broker` carries, oldest first. */
+function queued(broker: MemoryBroker): string[] {
+  const ring = broker.queues[0]!.ring;
   return ring.peek(0, ring.size).map((delivery) => (delivery.command!.payload as { item: string }).item);
 }
 
@@ -28,7 +29,7 @@ describe('the memory transport admits a send with room at once', () => {
     closers.push(() => transport.close());
     const producer = await producerOn(transport);
     const sent = producer.send('append', KEY, { item: 'a' });
-    expect(queued(transport)).toEqual(['a']);
+    expect(queued(transport.broker)).toEqual(['a']);
     expect(await sent).toMatchObject({ shard: 0, seq: 0 });
   });
 
@@ -39,7 +40,7 @@ describe('the memory transport admits a send with room at once', () => {
     await producer.send('append', KEY, { item: 'a' });
     await producer.send('append', KEY, { item: 'b' });
     const waiting = [producer.send('append', KEY, { item: 'c' }), producer.send('append', KEY, { item: 'd' })];
-    expect(queued(transport)).toEqual(['a', 'b']);
+    expect(queued(transport.broker)).toEqual(['a', 'b']);
 
     const owner = new Owner({ domain: lists, transport, store: new MemoryStateStore() });
     closers.push(() => owner.close());
@@ -67,8 +68,7 @@ describe('the memory transport admits a send with room at once', () => {
 
     queue.ack(queue.ring.peek(0, 2)[1]!.position);
     await Promise.all([pair, single]);
-    const ring = queue.ring;
-    expect(ring.peek(0, ring.size).map((delivery) => (delivery.command!.payload as { item: string }).item)).toEqual(['c', 'd', 'e']);
+    expect(queued(broker)).toEqual(['c', 'd', 'e']);
   });
 
   it('refuses a send to a full shard with QueueFullError under overflow reject, enqueuing nothing', async () => {
@@ -77,6 +77,6 @@ describe('the memory transport admits a send with room at once', () => {
     const producer = await producerOn(transport, 'reject');
     await producer.send('append', KEY, { item: 'a' });
     await expect(producer.send('append', KEY, { item: 'b' })).rejects.toBeInstanceOf(QueueFullError);
-    expect(queued(transport)).toEqual(['a']);
+    expect(queued(transport.broker)).toEqual(['a']);
   });
 });

@@ -1,7 +1,7 @@
 import type { EnqueueOptions, Transport } from '../../transports/transport.ts';
 import { describeOutcome, message } from '../harness.ts';
 import type { ConformanceCheck } from './check.ts';
-import { blockFor } from './delivery.ts';
+import { blockFor, expected } from './delivery.ts';
 
 const rejectWith = (reserve: number): EnqueueOptions => ({ overflow: 'reject', timeoutMs: 1, reserve });
 
@@ -145,9 +145,6 @@ export const blockCheck: ConformanceCheck = {
   },
 };
 
-/** Delivery values of the messages `tag` numbered 0 … count − 1 on `shard`. */
-const tagged = (shard: number, tag: string, count: number) => Array.from({ length: count }, (_, i) => message(shard, i, tag).value);
-
 export const enqueueNowCheck: ConformanceCheck = {
   name: 'enqueue-now',
   title: 'enqueueNow, where implemented: admits only what enqueue would admit at once (bound, reserve, a producer already waiting first), else returns false having done nothing; order kept with enqueue',
@@ -185,9 +182,9 @@ export const enqueueNowCheck: ConformanceCheck = {
     const { handler } = await h.consumer('owner');
     await blocked;
     h.expect(now(transport, 'after', rejectWith(0)), 'enqueueNow to admit once the shard has room and no one waits', () => 'false');
-    const expected = [...tagged(shard, 'now-', admitted), message(shard, 'reserved', 'now-').value, ...waiting.map((m) => m.value), message(shard, 'after', 'now-').value];
-    await h.waitFor(`all ${expected.length} admitted messages delivered`, () => handler.values(shard).length >= expected.length, handOverMs + 20_000, () => String(handler.values(shard).length));
+    const inOrder = [...expected(shard, admitted, 'now-'), message(shard, 'reserved', 'now-').value, ...waiting.map((m) => m.value), message(shard, 'after', 'now-').value];
+    await h.waitFor(`all ${inOrder.length} admitted messages delivered`, () => handler.values(shard).length >= inOrder.length, handOverMs + 20_000, () => String(handler.values(shard).length));
     const got = handler.values(shard);
-    h.expect(JSON.stringify(got) === JSON.stringify(expected), `the messages in the order they were admitted: ${expected.join(', ')}`, () => got.join(', '));
+    h.expect(JSON.stringify(got) === JSON.stringify(inOrder), `the messages in the order they were admitted: ${inOrder.join(', ')}`, () => got.join(', '));
   },
 };

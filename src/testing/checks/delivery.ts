@@ -7,7 +7,8 @@ import type { ConformanceCheck } from './check.ts';
 export const blockFor = (timeoutMs: number): EnqueueOptions => ({ overflow: 'block', timeoutMs, reserve: 0 });
 
 const upTo = (count: number) => Array.from({ length: count }, (_, i) => i);
-const expected = (shard: number, count: number, tag = '') => upTo(count).map((i) => message(shard, i, tag).value);
+/** Values of the messages `tag` numbered 0 … count − 1 on `shard`, as `message` makes them. */
+export const expected = (shard: number, count: number, tag = '') => upTo(count).map((i) => message(shard, i, tag).value);
 const preview = (values: readonly string[]) => (values.length > 12 ? `[${values.slice(0, 12).join(', ')}, … ${values.length} in all]` : `[${values.join(', ')}]`);
 
 /** Fails unless `handler` received `messages` of `shard`, in order, each with its key. */
