@@ -129,6 +129,45 @@ describe.skipIf(redis === undefined)('jobs another program added to a shard queu
     expect(await transport.depth(SHARD)).toBe(0);
   });
 
+  it('counts a job by the n its data starts with only as positions: an n its m does not bear out is one dead letter', async () => {
+    const consumer = children[0]!;
+    const before = (await balance())!;
+    const lettersBefore = (await letters()).length;
+    const positionBefore = (await new RedisStateStore({ client, domain: accounts.name }).status(SHARD)).position;
+    const pair = (id: string) => [ACCOUNT, deposit(id)];
+    // Written as producers write a job (`n` first), but by hand, so that n can lie.
+    const raw = (n: string, m: unknown[]) => `{"n":${n},"m":${JSON.stringify(m)}}`;
+    const jobs: [id: string, data: string, positions: number, deposits: number, letters: number][] = [
+      ['more', raw('1000', [pair('n-more')]), 1000, 0, 1],
+      ['fewer', raw('1', [pair('n-fewer-1'), pair('n-fewer-2')]), 1, 0, 1],
+      ['cut', '{"n":3,"m":[["a"', 3, 0, 1],
+      // Not an n `take` reads (out of range, not a plain integer, not first): counted by m.
+      ['too-many', raw('5000', [pair('n-5000')]), 1, 1, 0],
+      ['zero', raw('0', [pair('n-zero')]), 1, 1, 0],
+      ['string', `{"n":"2","m":${JSON.stringify([pair('n-string-1'), pair('n-string-2')])}}`, 2, 2, 0],
+      ['last', `{"m":${JSON.stringify([pair('n-last')])},"n":9}`, 1, 1, 0],
+      ['agrees', raw('2', [pair('n-agrees-1'), pair('n-agrees-2')]), 2, 2, 0],
+    ];
+    for (const [id, data] of jobs) await rawJob(`n-${id}`, { name: 'x', data });
+    await producer.send('deposit', ACCOUNT, { amount: 1 });
+    const sum = (pick: (job: (typeof jobs)[number]) => number) => jobs.reduce((total, job) => total + pick(job), 0);
+    await until('the deposits applied and the lying jobs dead-lettered', async () =>
+      (await balance()) === before + sum((job) => job[3]) + 1 && (await letters()).length === lettersBefore + sum((job) => job[4]),
+    );
+    const found = (await letters()).slice(-sum((job) => job[4])).map((letter) => letter.error);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^foreign: job n-more: m has 1 entries, counted 1000 when the job was first taken/),
+        expect.stringMatching(/^foreign: job n-fewer: m has 2 entries, counted 1 when the job was first taken/),
+        expect.stringMatching(/^foreign: job n-cut: data is not JSON/),
+      ]),
+    );
+    // Each job took the positions it was counted with; the producer's deposit one more.
+    expect((await new RedisStateStore({ client, domain: accounts.name }).status(SHARD)).position).toBe(positionBefore + sum((job) => job[2]) + 1);
+    expect(await transport.depth(SHARD)).toBe(0);
+    expect(consumer.process.exitCode).toBeNull();
+  });
+
   it('checks a command a job carries as an object as it checks an encoded one, and applies the valid ones in order', async () => {
     const before = (await balance())!;
     const lettersBefore = (await letters()).length;

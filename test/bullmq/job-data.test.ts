@@ -12,7 +12,7 @@ describe('reading a job, whoever wrote it', () => {
     ]);
   });
 
-  it('turns every other shape into exactly `count` unreadable deliveries, saying why', () => {
+  it('turns every other shape into one unreadable delivery at its first position, saying why, however many positions it has', () => {
     const cases: [data: string, count: number, reason: RegExp][] = [
       ['not JSON', 1, /data is not JSON/],
       ['"a string"', 1, /got a string of 8 characters/],
@@ -20,13 +20,17 @@ describe('reading a job, whoever wrote it', () => {
       ['{"m": "not an array"}', 1, /got a string of 12 characters as m/],
       ['{"m": null}', 1, /got null as m/],
       ['{"m": []}', 1, /at least one entry in m, got none/],
-      // cjson read three entries where JSON.parse reads two (or the data changed since): positions stay as given.
-      ['{"m": [["a", "1"], ["b", "2"]]}', 3, /m has 2 entries, 3 when the job was first taken/],
+      // cjson read three entries where JSON.parse reads two (or the data changed since).
+      ['{"m": [["a", "1"], ["b", "2"]]}', 3, /m has 2 entries, counted 3 when the job was first taken/],
+      // Another writer's `n` that its `m` does not bear out, more or fewer: `take` counted the job by it.
+      ['{"n":1000,"m":[["a","1"]]}', 1000, /m has 1 entries, counted 1000 when the job was first taken \(from n/],
+      ['{"n":1,"m":[["a","1"],["b","2"]]}', 1, /m has 2 entries, counted 1/],
+      ['{"n":3,"m":[', 3, /data is not JSON/],
     ];
     for (const [data, count, reason] of cases) {
       const deliveries = deliveriesOf(job(data, count));
-      expect(deliveries.map((d) => d.position), data).toEqual(Array.from({ length: count }, (_, i) => 10 + i));
-      for (const delivery of deliveries) expect(delivery.unreadable, data).toMatch(reason);
+      expect(deliveries.map((d) => d.position), data).toEqual([10]);
+      expect(deliveries[0]!.unreadable, data).toMatch(reason);
       expect(deliveries[0]!.value).toBe(data);
     }
   });
@@ -88,13 +92,16 @@ describe('splitting an enqueue into jobs', () => {
   it('writes a pair for a command whose JSON would hold a lone surrogate escape, which Redis cannot decode', () => {
     for (const payload of [{ note: 'x\ud800' }, { ['k\udc00']: 1 }, { deep: [[{ s: '\ud83d' }]] }]) {
       const message = produced('k1', payload);
-      expect(splitIntoJobs([message], 1 << 20)).toEqual([{ m: [['k1', message.value]] }]);
+      expect(splitIntoJobs([message], 1 << 20)).toEqual([{ n: 1, m: [['k1', message.value]] }]);
     }
   });
 
   it('caps a job at MESSAGES_PER_JOB commands and at maxJobBytes of JSON, in order', () => {
     const byCount = splitIntoJobs(Array.from({ length: MESSAGES_PER_JOB + 5 }, (_, i) => message(i)), 16 << 20);
     expect(byCount.map((j) => j.m.length)).toEqual([MESSAGES_PER_JOB, 5]);
+    // Its count first, as `take` reads it without decoding the rest.
+    expect(JSON.stringify(byCount[0])).toMatch(new RegExp(`^\\{"n":${MESSAGES_PER_JOB},"m":\\[`));
+    expect(JSON.stringify(byCount[1])).toMatch(/^\{"n":5,"m":\[/);
     const messages = Array.from({ length: 10 }, (_, i) => message(i, 1000));
     const bySize = splitIntoJobs(messages, 20_000);
     expect(bySize.flatMap((j) => j.m.map(keyOf))).toEqual(messages.map((m) => m.key));
@@ -111,6 +118,6 @@ describe('splitting an enqueue into jobs', () => {
     expect(() => splitIntoJobs([message(0), { key: 'a\ud800', value: 'v' }], 1 << 20)).toThrow(expect.objectContaining({ code: 'INVALID_COMMAND', field: 'key', message: expect.stringContaining('message 1: expected well-formed Unicode, got a lone surrogate') }));
     expect(() => splitIntoJobs([{ key: 'a', value: 'v\udc00' }], 1 << 20)).toThrow(expect.objectContaining({ field: 'value' }));
     expect(() => splitIntoJobs([message(0, 5000)], 4000)).toThrow(expect.objectContaining({ code: 'INVALID_COMMAND', field: 'size' }));
-    expect(splitIntoJobs([{ key: '😀', value: 'v' }], 1 << 20)).toEqual([{ m: [['😀', 'v']] }]);
+    expect(splitIntoJobs([{ key: '😀', value: 'v' }], 1 << 20)).toEqual([{ n: 1, m: [['😀', 'v']] }]);
   });
 });

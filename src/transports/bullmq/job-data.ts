@@ -11,8 +11,15 @@ import type { Delivery, TransportMessage } from '../transport.ts';
  */
 export type JobEntry = Command | readonly [key: string, value: string];
 
-/** The data of one job a producer adds: the commands of one enqueue, in order. */
+/**
+ * The data of one job a producer adds: the commands of one enqueue, in order, and `n`,
+ * how many there are, written first so that `take` reads the count from the start of the
+ * data instead of decoding all of it. `take` trusts `n` only as a count of positions
+ * (1 to MESSAGES_PER_JOB, else it decodes); the owner delivers a job whose `m` does not
+ * have `n` entries as one unreadable message.
+ */
 export interface JobData {
+  readonly n: number;
   readonly m: readonly JobEntry[];
 }
 
@@ -27,7 +34,7 @@ export interface TakenJob {
   readonly id: string;
   /** Position of its first command, given on its first take. */
   readonly first: number;
-  /** Its command count, decided from its data on its first take. */
+  /** Its command count, decided from its data (`n`, or the entries of `m`) on its first take: the positions it has. */
   readonly count: number;
   /** Its data, or the start of it when `unreadable` says it is too large. */
   readonly data: string;
@@ -36,13 +43,15 @@ export interface TakenJob {
 }
 
 /**
- * The deliveries of one job: exactly `count` of them, at `first`, `first + 1`, ..., so
- * positions stay dense and the same on every redelivery whatever the data holds. Each
- * entry of `m` that is a pair of strings is a message whose value the owner decodes and
- * checks; each that is an object is a command the owner checks as it is (it arrives as
- * `json`); any other entry, or a job whose data is not `{ m: [...] }` with `count`
- * entries, becomes unreadable deliveries carrying the reason and an excerpt of what was
- * found. Never throws: the job may have been written by any program.
+ * The deliveries of one job, at positions from `first` on, the same on every redelivery
+ * whatever the data holds. When `m` has `count` entries, each is delivered at its own
+ * position: a pair of strings is a message whose value the owner decodes and checks; an
+ * object is a command the owner checks as it is (it arrives as `json`); any other entry is
+ * an unreadable delivery. A job whose data is not `{ m: [...] }` with `count` entries (a
+ * writer's `n` that does not match its `m`, data rewritten since its first take) is one
+ * unreadable delivery at `first`, carrying the reason and an excerpt of what was found:
+ * one dead letter, however many positions it was given. Never throws: the job may have
+ * been written by any program.
  */
 export function deliveriesOf(job: TakenJob): Delivery[] {
   if (job.unreadable !== '') return whole(job, `job ${job.id}: ${job.unreadable}`);
@@ -55,7 +64,7 @@ export function deliveriesOf(job: TakenJob): Delivery[] {
   const m = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as { m?: unknown }).m : undefined;
   if (!Array.isArray(m)) return whole(job, `job ${job.id}: expected data { m: [[key, value], ...] }, got ${describe(m === undefined ? parsed : m)}${m === undefined ? '' : ' as m'}`);
   if (m.length === 0) return whole(job, `job ${job.id}: expected at least one entry in m, got none`);
-  if (m.length !== job.count) return whole(job, `job ${job.id}: m has ${m.length} entries, ${job.count} when the job was first taken`);
+  if (m.length !== job.count) return whole(job, `job ${job.id}: m has ${m.length} entries, counted ${job.count} when the job was first taken (from n when its data starts with it)`);
   const deliveries: Delivery[] = new Array(m.length);
   for (let i = 0; i < m.length; i++) {
     const entry: unknown = m[i];
@@ -93,14 +102,9 @@ class ParsedDelivery implements Delivery {
   }
 }
 
-/** `count` unreadable deliveries for a job read as a whole; the first carries an excerpt of its data. */
+/** A job read as a whole: one unreadable delivery at its first position, with an excerpt of its data. */
 function whole(job: TakenJob, reason: string): Delivery[] {
-  return Array.from({ length: job.count }, (_, i) => ({
-    key: '',
-    value: i === 0 ? excerpt(job.data) : '',
-    position: job.first + i,
-    unreadable: job.count === 1 ? reason : `${reason} (message ${i + 1} of ${job.count})`,
-  }));
+  return [{ key: '', value: excerpt(job.data), position: job.first, unreadable: reason }];
 }
 
 /** `text`, cut to {@link EXCERPT_CHARS} with a note of how long it was. */
@@ -128,8 +132,8 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
-/** The bytes `{"m":[]}` takes around a job's entries. */
-const JOB_OVERHEAD = 8;
+/** The bytes `{"n":1024,"m":[]}` takes around a job's entries. */
+const JOB_OVERHEAD = 17;
 
 /**
  * Splits one enqueue into the data of its jobs, in order: at most MESSAGES_PER_JOB
@@ -166,14 +170,14 @@ export function splitIntoJobs(messages: readonly TransportMessage[], maxJobBytes
     }
     if (size > room) throw new InvalidCommandError('size', `message ${index} is ${size} bytes as job data, over maxJobBytes ${maxJobBytes} less ${JOB_OVERHEAD}`);
     if (current.length === MESSAGES_PER_JOB || (current.length > 0 && bytes + size > room)) {
-      jobs.push({ m: current });
+      jobs.push({ n: current.length, m: current });
       current = [];
       bytes = 0;
     }
     current.push(entry);
     bytes += size;
   }
-  if (current.length > 0) jobs.push({ m: current });
+  if (current.length > 0) jobs.push({ n: current.length, m: current });
   return jobs;
 }
 
