@@ -16,6 +16,7 @@ import { createKafkaClient, kafkaConnectionError, type KafkaClient } from './kaf
 import { KafkaLog } from './kafka-log.ts';
 import { parseKafkaOptions, type KafkaTransportOptions, type KafkaTransportSettings } from './kafka-options.ts';
 import { LagBound } from './lag-bound.ts';
+import { ProduceTurns } from './produce-turns.ts';
 import { readHolder } from './partition-holder.ts';
 
 /** What a Kafka transport is told besides its options: the domain names its topic. */
@@ -28,6 +29,7 @@ interface Connected {
   readonly info: TransportInfo;
   readonly admin: Admin;
   readonly producer: Producer;
+  readonly produces: ProduceTurns;
   readonly bound: LagBound;
 }
 
@@ -40,10 +42,12 @@ interface Connected {
  * it can overshoot), and `depth` is that sampled lag.
  *
  * Grants carry epoch 0: kafkajs does not expose the group generation, so the state store's
- * claim issues the fencing epochs. An enqueue is one produce call, all or none, unless it
- * exceeds `maxProduceBytes`: its parts are then written in order and a failure may leave
- * the first ones written. A produce that times out may also have been written; either way
- * the owners' origin marks recognise a resent command.
+ * claim issues the fencing epochs. An enqueue is written in one produce call (shared with
+ * the enqueues of other shards made in the same turn, see `ProduceTurns`), all or none,
+ * unless it exceeds `maxProduceBytes`: its parts are then written in order and a failure
+ * may leave the first ones written. A produce that times out may also have been written,
+ * and so may an enqueue that failed after the shared call it was in failed for another
+ * shard; either way the owners' origin marks recognise a resent command.
  */
 export class KafkaTransport implements Transport {
   readonly name = 'kafka';
@@ -80,7 +84,7 @@ export class KafkaTransport implements Transport {
   }
 
   async enqueue(shard: number, messages: readonly TransportMessage[], options: EnqueueOptions): Promise<EnqueueResult> {
-    const { info, producer, bound } = await this.#connected();
+    const { info, produces, bound } = await this.#connected();
     if (!Number.isInteger(shard) || shard < 0 || shard >= info.shardCount) {
       throw new RangeError(`Expected shard in 0..${info.shardCount - 1}, got ${shard}`);
     }
@@ -99,9 +103,7 @@ export class KafkaTransport implements Transport {
     });
     const waitedMs = await bound.admit(shard, messages.length, options);
     try {
-      for (const chunk of byteChunks(records, this.settings.maxProduceBytes)) {
-        await producer.send({ topic: this.topic, acks: this.settings.acks, messages: chunk });
-      }
+      for (const chunk of byteChunks(records, this.settings.maxProduceBytes)) await produces.produce(chunk.records, chunk.bytes);
     } catch (error) {
       throw kafkaConnectionError(this.settings.brokers, `producing ${messages.length} message(s) to ${this.topic} partition ${shard}`, error);
     } finally {
@@ -207,7 +209,8 @@ export class KafkaTransport implements Transport {
         sampleIntervalMs: s.lagSampleIntervalMs,
         sampleLag: () => this.#sampleLag(admin, partitions),
       });
-      return { info: { shardCount: partitions, capacity: s.capacity, approximateDepth: true }, admin, producer, bound };
+      const produces = new ProduceTurns(async (messages) => void (await producer.send({ topic: this.topic, acks: s.acks, messages: [...messages] })), s.maxProduceBytes);
+      return { info: { shardCount: partitions, capacity: s.capacity, approximateDepth: true }, admin, producer, produces, bound };
     } catch (error) {
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
       if (error instanceof ConfigError || error instanceof ConnectionError) throw error;
@@ -261,8 +264,8 @@ export class KafkaTransport implements Transport {
  * Splits records into runs of at most `maxBytes` of keys and values (a record larger than
  * that goes alone), so that no record batch exceeds what the broker accepts.
  */
-function byteChunks<T extends { key: string; value: string }>(records: T[], maxBytes: number): T[][] {
-  const chunks: T[][] = [];
+function byteChunks<T extends { key: string; value: string }>(records: T[], maxBytes: number): { records: T[]; bytes: number }[] {
+  const chunks: { records: T[]; bytes: number }[] = [];
   let chunk: T[] = [];
   let bytes = 0;
   for (const record of records) {
@@ -270,13 +273,13 @@ function byteChunks<T extends { key: string; value: string }>(records: T[], maxB
     const upper = (record.key.length + record.value.length) * 3;
     const size = bytes + upper <= maxBytes ? upper : Buffer.byteLength(record.key) + Buffer.byteLength(record.value);
     if (chunk.length > 0 && bytes + size > maxBytes) {
-      chunks.push(chunk);
+      chunks.push({ records: chunk, bytes });
       chunk = [];
       bytes = 0;
     }
     chunk.push(record);
     bytes += size;
   }
-  if (chunk.length > 0) chunks.push(chunk);
+  if (chunk.length > 0) chunks.push({ records: chunk, bytes });
   return chunks;
 }
