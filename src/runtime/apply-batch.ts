@@ -116,6 +116,20 @@ export async function applyBatch(
   let previous: number | undefined;
   let news = 0;
   let reads = 0;
+  // What the previous command's type resolved to: a batch is mostly of one type.
+  let typeName: string | undefined;
+  let typeQuery: string | undefined;
+  let typeHandler: unknown;
+  let typeInternal = false;
+  // The run of one origin's commands in rising seq this batch is in (a producer's commands
+  // mostly come so): within it the origin's mark is the run's last seq, so only a command
+  // that breaks the run asks the marks, and the run's mark is raised once, when it ends.
+  let runOrigin: string | undefined;
+  let runSeq = 0;
+  const endRun = () => {
+    if (runOrigin !== undefined) cursor.marks.raise(runOrigin, runSeq, result.marks);
+    runOrigin = undefined;
+  };
 
   // Indexed: a `for…of` here allocated an iterator result per command (this function awaits, so it is not optimised as a whole).
   for (let index = 0; index < batch.length; index++) {
@@ -126,6 +140,7 @@ export async function applyBatch(
       const fresh = newCommandAt(delivery, cursor);
       if (fresh !== undefined) {
         result.violation = `position ${delivery.position} is at or below the applied position ${cursor.position} but carries a command never applied (${fresh}): positions were reused`;
+        endRun();
         return result;
       }
       count(result, '(redelivered)', 'duplicate');
@@ -177,7 +192,13 @@ export async function applyBatch(
         continue;
       }
     }
-    const query = queryOf(command.type);
+    if (command.type !== typeName) {
+      typeName = command.type;
+      typeQuery = queryOf(typeName);
+      typeHandler = Object.hasOwn(domain.handlers, typeName) ? domain.handlers[typeName] : undefined;
+      typeInternal = domain.internal.has(typeName);
+    }
+    const query = typeQuery;
     if (query !== undefined) {
       // A read changes nothing: no mark, no id, no state; its answer leaves after the commit.
       previous = undefined;
@@ -192,9 +213,16 @@ export async function applyBatch(
     // Marks and ids are updated now so a repeat later in this batch is caught; the owner
     // puts them back if the batch's commit fails.
     if (command.origin !== undefined) {
-      if (!cursor.marks.accept(command.origin, command.seq!, result.marks, result.markUndo, result.forgottenMarks)) {
-        count(result, command.type, 'duplicate');
-        continue;
+      if (command.origin === runOrigin && command.seq! > runSeq) {
+        runSeq = command.seq!;
+      } else {
+        endRun();
+        if (!cursor.marks.accept(command.origin, command.seq!, result.marks, result.markUndo, result.forgottenMarks)) {
+          count(result, command.type, 'duplicate');
+          continue;
+        }
+        runOrigin = command.origin;
+        runSeq = command.seq!;
       }
     } else {
       if (cursor.ids.has(command.id)) {
@@ -204,13 +232,13 @@ export async function applyBatch(
       cursor.ids.add(command.id);
       result.appliedIds.push(command.id);
     }
-    const handler = Object.hasOwn(domain.handlers, command.type) ? domain.handlers[command.type] : undefined;
+    const handler = typeHandler as AnyDomain['handlers'][string] | undefined;
     if (typeof handler !== 'function') {
       deadLetter(result, cursor.shard, delivery, command, `decode: unknown command type ${JSON.stringify(command.type)}`, 0);
       reply(result, command, { id: command.id, ok: false, failed: 'unknown command type' });
       continue;
     }
-    if (domain.internal.has(command.type) && !isShardOrigin(command.origin)) {
+    if (typeInternal && !isShardOrigin(command.origin)) {
       const from = command.origin === undefined ? 'a writer that gave no origin' : `origin ${JSON.stringify(command.origin)}`;
       const reason = `forbidden: ${command.type} is internal to domain ${domain.name}: applied only when a shard emits it, got it from ${from}`;
       deadLetter(result, cursor.shard, delivery, command, reason, 0);
@@ -286,6 +314,7 @@ export async function applyBatch(
       }
     }
   }
+  endRun();
   result.readsOnly = reads > 0 && reads === news;
   return result;
 }

@@ -32,6 +32,15 @@ export class OriginMarks {
   }
 
   /**
+   * Raises the mark of `origin`, accepted earlier in the same batch, to `seq`, a later seq
+   * of the same run (so `undo` already holds its mark from before the batch), noting it in `changed`.
+   */
+  raise(origin: string, seq: number, changed: Map<string, number>): void {
+    this.#marks.set(origin, seq);
+    changed.set(origin, seq);
+  }
+
+  /**
    * Whether `seq` of `origin` is known to be above what was applied: a command that is new
    * for certain. False when the origin is not tracked (never seen, or forgotten).
    */
