@@ -92,4 +92,26 @@ describe.skipIf(kafka === undefined)('a Kafka transport, against a Kafka-protoco
     const ends = await admin.fetchTopicOffsets(`${topicPrefix}${domain}`);
     expect(ends.map((end) => Number(end.high))).toEqual(Array.from({ length: shardCount }, () => 3));
   });
+
+  // Stops the cluster: last in this file, and only for the mock cluster the file started.
+  it.skipIf(kafka?.mock !== true)('fails every enqueue of a turn whose brokers are gone, each naming its own partition, none hanging', async () => {
+    const outage = 'outage';
+    await kafka!.createTopic(`${topicPrefix}${outage}`, MOCK_PARTITIONS);
+    const transport = new KafkaTransport({ ...FAST_KAFKA, retries: 1, brokers: kafka!.brokers, topicPrefix }, { domain: outage });
+    closers.push(() => transport.close());
+    const { shardCount } = await transport.connect();
+    const message = (id: string, shard: number) => new OutgoingCommand({ id, type: 'noop', key: `k${shard}`, payload: {}, sentAt: Date.now() });
+    const everyShard = (round: string) => Array.from({ length: shardCount }, (_, shard) => transport.enqueue(shard, [message(`${round}.${shard}`, shard)], ENQUEUE));
+    await Promise.all(everyShard('before'));
+
+    await kafka!.close();
+    const started = performance.now();
+    const outcomes = await Promise.allSettled(everyShard('during'));
+    const seconds = (performance.now() - started) / 1000;
+    outcomes.forEach((outcome, shard) => {
+      expect(outcome.status, `shard ${shard}`).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'CONNECTION', message: expect.stringContaining(`partition ${shard} failed`) });
+    });
+    expect(seconds).toBeLessThan(60);
+  }, 120_000);
 });
