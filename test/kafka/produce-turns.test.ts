@@ -8,6 +8,12 @@ import { FAST_KAFKA, MOCK_PARTITIONS, startKafka, uniquePrefix } from '../suppor
 const record = (partition: number, value: string): PartitionRecord => ({ key: `k${partition}`, value, partition });
 const ENQUEUE = { overflow: 'block', timeoutMs: 5_000, reserve: 0 } as const;
 
+/** One enqueue of one command to each of `shardCount` shards, all in this turn; the command ids name `round`. */
+const enqueueToEveryShard = (transport: KafkaTransport, shardCount: number, round: string) =>
+  Array.from({ length: shardCount }, (_, shard) =>
+    transport.enqueue(shard, [new OutgoingCommand({ id: `${round}.${shard}`, type: 'noop', key: `k${shard}`, payload: {}, sentAt: Date.now() })], ENQUEUE),
+  );
+
 describe('producing the enqueues of one turn together', () => {
   /** A produce call that records what it was given and fails while a record of `failing` is in it. */
   function calls(failing?: number) {
@@ -80,13 +86,11 @@ describe.skipIf(kafka === undefined)('a Kafka transport, against a Kafka-protoco
     const leaders = new Set(topic!.partitions.map((p) => p.leader));
     expect(leaders.size).toBeLessThan(shardCount);
 
-    const message = (id: string, shard: number) => new OutgoingCommand({ id, type: 'noop', key: `k${shard}`, payload: {}, sentAt: Date.now() });
-    const everyShard = (round: number) => Promise.all(Array.from({ length: shardCount }, (_, shard) => transport.enqueue(shard, [message(`r${round}.${shard}`, shard)], ENQUEUE)));
     // The first enqueue of each shard waits for a sample of the lag, so the first round may come in several turns.
-    await everyShard(1);
+    await Promise.all(enqueueToEveryShard(transport, shardCount, 'r1'));
     for (let round = 2; round <= 3; round++) {
       const before = produceRequests;
-      await everyShard(round);
+      await Promise.all(enqueueToEveryShard(transport, shardCount, `r${round}`));
       expect(produceRequests - before, `round ${round}`).toBe(leaders.size);
     }
     const ends = await admin.fetchTopicOffsets(`${topicPrefix}${domain}`);
@@ -100,13 +104,11 @@ describe.skipIf(kafka === undefined)('a Kafka transport, against a Kafka-protoco
     const transport = new KafkaTransport({ ...FAST_KAFKA, retries: 1, brokers: kafka!.brokers, topicPrefix }, { domain: outage });
     closers.push(() => transport.close());
     const { shardCount } = await transport.connect();
-    const message = (id: string, shard: number) => new OutgoingCommand({ id, type: 'noop', key: `k${shard}`, payload: {}, sentAt: Date.now() });
-    const everyShard = (round: string) => Array.from({ length: shardCount }, (_, shard) => transport.enqueue(shard, [message(`${round}.${shard}`, shard)], ENQUEUE));
-    await Promise.all(everyShard('before'));
+    await Promise.all(enqueueToEveryShard(transport, shardCount, 'before'));
 
     await kafka!.close();
     const started = performance.now();
-    const outcomes = await Promise.allSettled(everyShard('during'));
+    const outcomes = await Promise.allSettled(enqueueToEveryShard(transport, shardCount, 'during'));
     const seconds = (performance.now() - started) / 1000;
     outcomes.forEach((outcome, shard) => {
       expect(outcome.status, `shard ${shard}`).toBe('rejected');
