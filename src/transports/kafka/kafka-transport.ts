@@ -209,7 +209,7 @@ export class KafkaTransport implements Transport {
         sampleIntervalMs: s.lagSampleIntervalMs,
         sampleLag: () => this.#sampleLag(admin, partitions),
       });
-      const produces = new ProduceTurns(async (messages) => void (await producer.send({ topic: this.topic, acks: s.acks, messages: [...messages] })), s.maxProduceBytes);
+      const produces = new ProduceTurns(async (messages) => void (await producer.send({ topic: this.topic, acks: s.acks, messages })), s.maxProduceBytes);
       return { info: { shardCount: partitions, capacity: s.capacity, approximateDepth: true }, admin, producer, produces, bound };
     } catch (error) {
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);

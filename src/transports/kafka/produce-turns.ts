@@ -6,7 +6,7 @@ export interface PartitionRecord {
 }
 
 interface Waiting {
-  readonly records: readonly PartitionRecord[];
+  readonly records: PartitionRecord[];
   readonly bytes: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
@@ -28,18 +28,18 @@ interface Waiting {
  * an origin) skip the second copy, as they skip any command sent again.
  */
 export class ProduceTurns {
-  readonly #produce: (records: readonly PartitionRecord[]) => Promise<void>;
+  readonly #produce: (records: PartitionRecord[]) => Promise<void>;
   readonly #maxBytes: number;
   #waiting: Waiting[] = [];
 
   /** @param produce one produce call; @param maxBytes most bytes of keys and values per call. */
-  constructor(produce: (records: readonly PartitionRecord[]) => Promise<void>, maxBytes: number) {
+  constructor(produce: (records: PartitionRecord[]) => Promise<void>, maxBytes: number) {
     this.#produce = produce;
     this.#maxBytes = maxBytes;
   }
 
   /** Produces `records` (of `bytes` bytes at most, keys and values) with the other enqueues of this turn; resolves once written. */
-  produce(records: readonly PartitionRecord[], bytes: number): Promise<void> {
+  produce(records: PartitionRecord[], bytes: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.#waiting.length === 0) setImmediate(() => void this.#flush());
       this.#waiting.push({ records, bytes, resolve, reject });
