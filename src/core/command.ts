@@ -214,6 +214,10 @@ export function idOf(origin: string, seq: number): string {
  * A command a producer of this process made. Its `id` is its origin and seq joined, made
  * when read rather than held: a queued command is one object fewer and 32 bytes smaller.
  * It encodes (`toJSON`) to exactly the plain command, id included.
+ *
+ * It is also its own message to a transport (`key`, `value`, `command`): a command whose
+ * payload is plain JSON well under the size limit travels as itself, with no wrapper, and
+ * an in-process transport hands it through as it is.
  */
 export class ProducedCommand implements Command {
   readonly type: string;
@@ -236,6 +240,16 @@ export class ProducedCommand implements Command {
 
   get id(): string {
     return idOf(this.origin, this.seq);
+  }
+
+  /** As a transport message: the command itself, to hand through in-process. */
+  get command(): Command {
+    return this;
+  }
+
+  /** As a transport message: its encoding, made on each read (only a transport that leaves the process reads it, once). */
+  get value(): string {
+    return encodeCommand(this);
   }
 
   toJSON(): Command {

@@ -49,25 +49,27 @@ interface PendingRequest {
   readonly timer: NodeJS.Timeout;
 }
 
-/** A checked, routed command ready for its shard's lane. */
-class Prepared extends OutgoingCommand {
-  readonly shard: number;
+/**
+ * A checked command as it goes to its shard's lane: the command itself when it travels
+ * unencoded, else wrapped with the encoding the checks made.
+ */
+type Outgoing = ProducedCommand | OutgoingCommand;
 
-  constructor(command: Command, shard: number, value: string | undefined) {
-    super(command, value);
-    this.shard = shard;
-  }
+/** The command an {@link Outgoing} carries. */
+function sourceOf(message: Outgoing): Command {
+  return message instanceof OutgoingCommand ? message.source : message;
+}
 
-  receipt(): Receipt {
-    const { id, origin, seq } = this.source;
-    return { id, shard: this.shard, origin: origin!, seq: seq! };
-  }
+/** The receipt of `message`, enqueued (or being enqueued) to `shard`. */
+function receiptOf(message: Outgoing, shard: number): Receipt {
+  const { id, origin, seq } = sourceOf(message);
+  return { id, shard, origin: origin!, seq: seq! };
+}
 
-  /** The outcome of a `sendMany` command that was enqueued: one object, no receipt copied into it. */
-  sent(): SendOutcome {
-    const { id, origin, seq } = this.source;
-    return { ok: true, id, shard: this.shard, origin: origin!, seq: seq! };
-  }
+/** The outcome of a `sendMany` command that was enqueued: one object, no receipt copied into it. */
+function sentOf(message: Outgoing, shard: number): SendOutcome {
+  const { id, origin, seq } = sourceOf(message);
+  return { ok: true, id, shard, origin: origin!, seq: seq! };
 }
 
 /**
@@ -154,8 +156,9 @@ export class Producer<D extends AnyDomain> {
   }
 
   #sendNow(type: string, key: string, payload: unknown): Promise<Receipt> {
-    const prepared = this.#prepare(type, key, payload, undefined);
-    return this.#sender!.sendOne(prepared.shard, prepared, prepared.receipt());
+    const message = this.#prepare(type, key, payload, undefined);
+    const shard = this.#shardOf(key);
+    return this.#sender!.sendOne(shard, message, receiptOf(message, shard));
   }
 
   /**
@@ -168,33 +171,38 @@ export class Producer<D extends AnyDomain> {
     }
     return this.#inOrder(false, () => {
       const outcomes = new Array<SendOutcome>(commands.length);
-      const byShard = new Map<number, { indexes: number[]; prepared: Prepared[] }>();
+      // Per shard, the indexes of its commands and their messages; an array, not a Map: one lookup per command.
+      const byShard = new Array<{ indexes: number[]; messages: Outgoing[] } | undefined>(this.#info!.shardCount);
       const sentAt = Date.now();
       commands.forEach((input, index) => {
         try {
           if (typeof input !== 'object' || input === null) {
             throw new InvalidCommandError('command', `expected an object { type, key, payload }, got ${showValue(input)}`);
           }
-          const prepared = this.#prepare(input.type, input.key, input.payload, undefined, sentAt);
-          let group = byShard.get(prepared.shard);
-          if (group === undefined) byShard.set(prepared.shard, (group = { indexes: [], prepared: [] }));
+          const message = this.#prepare(input.type, input.key, input.payload, undefined, sentAt);
+          const shard = this.#shardOf(message.key);
+          const group = (byShard[shard] ??= { indexes: [], messages: [] });
           group.indexes.push(index);
-          group.prepared.push(prepared);
+          group.messages.push(message);
         } catch (error) {
           outcomes[index] = { ok: false, error: error as Error };
         }
       });
-      const sends = [...byShard].map(([shard, group]) =>
-        this.#sender!.send(shard, group.prepared).then(
-          () => {
-            const { prepared, indexes } = group;
-            for (let i = 0; i < prepared.length; i++) outcomes[indexes[i]!] = prepared[i]!.sent();
-          },
-          (error: unknown) => {
-            for (const index of group.indexes) outcomes[index] = { ok: false, error: error as Error };
-          },
-        ),
-      );
+      const sends: Promise<void>[] = [];
+      // forEach skips the holes: shards this call sends nothing to.
+      byShard.forEach((group, shard) => {
+        const { indexes, messages } = group!;
+        sends.push(
+          this.#sender!.send(shard, messages).then(
+            () => {
+              for (let i = 0; i < messages.length; i++) outcomes[indexes[i]!] = sentOf(messages[i]!, shard);
+            },
+            (error: unknown) => {
+              for (const index of indexes) outcomes[index] = { ok: false, error: error as Error };
+            },
+          ),
+        );
+      });
       return Promise.all(sends).then(() => outcomes);
     });
   }
@@ -213,10 +221,11 @@ export class Producer<D extends AnyDomain> {
     options: RequestOptions = {},
   ): Promise<ReplyOf<D, K>> {
     return this.#inOrder(true, () => {
-      const prepared = this.#prepare(type, key, payload, this.#address);
-      options.onReceipt?.(prepared.receipt());
+      const message = this.#prepare(type, key, payload, this.#address);
+      const shard = this.#shardOf(key);
+      options.onReceipt?.(receiptOf(message, shard));
       const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
-      return this.#awaitReply(prepared, timeoutMs, () => `no reply to ${type} ${prepared.source.id} for key ${JSON.stringify(key)}`) as Promise<ReplyOf<D, K>>;
+      return this.#awaitReply(message, shard, timeoutMs, () => `no reply to ${type} ${sourceOf(message).id} for key ${JSON.stringify(key)}`) as Promise<ReplyOf<D, K>>;
     });
   }
 
@@ -233,21 +242,21 @@ export class Producer<D extends AnyDomain> {
       if (this.#closed) throw new ClosedError('producer');
       const id = idOf(this.#ids.origin, this.#ids.nextSeq());
       const command: Command = { id, type: queryType(query), key, payload: params, sentAt: Date.now(), replyTo: this.#address };
-      const prepared = new Prepared(command, shardOf(key, this.#info!.shardCount), encodeChecked(command, this.settings.maxCommandBytes));
+      const message = new OutgoingCommand(command, encodeChecked(command, this.settings.maxCommandBytes));
       const timeoutMs = options.timeoutMs ?? this.settings.requestTimeoutMs;
-      return this.#awaitReply(prepared, timeoutMs, () => `no answer from the owner to read ${id} of key ${JSON.stringify(key)}`) as Promise<OwnerAnswer>;
+      return this.#awaitReply(message, this.#shardOf(key), timeoutMs, () => `no answer from the owner to read ${id} of key ${JSON.stringify(key)}`) as Promise<OwnerAnswer>;
     });
   }
 
   /**
-   * Enqueues `prepared` and resolves with its reply. One promise, the caller's, settled by
+   * Enqueues `message` to `shard` and resolves with its reply. One promise, the caller's, settled by
    * whichever comes first: the reply (it may arrive before the enqueue is acknowledged),
    * the timeout (it may pass while the enqueue waits for room), or the enqueue's failure.
    * A second promise rejected before the caller awaited it would be an unhandled
    * rejection, fatal to the process.
    */
-  #awaitReply(prepared: Prepared, timeoutMs: number, describe: () => string): Promise<unknown> {
-    const id = prepared.source.id;
+  #awaitReply(message: Outgoing, shard: number, timeoutMs: number, describe: () => string): Promise<unknown> {
+    const id = sourceOf(message).id;
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#requests.delete(id);
@@ -255,7 +264,7 @@ export class Producer<D extends AnyDomain> {
       }, timeoutMs);
       const pending: PendingRequest = { resolve, reject, timer };
       this.#requests.set(id, pending);
-      this.#sender!.send(prepared.shard, [prepared]).then(undefined, (error: unknown) => {
+      this.#sender!.send(shard, [message]).then(undefined, (error: unknown) => {
         if (this.#requests.get(id) !== pending) return;
         this.#requests.delete(id);
         clearTimeout(timer);
@@ -318,7 +327,7 @@ export class Producer<D extends AnyDomain> {
     await this.#replies.close();
   }
 
-  #prepare(type: string, key: string, payload: unknown, replyTo: string | undefined, sentAt = Date.now()): Prepared {
+  #prepare(type: string, key: string, payload: unknown, replyTo: string | undefined, sentAt = Date.now()): Outgoing {
     if (this.#closed) throw new ClosedError('producer');
     checkKey(key);
     const schema = typeof type === 'string' && Object.hasOwn(this.domain.schemas, type) ? this.domain.schemas[type] : undefined;
@@ -332,7 +341,13 @@ export class Producer<D extends AnyDomain> {
     const command = new ProducedCommand(this.#ids.origin, this.#ids.nextSeq(), type, key, data, sentAt, replyTo);
     // Near the limit, or not plain JSON, the command is encoded now and travels encoded on
     // every transport (memory too), so its payload arrives the same way everywhere.
-    return new Prepared(command, shardOf(key, this.#info!.shardCount), encodeChecked(command, this.settings.maxCommandBytes));
+    const value = encodeChecked(command, this.settings.maxCommandBytes);
+    return value === undefined ? command : new OutgoingCommand(command, value);
+  }
+
+  /** The shard of `key`, once connected. */
+  #shardOf(key: string): number {
+    return shardOf(key, this.#info!.shardCount);
   }
 
   /** The command types this producer may send, for messages. */

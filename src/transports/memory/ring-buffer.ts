@@ -1,4 +1,4 @@
-import { encodeCommand, OutgoingCommand, type Command } from '../../core/command.ts';
+import { encodeCommand, OutgoingCommand, ProducedCommand, type Command } from '../../core/command.ts';
 import type { Delivery, TransportMessage } from '../transport.ts';
 
 /** A message that is not an in-process command: held as given, with its position. */
@@ -89,7 +89,7 @@ export class RingBuffer {
       if (!force) throw new RangeError('ring buffer overflow: caller did not check free');
       this.#grow();
     }
-    const command = message instanceof OutgoingCommand ? message.command : undefined;
+    const command = message instanceof ProducedCommand ? message : message instanceof OutgoingCommand ? message.command : undefined;
     const slot = command ?? new HeldMessage(this.#headPosition + this.#size, message);
     this.#slots[(this.#head + this.#size) % this.#slots.length] = slot;
     this.#size++;
