@@ -198,4 +198,47 @@ describe.skipIf(redis === undefined)('jobs another program added to a shard queu
     );
     expect(await transport.depth(SHARD)).toBe(0);
   });
+
+  it('checks a command a job carries as a short entry as it checks any other, and applies the valid ones in order', async () => {
+    const before = (await balance())!;
+    const lettersBefore = (await letters()).length;
+    const elsewhere = Array.from({ length: 100 }, (_, i) => `g${i}`).find((key) => shardOf(key, SHARDS) !== SHARD)!;
+    const deposit = { amount: 1 };
+    // Written as a producer writes short entries, but by hand: every field can be wrong.
+    await rawJob('short', {
+      name: 'x',
+      data: JSON.stringify({
+        n: 8,
+        m: [
+          [1, 0, 'deposit', ACCOUNT, deposit],
+          [2, 0, 'deposit', ACCOUNT],
+          [3, 'late', 'deposit', ACCOUNT, deposit],
+          [-4, 0, 'deposit', ACCOUNT, deposit],
+          [5, 0, 5, ACCOUNT, deposit],
+          [6, 0, 'deposit', ACCOUNT, { amount: -1 }],
+          [7, 0, 'deposit', elsewhere, deposit],
+          [8, 2, 'deposit', ACCOUNT, deposit],
+        ],
+        o: 'hand-written',
+        t: Date.now(),
+      }),
+    });
+    await rawJob('short-no-origin', { name: 'x', data: JSON.stringify({ n: 1, m: [[9, 0, 'deposit', ACCOUNT, deposit]], t: Date.now() }) });
+    await producer.send('deposit', ACCOUNT, { amount: 1 });
+    await until('the two valid short entries and the deposit after them applied', async () => (await balance()) === before + 3);
+    await until('the seven bad short entries dead-lettered', async () => (await letters()).length === lettersBefore + 7);
+    const errors = (await letters()).slice(-7).map((letter) => letter.error);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^foreign: job short: entry 1 of m is a short entry \[seq, dt, type, key, payload, replyTo\?\] of 4 elements/),
+        expect.stringMatching(/^foreign: job short: entry 2 of m is a short entry whose dt is a string/),
+        expect.stringMatching(/^decode: expected origin to be a string and seq a safe integer >= 0, got "hand-written" and -4/),
+        expect.stringMatching(/^decode: expected type to be a non-empty string, got 5/),
+        expect.stringMatching(/^decode: payload does not match the schema of deposit/),
+        expect.stringMatching(/^foreign: key "g\d+" belongs to shard 0 of 2, delivered on shard 1/),
+        expect.stringMatching(/^foreign: job short-no-origin: entry 0 of m is a short entry in a job without its origin o/),
+      ]),
+    );
+    expect(await transport.depth(SHARD)).toBe(0);
+  });
 });

@@ -63,6 +63,30 @@ describe('reading a job, whoever wrote it', () => {
     expect(unreadable[0]!.unreadable).toMatch(/expected entry 0 of m/);
   });
 
+  it('turns a short entry it cannot stand a command for into an unreadable delivery, saying why, and reads the rest', () => {
+    const entries = [
+      [1, 0, 'add', 'a', { by: 1 }],
+      [2, 0, 'add', 'b'],
+      [3, 'late', 'add', 'c', { by: 1 }],
+      [4, 0, 'add', 'd', { by: 1 }, 7],
+      [5, 0, 'add', 'e', { by: 1 }, 'reply-here', 'more'],
+    ];
+    const deliveries = deliveriesOf(job(JSON.stringify({ n: 5, m: entries, o: 'or', t: 100 }), 5));
+    expect(deliveries[0]).toMatchObject({ key: 'a', position: 10, json: { id: 'or1', type: 'add', key: 'a', payload: { by: 1 }, sentAt: 100, origin: 'or', seq: 1 } });
+    expect(deliveries.slice(1).map((d) => d.unreadable)).toEqual([
+      'job j1: entry 1 of m is a short entry [seq, dt, type, key, payload, replyTo?] of 4 elements',
+      'job j1: entry 2 of m is a short entry whose dt is a string of 4 characters, not a number',
+      'job j1: entry 3 of m is a short entry whose replyTo is number 7, not a string',
+      'job j1: entry 4 of m is a short entry [seq, dt, type, key, payload, replyTo?] of 7 elements',
+    ]);
+    expect(deliveries[1]!.value).toBe('[2,0,"add","b"]');
+    for (const [o, t, why] of [[undefined, 100, 'undefined undefined'], ['or', undefined, 'undefined undefined'], [5, 100, 'number 5'], ['or', '100', 'a string of 3 characters']] as const) {
+      const [delivery] = deliveriesOf(job(JSON.stringify({ n: 1, m: [entries[0]], o, t }), 1));
+      expect(delivery!.unreadable, `o ${String(o)}, t ${String(t)}`).toMatch(/^job j1: entry 0 of m is a short entry in a job without its origin o \(a string\) and time t \(a number\)/);
+      expect(delivery!.unreadable).toContain(why);
+    }
+  });
+
   it('keeps only an excerpt of what it could not read', () => {
     const huge = 'x'.repeat(EXCERPT_CHARS * 4);
     const [delivery] = deliveriesOf({ id: 'big', first: 0, count: 1, data: huge.slice(0, EXCERPT_CHARS), unreadable: 'the job data is 9999999 bytes, over the limit of 16' });
@@ -76,7 +100,8 @@ describe('reading a job, whoever wrote it', () => {
 describe('splitting an enqueue into jobs', () => {
   const message = (i: number, size = 10) => ({ key: `k${i}`, value: 'v'.repeat(size) });
   const keyOf = (entry: JobEntry) => (Array.isArray(entry) ? (entry as readonly [string, string])[0] : (entry as Command).key);
-  const produced = (key: string, payload: unknown) => new OutgoingCommand(new ProducedCommand('origin', 7, 'add', key, payload, 1_700_000_000_000, undefined));
+  // A command that is not a producer's (an owner's follow-up, say): written whole, as an object.
+  const produced = (key: string, payload: unknown) => new OutgoingCommand({ id: 'origin7', type: 'add', key, payload, sentAt: 1_700_000_000_000, origin: 'origin', seq: 7 });
 
   it('writes a command it was handed as an object, so it is encoded once, and reads it back as the same command', () => {
     const message = produced('k1', { by: 2, note: 'caf\u00e9 😀', list: [1, 'two'] });
@@ -87,6 +112,40 @@ describe('splitting an enqueue into jobs', () => {
     expect(object).toMatchObject({ key: 'k1', position: 3, json: JSON.parse(message.value) });
     expect(JSON.parse(object!.value)).toEqual(JSON.parse(message.value));
     expect(pair).toEqual({ key: 'k2', value: 'encoded elsewhere', position: 4 });
+  });
+
+  it("writes a producer's commands as short entries under the job's origin and time, and reads each back as the whole command", () => {
+    const at = 1_700_000_000_000;
+    const a0 = new ProducedCommand('origin-a', 0, 'add', 'k0', { by: 1 }, at, undefined);
+    const a1 = new ProducedCommand('origin-a', 1, 'add', 'k1', { by: 2, note: 'caf\u00e9 😀' }, at + 5, 'reply-to');
+    const b0 = new ProducedCommand('origin-b', 0, 'add', 'k2', { by: 3 }, at, undefined);
+    const pair = { key: 'k3', value: 'encoded elsewhere' };
+    const [data, ...rest] = splitIntoJobs([a0, a1, b0, pair], 1 << 20);
+    expect(rest).toEqual([]);
+    expect(data).toEqual({ n: 4, m: [[0, 0, 'add', 'k0', { by: 1 }], [1, 5, 'add', 'k1', { by: 2, note: 'caf\u00e9 😀' }, 'reply-to'], b0, ['k3', 'encoded elsewhere']], o: 'origin-a', t: at });
+    const json = JSON.stringify(data);
+    // `take` reads the count from the first bytes; the origin and time follow the entries.
+    expect(json).toMatch(/^\{"n":4,"m":\[\[0,0,"add","k0",\{"by":1\}\],/);
+    const deliveries = deliveriesOf({ id: 'j', first: 3, count: 4, data: json, unreadable: '' });
+    for (const [i, command] of [a0, a1, b0].entries()) {
+      expect(deliveries[i]).toMatchObject({ key: command.key, position: 3 + i, json: JSON.parse(command.value) });
+      expect(JSON.parse(deliveries[i]!.value)).toEqual(JSON.parse(command.value));
+    }
+    expect(deliveries[3]).toEqual({ key: 'k3', value: 'encoded elsewhere', position: 6 });
+  });
+
+  it("keeps a job with short entries within maxJobBytes, its origin and time counted, and starts each job's own", () => {
+    const commands = Array.from({ length: 40 }, (_, i) => new ProducedCommand('o'.repeat(16), i, 'add', `key-${i}`, { by: i, pad: 'p'.repeat(40) }, 1_700_000_000_000 + i, undefined));
+    const jobs = splitIntoJobs(commands, 1500);
+    expect(jobs.length).toBeGreaterThan(1);
+    for (const data of jobs) {
+      expect(Buffer.byteLength(JSON.stringify(data))).toBeLessThanOrEqual(1500);
+      expect(data).toMatchObject({ o: 'o'.repeat(16), t: 1_700_000_000_000 + (data.m[0] as readonly number[])[0]! });
+    }
+    expect(jobs.flatMap((data) => data.m.map((entry) => (entry as readonly unknown[])[3]))).toEqual(commands.map((c) => c.key));
+    // An origin longer than a producer's is written whole, in an object.
+    const long = new ProducedCommand('x'.repeat(17), 0, 'add', 'k', { by: 1 }, 1, undefined);
+    expect(splitIntoJobs([long], 1 << 20)).toEqual([{ n: 1, m: [long] }]);
   });
 
   it('writes a pair for a command whose JSON would hold a lone surrogate escape, which Redis cannot decode', () => {
