@@ -5,6 +5,7 @@
  * `ready`; on `go` sends its share (`index` of `of`) and reports how many it sent.
  */
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { fixRequestQueueSpin } from '../transports/kafka/request-queue-fix.ts';
 import { Producer } from '../runtime/producer.ts';
 import { buildTransport, exitWithParent, failChild, parentMessage } from './bench-child.ts';
 import { counters } from './counter-domain.ts';
@@ -17,6 +18,7 @@ import { makeWorkload } from './workload.ts';
 async function connect(share: ProducerShare, workload: Workload): Promise<{ send: SendRange; close(): Promise<void> }> {
   const spec = share.sender;
   if (spec.kind === 'kafkajs-raw') {
+    fixRequestQueueSpin();
     const producer = new Kafka({ brokers: [...spec.brokers], clientId: 'bench-kafkajs-raw-producer', logLevel: logLevel.NOTHING }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     return {

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { fixRequestQueueSpin } from '../../transports/kafka/request-queue-fix.ts';
 import { LatencyRecorder, percentiles } from '../latency.ts';
 import { ProducerProcesses } from '../producer-processes.ts';
 import type { BenchContext, Scenario, ScenarioResult, Workload } from '../scenario.ts';
@@ -24,6 +25,8 @@ export function rawMessage(workload: Workload, i: number): { key: string; value:
 async function measure(context: BenchContext): Promise<ScenarioResult> {
   const { workload, progress } = context;
   const topic = `shardline-bench.raw.${process.pid}.${Date.now().toString(36)}`;
+  // The kafkajs shardline runs on: without its idle spin, as shardline's clients are.
+  fixRequestQueueSpin();
   const kafka = new Kafka({ brokers: [...context.kafkaBrokers!], clientId: 'bench-kafkajs-raw', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -1,6 +1,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { ConnectionError } from '../../core/errors.ts';
 import type { KafkaLog } from './kafka-log.ts';
+import { fixRequestQueueSpin } from './request-queue-fix.ts';
 
 /**
  * The part of a Kafka client the transport uses: kafkajs's `Kafka`, or any client with a
@@ -19,9 +20,11 @@ export interface KafkaClientSettings {
 
 /**
  * Builds a kafkajs client whose log goes to `log`: routine group traffic at debug, failures
- * at warn, summarised per cause (see `KafkaLog`).
+ * at warn, summarised per cause (see `KafkaLog`); its connections do not spin when idle
+ * (`fixRequestQueueSpin`).
  */
 export function createKafkaClient(settings: KafkaClientSettings, log: KafkaLog): KafkaClient {
+  fixRequestQueueSpin();
   return new Kafka({
     brokers: [...settings.brokers],
     clientId: settings.clientId,
