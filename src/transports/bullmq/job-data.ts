@@ -90,20 +90,21 @@ export function deliveriesOf(job: TakenJob): Delivery[] {
       }
       if (typeof entry[0] === 'number') {
         const command = shortCommand(entry, origin, sentAt);
-        deliveries[i] =
-          typeof command === 'string'
-            ? { key: '', value: excerpt(encoded(entry)), position, unreadable: `job ${job.id}: entry ${i} of m is ${command}` }
-            : new ParsedDelivery(command, position);
+        deliveries[i] = typeof command === 'string' ? unreadableEntry(job, entry, position, `entry ${i} of m is ${command}`) : new ParsedDelivery(command, position);
         continue;
       }
     } else if (typeof entry === 'object' && entry !== null) {
       deliveries[i] = new ParsedDelivery(entry as Record<string, unknown>, position);
       continue;
     }
-    const unreadable = `job ${job.id}: expected entry ${i} of m to be a command object or a [key, value] pair of strings, got ${describe(entry)}`;
-    deliveries[i] = { key: '', value: excerpt(encoded(entry)), position, unreadable };
+    deliveries[i] = unreadableEntry(job, entry, position, `expected entry ${i} of m to be a command object or a [key, value] pair of strings, got ${describe(entry)}`);
   }
   return deliveries;
+}
+
+/** One entry of `job` read as unreadable, at `position`, with `reason` and an excerpt of the entry. */
+function unreadableEntry(job: TakenJob, entry: unknown, position: number, reason: string): Delivery {
+  return { key: '', value: excerpt(encoded(entry)), position, unreadable: `job ${job.id}: ${reason}` };
 }
 
 /**
