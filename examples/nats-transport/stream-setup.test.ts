@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, NatsError, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
+import { connect, NatsError, StorageType, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Names } from './names.ts';
 import { natsAvailable, startNatsServer, type NatsServer } from './nats-server.ts';
@@ -18,45 +18,87 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** `jsm` whose next `lost` stream adds time out as a lost reply would: after (`landed`) or instead of reaching the server. */
-function losingAdds(jsm: JetStreamManager, lost: number, landed: boolean): { jsm: JetStreamManager; adds: () => number } {
+type Add = (config: Partial<StreamConfig>) => Promise<unknown>;
+
+/** `jsm` whose first `intercepted` stream adds go through `instead`, given the real add; later ones reach the server as they are. */
+function interceptAdds(jsm: JetStreamManager, intercepted: number, instead: (config: Partial<StreamConfig>, add: Add) => Promise<unknown>) {
   let adds = 0;
-  const add = async (config: Partial<StreamConfig>) => {
-    adds++;
-    if (adds > lost) return jsm.streams.add(config);
-    if (landed) await jsm.streams.add(config);
-    throw NatsError.errorForCode('TIMEOUT');
-  };
+  const real: Add = (config) => jsm.streams.add(config);
+  const add = async (config: Partial<StreamConfig>) => (++adds > intercepted ? real(config) : instead(config, real));
   const streams = new Proxy(jsm.streams, { get: (target, name) => (name === 'add' ? add : Reflect.get(target, name)) });
   return { jsm: new Proxy(jsm, { get: (target, name) => (name === 'streams' ? streams : Reflect.get(target, name)) }), adds: () => adds };
 }
 
+/** An add that times out as a lost reply would: after (`landed`) or instead of reaching the server. */
+const timingOut = (landed: boolean) => async (config: Partial<StreamConfig>, add: Add) => {
+  if (landed) await add(config);
+  throw NatsError.errorForCode('TIMEOUT');
+};
+
 describe.skipIf(!natsAvailable())('nats stream setup', () => {
-  const setup = async (lost: number, landed: boolean) => {
+  const setup = async (intercepted = 0, instead: (config: Partial<StreamConfig>, add: Add) => Promise<unknown> = (config, add) => add(config)) => {
     const prefix = `s${randomBytes(4).toString('hex')}`;
     const names = new Names(prefix, 'setup');
     const settings = parseNatsTransportOptions({ servers: server!.url, prefix, shards: 2, capacity: 16, storage: 'memory' }, 'setup');
     const jsm = await nc!.jetstreamManager();
-    const losing = losingAdds(jsm, lost, landed);
+    const losing = interceptAdds(jsm, intercepted, instead);
     return { names, jsm, losing, log: new ShardLog(losing.jsm, nc!.jetstream(), names, settings) };
   };
 
   it('finds the stream its timed-out add made, and checks it like any other', async () => {
-    const { names, jsm, losing, log } = await setup(1, true);
+    const { names, jsm, losing, log } = await setup(1, timingOut(true));
     await log.ensureStream();
     expect(losing.adds()).toBe(1);
     expect((await jsm.streams.info(names.stream)).config.description).toContain('"shards":2');
   });
 
   it('adds again when the timed-out add never reached the server', async () => {
-    const { names, jsm, losing, log } = await setup(1, false);
+    const { names, jsm, losing, log } = await setup(1, timingOut(false));
     await log.ensureStream();
     expect(losing.adds()).toBe(2);
     expect((await jsm.streams.info(names.stream)).config.subjects).toEqual([names.shardWildcard]);
   });
 
+  it('lets many processes make one new stream at once: each finds the one another made', async () => {
+    const prefix = `s${randomBytes(4).toString('hex')}`;
+    const names = new Names(prefix, 'setup');
+    const settings = parseNatsTransportOptions({ servers: server!.url, prefix, shards: 2, capacity: 16, storage: 'memory' }, 'setup');
+    const connections = await Promise.all(Array.from({ length: 12 }, () => connect({ servers: server!.url })));
+    try {
+      const logs = await Promise.all(connections.map(async (c) => new ShardLog(await c.jetstreamManager(), c.jetstream(), names, settings)));
+      const results = await Promise.allSettled(logs.map((log) => log.ensureStream()));
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      const jsm = await nc!.jetstreamManager();
+      expect((await jsm.streams.info(names.stream)).config.subjects).toEqual([names.shardWildcard]);
+    } finally {
+      await Promise.all(connections.map((c) => c.close()));
+    }
+  });
+
+  it('looks again when the server says the subjects overlap while another process makes the same stream', async () => {
+    // The interleaving two processes can hit: the server checks this add's subjects while
+    // a stream holding them is there, then the stream the other process made is what stays.
+    const { names, jsm, losing, log } = await setup(1, async (config, add) => {
+      const other = { name: `${names.stream}_other`, subjects: config.subjects, storage: StorageType.Memory };
+      await add(other);
+      const refused = await add(config).then(() => new Error('expected the server to refuse an overlapping add'), (error: unknown) => error);
+      await jsm.streams.delete(other.name);
+      await add(config);
+      throw refused;
+    });
+    await log.ensureStream();
+    expect(losing.adds()).toBe(1);
+    expect((await jsm.streams.info(names.stream)).config.description).toContain('"shards":2');
+  });
+
+  it('refuses, naming the overlap, when a stream of another name holds the subjects', async () => {
+    const { names, jsm, log } = await setup();
+    await jsm.streams.add({ name: `${names.stream}_squatter`, subjects: [names.shardWildcard], storage: StorageType.Memory });
+    await expect(log.ensureStream()).rejects.toThrow(`JetStream stream ${names.stream}: could not be created: subjects overlap`);
+  });
+
   it('gives up with a ConnectionError naming the stream when every add times out', async () => {
-    const { names, losing, log } = await setup(Infinity, false);
+    const { names, losing, log } = await setup(Infinity, timingOut(false));
     await expect(log.ensureStream()).rejects.toThrow(`JetStream stream ${names.stream}`);
     expect(losing.adds()).toBe(3);
   });
