@@ -1,6 +1,7 @@
-import { StorageType, type JetStreamClient, type KV } from 'nats';
+import { StorageType, type JetStreamClient, type KV, type KvOptions } from 'nats';
 import { ConfigError, ConnectionError } from '../../src/index.ts';
 import { errorText } from './error-text.ts';
+import { isMadeElsewhere, SETUP_ATTEMPTS } from './made-elsewhere.ts';
 import type { Names } from './names.ts';
 import type { NatsTransportSettings } from './options.ts';
 
@@ -38,7 +39,7 @@ export class OwnershipBucket {
   /** Opens (or creates) the bucket; an existing bucket with another TTL is a `ConfigError`. */
   static async open(js: JetStreamClient, names: Names, settings: NatsTransportSettings, memberId: string): Promise<OwnershipBucket> {
     try {
-      const kv = await js.views.kv(names.bucket, {
+      const kv = await openBucket(js, names.bucket, {
         ttl: settings.leaseTtlMs,
         history: 1,
         storage: settings.storage === 'memory' ? StorageType.Memory : StorageType.File,
@@ -113,4 +114,19 @@ export class OwnershipBucket {
 function isConflict(error: unknown): boolean {
   const e = error as { api_error?: { err_code?: number }; message?: string };
   return e.api_error?.err_code === 10071 || (e.message ?? '').includes('wrong last sequence');
+}
+
+/**
+ * Opens the bucket, creating it when missing (the client looks for its stream, then adds
+ * it). Processes starting together race to add it: the losers look again.
+ */
+async function openBucket(js: JetStreamClient, name: string, options: Partial<KvOptions>): Promise<KV> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await js.views.kv(name, options);
+    } catch (error) {
+      if (attempt < SETUP_ATTEMPTS && isMadeElsewhere(error)) continue;
+      throw error;
+    }
+  }
 }

@@ -2,20 +2,12 @@ import { headers, StorageType, type JetStreamClient, type JetStreamManager, type
 import { ConfigError, ConnectionError, MAX_POSITION, ShardlineError } from '../../src/index.ts';
 import { COUNT_HEADER, TOTAL_HEADER, type EncodedChunk } from './batch-codec.ts';
 import { errorText } from './error-text.ts';
+import { isMadeElsewhere, SETUP_ATTEMPTS } from './made-elsewhere.ts';
 import type { Names } from './names.ts';
 import type { NatsTransportSettings } from './options.ts';
 
 /** JetStream's error code for a publish whose expected last subject sequence did not match. */
 const WRONG_LAST_SEQUENCE = 10071;
-/** JetStream's error code for adding a stream whose name another stream has. */
-const STREAM_NAME_IN_USE = 10058;
-/**
- * JetStream's error code for adding a stream whose subjects another stream holds; also what
- * an add gets while another process is adding the same stream at the same moment.
- */
-const STREAM_SUBJECTS_OVERLAP = 10065;
-/** Looks and adds before `ensureStream` gives up on a stream whose add timed out. */
-const STREAM_ATTEMPTS = 3;
 
 /** The end of a shard's subject, as one enqueue attempt sees it. */
 export interface ShardTail {
@@ -109,10 +101,8 @@ export class ShardLog {
       } catch (error) {
         // A timed-out add may have made the stream all the same (its reply was lost, or a
         // busy server took longer than the request timeout), and another process may have
-        // made it meanwhile (the server then says its name is in use or, mid-add, that its
-        // subjects overlap): look again, which also checks what was made. A stream of
-        // another name that holds the subjects is still there after the last attempt.
-        if (attempt < STREAM_ATTEMPTS && (isTimeout(error) || isMadeElsewhere(error))) continue;
+        // made it meanwhile (`isMadeElsewhere`): look again, which also checks what was made.
+        if (attempt < SETUP_ATTEMPTS && (isTimeout(error) || isMadeElsewhere(error))) continue;
         throw new ConnectionError(`JetStream stream ${this.#names.stream}`, `could not be created: ${errorText(error)}`, { cause: error });
       }
     }
@@ -203,11 +193,6 @@ export class ShardLog {
 
 function isTimeout(error: unknown): boolean {
   return (error as { code?: unknown }).code === 'TIMEOUT';
-}
-
-function isMadeElsewhere(error: unknown): boolean {
-  const code = (error as { api_error?: { err_code?: number } }).api_error?.err_code;
-  return code === STREAM_NAME_IN_USE || code === STREAM_SUBJECTS_OVERLAP;
 }
 
 function isNotFound(error: unknown): boolean {

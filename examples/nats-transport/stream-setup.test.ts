@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { connect, NatsError, StorageType, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
+import { connect, NatsError, StorageType, type JetStreamManager, type KvOptions, type NatsConnection, type StreamConfig } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Names } from './names.ts';
 import { natsAvailable, startNatsServer, type NatsServer } from './nats-server.ts';
 import { parseNatsTransportOptions } from './options.ts';
+import { OwnershipBucket } from './ownership-bucket.ts';
 import { ShardLog } from './shard-log.ts';
 
 let server: NatsServer | undefined;
@@ -95,6 +96,29 @@ describe.skipIf(!natsAvailable())('nats stream setup', () => {
     const { names, jsm, log } = await setup();
     await jsm.streams.add({ name: `${names.stream}_squatter`, subjects: [names.shardWildcard], storage: StorageType.Memory });
     await expect(log.ensureStream()).rejects.toThrow(`JetStream stream ${names.stream}: could not be created: subjects overlap`);
+  });
+
+  it('opens the ownership bucket when the server says its subjects overlap while another process makes it', async () => {
+    const prefix = `s${randomBytes(4).toString('hex')}`;
+    const names = new Names(prefix, 'setup');
+    const settings = parseNatsTransportOptions({ servers: server!.url, prefix, shards: 2, capacity: 16, storage: 'memory' }, 'setup');
+    const jsm = await nc!.jetstreamManager();
+    const js = nc!.jetstream();
+    let opens = 0;
+    // As for the stream above: the bucket's stream is refused while another holds its subjects, then the other process's bucket is what stays.
+    const kv = async (name: string, options: Partial<KvOptions>) => {
+      if (opens++ > 0) return js.views.kv(name, options);
+      const other = { name: `${names.stream}_other`, subjects: [`$KV.${name}.>`], storage: StorageType.Memory };
+      await jsm.streams.add(other);
+      const refused = await js.views.kv(name, options).then(() => new Error('expected the server to refuse an overlapping bucket'), (error: unknown) => error);
+      await jsm.streams.delete(other.name);
+      await js.views.kv(name, options);
+      throw refused;
+    };
+    const views = new Proxy(js.views, { get: (target, name) => (name === 'kv' ? kv : Reflect.get(target, name)) });
+    const raced = new Proxy(js, { get: (target, name) => (name === 'views' ? views : Reflect.get(target, name)) });
+    await OwnershipBucket.open(raced, names, settings, 'member-1');
+    expect(opens).toBe(2);
   });
 
   it('gives up with a ConnectionError naming the stream when every add times out', async () => {
