@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** JetStream's error code for adding a stream whose name another stream has. */
 const STREAM_NAME_IN_USE = 10058;
 /**
@@ -17,4 +19,13 @@ export const SETUP_ATTEMPTS = 3;
 export function isMadeElsewhere(error: unknown): boolean {
   const code = (error as { api_error?: { err_code?: number } }).api_error?.err_code;
   return code === STREAM_NAME_IN_USE || code === STREAM_SUBJECTS_OVERLAP;
+}
+
+/**
+ * Waits before look `attempt` + 1 after a refusal that `isMadeElsewhere`: the other process's
+ * add may still be under way on the server, and looking again at once could find it neither
+ * made nor gone.
+ */
+export function beforeLookingAgain(attempt: number): Promise<void> {
+  return sleep(25 * attempt);
 }
