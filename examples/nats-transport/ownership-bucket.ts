@@ -1,7 +1,7 @@
 import { StorageType, type JetStreamClient, type KV, type KvOptions } from 'nats';
 import { ConfigError, ConnectionError } from '../../src/index.ts';
 import { errorText } from './error-text.ts';
-import { beforeLookingAgain, isMadeElsewhere, SETUP_ATTEMPTS } from './made-elsewhere.ts';
+import { lookAgain } from './made-elsewhere.ts';
 import type { Names } from './names.ts';
 import type { NatsTransportSettings } from './options.ts';
 
@@ -125,8 +125,7 @@ async function openBucket(js: JetStreamClient, name: string, options: Partial<Kv
     try {
       return await js.views.kv(name, options);
     } catch (error) {
-      if (attempt >= SETUP_ATTEMPTS || !isMadeElsewhere(error)) throw error;
-      await beforeLookingAgain(attempt);
+      if (!(await lookAgain(attempt, error))) throw error;
     }
   }
 }

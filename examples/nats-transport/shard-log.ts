@@ -2,7 +2,7 @@ import { headers, StorageType, type JetStreamClient, type JetStreamManager, type
 import { ConfigError, ConnectionError, MAX_POSITION, ShardlineError } from '../../src/index.ts';
 import { COUNT_HEADER, TOTAL_HEADER, type EncodedChunk } from './batch-codec.ts';
 import { errorText } from './error-text.ts';
-import { beforeLookingAgain, isMadeElsewhere, SETUP_ATTEMPTS } from './made-elsewhere.ts';
+import { lookAgain, SETUP_ATTEMPTS } from './made-elsewhere.ts';
 import type { Names } from './names.ts';
 import type { NatsTransportSettings } from './options.ts';
 
@@ -101,12 +101,8 @@ export class ShardLog {
       } catch (error) {
         // A timed-out add may have made the stream all the same (its reply was lost, or a
         // busy server took longer than the request timeout), and another process may have
-        // made it meanwhile (`isMadeElsewhere`): look again, which also checks what was made.
-        if (attempt < SETUP_ATTEMPTS && isTimeout(error)) continue;
-        if (attempt < SETUP_ATTEMPTS && isMadeElsewhere(error)) {
-          await beforeLookingAgain(attempt);
-          continue;
-        }
+        // made it meanwhile (`lookAgain`): look again, which also checks what was made.
+        if ((attempt < SETUP_ATTEMPTS && isTimeout(error)) || (await lookAgain(attempt, error))) continue;
         throw new ConnectionError(`JetStream stream ${this.#names.stream}`, `could not be created: ${errorText(error)}`, { cause: error });
       }
     }
