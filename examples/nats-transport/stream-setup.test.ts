@@ -36,11 +36,28 @@ const timingOut = (landed: boolean) => async (config: Partial<StreamConfig>, add
   throw NatsError.errorForCode('TIMEOUT');
 };
 
+/**
+ * The interleaving two processes adding one stream can hit, made on the real server: `make`
+ * is refused while a stream `other` holds `subjects`, then `other` goes and what `make`
+ * makes (as the process that won would have) is what stays. Throws `make`'s refusal.
+ */
+async function refusedWhileAnotherMakes(jsm: JetStreamManager, other: string, subjects: string[], make: () => Promise<unknown>): Promise<never> {
+  await jsm.streams.add({ name: other, subjects, storage: StorageType.Memory });
+  const refused = await make().then(() => new Error(`expected the server to refuse an add over ${subjects.join(', ')}`), (error: unknown) => error);
+  await jsm.streams.delete(other);
+  await make();
+  throw refused;
+}
+
+/** A fresh prefix's names and settings. */
+function fresh() {
+  const prefix = `s${randomBytes(4).toString('hex')}`;
+  return { names: new Names(prefix, 'setup'), settings: parseNatsTransportOptions({ servers: server!.url, prefix, shards: 2, capacity: 16, storage: 'memory' }, 'setup') };
+}
+
 describe.skipIf(!natsAvailable())('nats stream setup', () => {
   const setup = async (intercepted = 0, instead: (config: Partial<StreamConfig>, add: Add) => Promise<unknown> = (config, add) => add(config)) => {
-    const prefix = `s${randomBytes(4).toString('hex')}`;
-    const names = new Names(prefix, 'setup');
-    const settings = parseNatsTransportOptions({ servers: server!.url, prefix, shards: 2, capacity: 16, storage: 'memory' }, 'setup');
+    const { names, settings } = fresh();
     const jsm = await nc!.jetstreamManager();
     const losing = interceptAdds(jsm, intercepted, instead);
     return { names, jsm, losing, log: new ShardLog(losing.jsm, nc!.jetstream(), names, settings) };
@@ -61,9 +78,7 @@ describe.skipIf(!natsAvailable())('nats stream setup', () => {
   });
 
   it('lets many processes make one new stream at once: each finds the one another made', async () => {
-    const prefix = `s${randomBytes(4).toString('hex')}`;
-    const names = new Names(prefix, 'setup');
-    const settings = parseNatsTransportOptions({ servers: server!.url, prefix, shards: 2, capacity: 16, storage: 'memory' }, 'setup');
+    const { names, settings } = fresh();
     const connections = await Promise.all(Array.from({ length: 12 }, () => connect({ servers: server!.url })));
     try {
       const logs = await Promise.all(connections.map(async (c) => new ShardLog(await c.jetstreamManager(), c.jetstream(), names, settings)));
@@ -77,16 +92,7 @@ describe.skipIf(!natsAvailable())('nats stream setup', () => {
   });
 
   it('looks again when the server says the subjects overlap while another process makes the same stream', async () => {
-    // The interleaving two processes can hit: the server checks this add's subjects while
-    // a stream holding them is there, then the stream the other process made is what stays.
-    const { names, jsm, losing, log } = await setup(1, async (config, add) => {
-      const other = { name: `${names.stream}_other`, subjects: config.subjects, storage: StorageType.Memory };
-      await add(other);
-      const refused = await add(config).then(() => new Error('expected the server to refuse an overlapping add'), (error: unknown) => error);
-      await jsm.streams.delete(other.name);
-      await add(config);
-      throw refused;
-    });
+    const { names, jsm, losing, log } = await setup(1, (config, add) => refusedWhileAnotherMakes(jsm, `${names.stream}_other`, config.subjects!, () => add(config)));
     await log.ensureStream();
     expect(losing.adds()).toBe(1);
     expect((await jsm.streams.info(names.stream)).config.description).toContain('"shards":2');
@@ -99,21 +105,13 @@ describe.skipIf(!natsAvailable())('nats stream setup', () => {
   });
 
   it('opens the ownership bucket when the server says its subjects overlap while another process makes it', async () => {
-    const prefix = `s${randomBytes(4).toString('hex')}`;
-    const names = new Names(prefix, 'setup');
-    const settings = parseNatsTransportOptions({ servers: server!.url, prefix, shards: 2, capacity: 16, storage: 'memory' }, 'setup');
+    const { names, settings } = fresh();
     const jsm = await nc!.jetstreamManager();
     const js = nc!.jetstream();
     let opens = 0;
-    // As for the stream above: the bucket's stream is refused while another holds its subjects, then the other process's bucket is what stays.
     const kv = async (name: string, options: Partial<KvOptions>) => {
       if (opens++ > 0) return js.views.kv(name, options);
-      const other = { name: `${names.stream}_other`, subjects: [`$KV.${name}.>`], storage: StorageType.Memory };
-      await jsm.streams.add(other);
-      const refused = await js.views.kv(name, options).then(() => new Error('expected the server to refuse an overlapping bucket'), (error: unknown) => error);
-      await jsm.streams.delete(other.name);
-      await js.views.kv(name, options);
-      throw refused;
+      return refusedWhileAnotherMakes(jsm, `${names.stream}_other`, [`$KV.${name}.>`], () => js.views.kv(name, options));
     };
     const views = new Proxy(js.views, { get: (target, name) => (name === 'kv' ? kv : Reflect.get(target, name)) });
     const raced = new Proxy(js, { get: (target, name) => (name === 'views' ? views : Reflect.get(target, name)) });
