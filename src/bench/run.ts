@@ -54,6 +54,8 @@ export interface BenchResult extends Required<Omit<ScenarioResult, 'notes'>> {
   /** Commands/s of each round, in order (one entry without `--repeat`). */
   readonly runs: readonly number[];
   readonly notes?: ScenarioResult['notes'];
+  /** With `--repeat`: each numeric note every round had, round by round (`notes` holds the last round's). */
+  readonly noteRuns?: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface BenchReport {
@@ -160,6 +162,8 @@ export function median(values: readonly number[]): number {
 function summarize(name: string, workload: WorkloadName, runs: readonly ScenarioResult[]): BenchResult {
   const rates = runs.map((r) => Math.round(r.commandsPerSec));
   const notes = runs[runs.length - 1]!.notes;
+  const numeric = Object.keys(notes ?? {}).filter((key) => runs.every((r) => typeof r.notes?.[key] === 'number'));
+  const noteRuns = runs.length > 1 && numeric.length > 0 ? Object.fromEntries(numeric.map((key) => [key, runs.map((r) => r.notes![key] as number)])) : undefined;
   return {
     name,
     workload,
@@ -171,6 +175,7 @@ function summarize(name: string, workload: WorkloadName, runs: readonly Scenario
     p999Ms: round(median(runs.map((r) => r.p999Ms))),
     runs: rates,
     ...(notes === undefined ? {} : { notes }),
+    ...(noteRuns === undefined ? {} : { noteRuns }),
   };
 }
 

@@ -46,7 +46,37 @@ const LIMITS: readonly LimitTarget[] = [
   { subject: 'shardline-memory', field: 'bytesPerCachedEntity', unit: ' bytes', label: 'bytes per cached entity (owner state cache)' },
 ];
 
+/**
+ * The subject's one-thread bound (its notes `oneThreadBoundPerSec`, `producerAlonePerSec`,
+ * `ownerAlonePerSec`) against the baseline, and the subject against its bound: whether
+ * the ratio target on the same pair is within reach of a producer and an owner sharing one
+ * thread at all.
+ */
+interface BoundTarget {
+  readonly subject: string;
+  readonly baseline: string;
+}
+
+const BOUNDS: readonly BoundTarget[] = [{ subject: 'shardline-memory', baseline: 'direct-apply' }];
+
 const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
+
+/** A numeric note of `result` round by round (one entry without `--repeat`), or undefined. */
+function noteRuns(result: BenchResult, note: string): readonly number[] | undefined {
+  const last = result.notes?.[note];
+  return result.noteRuns?.[note] ?? (typeof last === 'number' ? [last] : undefined);
+}
+
+/**
+ * `subject` over `baseline`, given their rounds: round by round when both ran the same
+ * rounds (a noisy round then slows both sides), the median of those ratios; else median
+ * over median.
+ */
+function pairedRatio(subject: readonly number[], baseline: readonly number[]): number {
+  if (subject.length === baseline.length) return median(subject.map((value, i) => value / baseline[i]!));
+  return median(subject) / median(baseline);
+}
+const perSec = (value: number) => `${Math.round(value).toLocaleString('en-US')}/s`;
 
 /** One line per target whose rows ran: the ratio or value, the target(s), met or not; plus anomalies. */
 export function targetLines(results: readonly BenchResult[]): string[] {
@@ -58,16 +88,27 @@ export function targetLines(results: readonly BenchResult[]): string[] {
       const subject = find(target.subject);
       const baseline = find(target.baseline);
       if (subject === undefined || baseline === undefined || (target.workload !== undefined && target.workload !== workload)) continue;
-      // Round by round when both ran the same rounds: a noisy round then slows both sides.
-      const paired = subject.runs.length === baseline.runs.length && subject.runs.length > 1;
-      const ratio = paired
-        ? median(subject.runs.map((rate, i) => rate / baseline.runs[i]!))
-        : subject.commandsPerSec / baseline.commandsPerSec;
+      const ratio = pairedRatio(subject.runs, baseline.runs);
       const bounds = [
         target.must === undefined ? '' : `must >= ${target.must}x: ${verdict(ratio >= target.must)}`,
         target.goal === undefined ? '' : `goal >= ${target.goal}x: ${verdict(ratio >= target.goal)}`,
       ].filter(Boolean);
       lines.push([`${target.subject} / ${target.baseline} (${workload}): ${ratio.toFixed(2)}x`, ...bounds].join(', '));
+    }
+    for (const target of BOUNDS) {
+      const subject = find(target.subject);
+      const baseline = find(target.baseline);
+      const bound = subject === undefined ? undefined : noteRuns(subject, 'oneThreadBoundPerSec');
+      if (baseline === undefined || bound === undefined) continue;
+      const ratio = pairedRatio(bound, baseline.runs);
+      const must = RATIOS.find((r) => r.subject === target.subject && r.baseline === target.baseline)?.must;
+      const reach = must === undefined ? '' : ratio >= must ? `: the ${must}x must is within it` : `: below the ${must}x must, out of reach with both on one thread`;
+      const alone = (note: string) => perSec(median(noteRuns(subject!, note) ?? [NaN]));
+      lines.push(
+        `${target.subject} one-thread bound / ${target.baseline} (${workload}): ${ratio.toFixed(2)}x ` +
+          `(${perSec(median(bound))}; producer alone ${alone('producerAlonePerSec')}, owner alone ${alone('ownerAlonePerSec')})${reach}`,
+      );
+      lines.push(`${target.subject} / its one-thread bound (${workload}): ${pairedRatio(subject!.runs, bound).toFixed(2)}x`);
     }
     for (const target of LIMITS) {
       const subject = find(target.subject);

@@ -1,11 +1,12 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Producer } from '../../runtime/producer.ts';
-import { MemoryTransport } from '../../transports/memory/memory-transport.ts';
+import { MEMORY_DEFAULTS, MemoryTransport } from '../../transports/memory/memory-transport.ts';
 import { StateCache } from '../../runtime/state-cache.ts';
 import { counters } from '../counter-domain.ts';
 import type { BenchContext, Scenario, ScenarioResult } from '../scenario.ts';
 import { offeredPerSec } from '../open-loop.ts';
+import { measureOneThreadBound } from '../one-thread-bound.ts';
 import { measureShardline, sendBatches, type Load, type OpenLoad } from './shardline-run.ts';
 
 const SHARDS = 8;
@@ -44,6 +45,23 @@ function measure(context: BenchContext, mode: 'batched' | 'per-command' | OpenLo
     }),
     close: () => transport.close(),
   });
+}
+
+/**
+ * The batched variant's producer and owner timed apart (`one-thread-bound.ts`), as notes:
+ * the most this scenario can apply with both on one thread. An owner that lost or doubled
+ * a command there measured something else, and says so.
+ */
+async function oneThreadBound(context: BenchContext): Promise<Record<string, number>> {
+  const bound = await measureOneThreadBound(context.workload, { shards: SHARDS, capacity: CAPACITY, deliverBatch: MEMORY_DEFAULTS.maxBatch, sendBatch: BATCH });
+  if (bound.lostUpdates > 0 || bound.duplicates > 0) {
+    throw new Error(`one-thread bound: the owner alone lost ${bound.lostUpdates} and doubled ${bound.duplicates} commands`);
+  }
+  return {
+    producerAlonePerSec: Math.round(bound.producerPerSec),
+    ownerAlonePerSec: Math.round(bound.ownerPerSec),
+    oneThreadBoundPerSec: Math.round(bound.boundPerSec),
+  };
 }
 
 const FULL_QUEUE = 100_000;
@@ -109,8 +127,9 @@ async function bytesPerCachedEntity(): Promise<number> {
 /**
  * shardline on the memory transport: `sendMany` batches, then one `send` per command from
  * many tasks, then (with `--rate`) an open loop of `send()` per command at that offered
- * load; last the bytes one queued command and one cached entity cost. Always sent from the measuring process,
- * whatever `--producer-processes` says: the memory transport lives in one process.
+ * load; last the one-thread bound of the batched variant and the bytes one queued command
+ * and one cached entity cost. Always sent from the measuring process, whatever
+ * `--producer-processes` says: the memory transport lives in one process.
  */
 export const scenario: Scenario = {
   name: 'shardline-memory',
@@ -120,7 +139,12 @@ export const scenario: Scenario = {
     const batched = await measure(context, 'batched');
     const perCommand = await measure(context, 'per-command');
     const open = context.rate === undefined ? [] : [await measure(context, { openLoopPerSec: offeredPerSec(context.rate, batched.commandsPerSec) })];
-    const notes = { ...batched.notes, bytesPerQueuedCommand: await bytesPerQueuedCommand(context), bytesPerCachedEntity: await bytesPerCachedEntity() };
+    const notes = {
+      ...batched.notes,
+      ...(await oneThreadBound(context)),
+      bytesPerQueuedCommand: await bytesPerQueuedCommand(context),
+      bytesPerCachedEntity: await bytesPerCachedEntity(),
+    };
     return [{ ...batched, notes }, perCommand, ...open];
   },
 };
