@@ -5,6 +5,7 @@ import { RingBuffer } from '../transports/memory/ring-buffer.ts';
 import { counters } from './counter-domain.ts';
 import { LatencyRecorder } from './latency.ts';
 import type { Workload } from './scenario.ts';
+import { sendRange } from './scenarios/shardline-run.ts';
 import { countAnomalies, expectedCounts } from './workload.ts';
 
 /** The memory transport's shape the bound is measured for: the scenario's own. */
@@ -119,12 +120,7 @@ export async function measureOneThreadBound(workload: Workload, shape: BoundShap
     for (let step = 0; step < workload.commands; step += STEP) {
       const end = Math.min(step + STEP, workload.commands);
       const produced = performance.now();
-      for (let start = step; start < end; start += shape.sendBatch) {
-        const batch = [];
-        for (let i = start; i < Math.min(start + shape.sendBatch, end); i++) batch.push({ type: 'add' as const, key: workload.keyOf(i), payload: { by: 1 } });
-        const refused = (await producer.sendMany(batch)).find((outcome) => !outcome.ok);
-        if (refused !== undefined && !refused.ok) throw refused.error;
-      }
+      for (let start = step; start < end; start += shape.sendBatch) await sendRange(producer, workload, start, Math.min(start + shape.sendBatch, end));
       const applied = performance.now();
       await transport.drain(grants, shape.deliverBatch);
       owning += performance.now() - applied;

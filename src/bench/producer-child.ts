@@ -12,6 +12,7 @@ import { counters } from './counter-domain.ts';
 import { sendShare, type ProducerShare, type SendRange } from './producer-processes.ts';
 import type { Workload } from './scenario.ts';
 import { rawMessage } from './scenarios/kafkajs-raw.ts';
+import { sendRange } from './scenarios/shardline-run.ts';
 import { makeWorkload } from './workload.ts';
 
 /** A connected sender of `share` and how to close it. */
@@ -36,10 +37,7 @@ async function connect(share: ProducerShare, workload: Workload): Promise<{ send
   return {
     send: async (from, to) => {
       if ('perCommand' in share.mode) return void (await producer.send('add', workload.keyOf(from), { by: 1 }));
-      const batch = [];
-      for (let i = from; i < to; i++) batch.push({ type: 'add' as const, key: workload.keyOf(i), payload: { by: 1 } });
-      const refused = (await producer.sendMany(batch)).find((outcome) => !outcome.ok);
-      if (refused !== undefined && !refused.ok) throw refused.error;
+      await sendRange(producer, workload, from, to);
     },
     async close() {
       await producer.close();

@@ -76,6 +76,7 @@ function pairedRatio(subject: readonly number[], baseline: readonly number[]): n
   if (subject.length === baseline.length) return median(subject.map((value, i) => value / baseline[i]!));
   return median(subject) / median(baseline);
 }
+
 const perSec = (value: number) => `${Math.round(value).toLocaleString('en-US')}/s`;
 
 /** One line per target whose rows ran: the ratio or value, the target(s), met or not; plus anomalies. */

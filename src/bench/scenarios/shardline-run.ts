@@ -16,6 +16,14 @@ export interface OpenLoad {
   readonly openLoopPerSec: number;
 }
 
+/** One `sendMany` of the workload's commands `from` to `to` (exclusive); the first refused command is thrown. */
+export async function sendRange(producer: Producer<Counters>, workload: Workload, from: number, to: number): Promise<void> {
+  const batch = [];
+  for (let i = from; i < to; i++) batch.push({ type: 'add' as const, key: workload.keyOf(i), payload: { by: 1 } });
+  const refused = (await producer.sendMany(batch)).find((outcome) => !outcome.ok);
+  if (refused !== undefined && !refused.ok) throw refused.error;
+}
+
 /**
  * `sendMany` of `size` commands from `tasks` tasks, task t sending batches t, t + tasks, …;
  * the first refused command is thrown.
@@ -25,10 +33,7 @@ export function sendBatches(size: number, tasks: number): Load {
     await Promise.all(
       Array.from({ length: tasks }, async (_, task) => {
         for (let start = task * size; start < workload.commands; start += size * tasks) {
-          const batch = [];
-          for (let i = start; i < Math.min(start + size, workload.commands); i++) batch.push({ type: 'add' as const, key: workload.keyOf(i), payload: { by: 1 } });
-          const refused = (await producer.sendMany(batch)).find((outcome) => !outcome.ok);
-          if (refused !== undefined && !refused.ok) throw refused.error;
+          await sendRange(producer, workload, start, Math.min(start + size, workload.commands));
         }
       }),
     );
